@@ -1,0 +1,53 @@
+"""The channel interface every platform adapter implements, and the send errors it may raise."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.render import Payload
+
+
+class SendError(Exception):
+    """A message could not be sent; subclasses say what delivery should do about it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ChatGone(SendError):
+    """The chat will never accept messages again (blocked, kicked, archived, not found)."""
+
+
+class ChatMoved(SendError):
+    """The chat has a new id (Telegram group upgraded to supergroup); resend there."""
+
+    def __init__(self, reason: str, new_chat: str) -> None:
+        super().__init__(reason)
+        self.new_chat = new_chat
+
+
+class RateLimited(SendError):
+    """The platform asked us to wait; the same part must be resent after `retry_after` seconds."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class TransientError(SendError):
+    """Network trouble, timeouts, 5xx: retry with backoff. A timeout may mean it was delivered."""
+
+
+class RenderingDefect(SendError):
+    """The platform refused the payload as malformed or too long: a bug in a renderer, not retried."""
+
+
+class Channel(Protocol):
+    """Sends one already-rendered payload to one chat of one platform."""
+
+    platform: str
+
+    async def send(self, chat: str, payload: Payload) -> str:
+        """Send and return the platform's message id, or raise a SendError subclass."""
+        ...

@@ -1,0 +1,1 @@
+"""The digest: model, parser, sources and categories."""

@@ -1,0 +1,1 @@
+"""Persistent state behind one interface: delivery ledger, leases, subscriptions, chat state."""

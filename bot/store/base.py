@@ -1,0 +1,133 @@
+"""The store interface shared by the sqlite, redis and memory backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryKey:
+    """One scheduled delivery: one digest (by date) to one channel (by its stable name)."""
+
+    digest_date: dt.date
+    channel: str
+
+    def __str__(self) -> str:
+        return f"{self.digest_date.isoformat()}/{self.channel}"
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    """What the ledger knows about one delivery."""
+
+    # part index (0-based) -> the platform's message id, for every part confirmed sent
+    sent: dict[int, str] = field(default_factory=dict)
+    # parts recorded as "about to send" but never confirmed: a crash happened in flight
+    in_flight: set[int] = field(default_factory=set)
+    parts_total: int | None = None
+    finished: bool = False
+
+    def first_unsent(self) -> int:
+        part = 0
+        while part in self.sent:
+            part += 1
+        return part
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A chat that asked for scheduled delivery with /subscribe."""
+
+    platform: str
+    chat: str
+    schedule: str | None = None     # "HH:MM" or a cron expression; None: the default schedule
+    timezone: str | None = None     # None: the config's time zone
+    subscribed_by: str = ""
+
+    @property
+    def channel_name(self) -> str:
+        return f"{self.platform}:{self.chat}"
+
+
+class Store(ABC):
+    """Every method is atomic on its own; leases make multi-step work safe across replicas."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise if the backend is unreachable."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # -- leases -------------------------------------------------------------------------------
+    @abstractmethod
+    async def claim(self, name: str, owner: str, ttl: float) -> bool:
+        """Take the lease `name` for `ttl` seconds if it is free, expired, or already ours."""
+
+    @abstractmethod
+    async def renew(self, name: str, owner: str, ttl: float) -> bool:
+        """Extend our lease; False if it is no longer ours."""
+
+    @abstractmethod
+    async def release(self, name: str, owner: str) -> None:
+        """Give up our lease; a lease held by someone else is left alone."""
+
+    # -- delivery ledger ----------------------------------------------------------------------
+    @abstractmethod
+    async def ledger(self, key: DeliveryKey) -> LedgerEntry: ...
+
+    @abstractmethod
+    async def begin_part(self, key: DeliveryKey, part: int, parts_total: int) -> None:
+        """Record that `part` is about to be sent (before the network call)."""
+
+    @abstractmethod
+    async def record_part(self, key: DeliveryKey, part: int, message_id: str) -> None:
+        """Record that `part` was sent and got `message_id`."""
+
+    @abstractmethod
+    async def finish(self, key: DeliveryKey) -> None:
+        """Mark the delivery complete."""
+
+    @abstractmethod
+    async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
+        """Channel names whose delivery of that digest is complete."""
+
+    # -- chat state ---------------------------------------------------------------------------
+    @abstractmethod
+    async def mark_inactive(self, platform: str, chat: str, reason: str) -> None: ...
+
+    @abstractmethod
+    async def reactivate(self, platform: str, chat: str) -> None: ...
+
+    @abstractmethod
+    async def inactive_reason(self, platform: str, chat: str) -> str | None: ...
+
+    @abstractmethod
+    async def inactive_chats(self) -> dict[tuple[str, str], str]: ...
+
+    @abstractmethod
+    async def move_chat(self, platform: str, old_chat: str, new_chat: str) -> None:
+        """Remember a migration; subscriptions of the old chat move to the new one."""
+
+    @abstractmethod
+    async def resolve_chat(self, platform: str, chat: str) -> str:
+        """Follow recorded migrations to the chat's current id (itself if it never moved)."""
+
+    # -- subscriptions ------------------------------------------------------------------------
+    @abstractmethod
+    async def subscribe(self, subscription: Subscription) -> None:
+        """Add or replace the subscription of (platform, chat)."""
+
+    @abstractmethod
+    async def unsubscribe(self, platform: str, chat: str) -> bool:
+        """Remove it; False if there was none."""
+
+    @abstractmethod
+    async def subscriptions(self) -> list[Subscription]: ...
+
+    # -- deduplication ------------------------------------------------------------------------
+    @abstractmethod
+    async def first_seen(self, token: str, ttl: float) -> bool:
+        """True the first time `token` is offered within `ttl` seconds (e.g. Slack event ids)."""
