@@ -1,0 +1,73 @@
+"""Client-side rate limits: wait before the platform has to answer 429."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
+
+
+class SlidingWindowLimiter:
+    """At most `limit` acquisitions per `period` seconds for each key, granted in arrival order.
+
+    A sliding log rather than a token bucket: platform limits such as "20 messages per minute per
+    group" are counted over a window, and a bucket would allow a burst of 20 right after a full
+    minute of 20.
+    """
+
+    def __init__(self, limit: int, period: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if limit < 1 or period <= 0:
+            raise ValueError("a rate limit needs limit >= 1 and period > 0")
+        self.limit = limit
+        self.period = period
+        self._clock = clock
+        self._grants: dict[Hashable, deque[float]] = {}
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+
+    async def acquire(self, key: Hashable = None) -> None:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            grants = self._grants.setdefault(key, deque())
+            while True:
+                now = self._clock()
+                while grants and now - grants[0] >= self.period:
+                    grants.popleft()
+                if len(grants) < self.limit:
+                    grants.append(now)
+                    return
+                await asyncio.sleep(grants[0] + self.period - now)
+
+    def forget(self, key: Hashable) -> None:
+        """Drop a key's history (a chat that is gone), so the maps do not grow forever."""
+        lock = self._locks.get(key)
+        if lock is None or not lock.locked():
+            self._grants.pop(key, None)
+            self._locks.pop(key, None)
+
+
+class LimiterChain:
+    """Acquire several limits in order: the narrowest first, so a message waiting on its chat's
+    limit does not hold a slot of the global one."""
+
+    def __init__(
+        self, limits: Sequence[tuple[SlidingWindowLimiter, Callable[[str], Hashable | None]]]
+    ) -> None:
+        # Each entry: the limiter and how a chat maps to its key (None: the limit does not apply).
+        self._limits = list(limits)
+
+    async def acquire(self, chat: str) -> None:
+        for limiter, key_of in self._limits:
+            key = key_of(chat)
+            if key is not None:
+                await limiter.acquire(key)
+
+
+class KeyedLocks:
+    """One asyncio lock per key, created on demand: keeps the parts of one post together in a chat."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+
+    def __call__(self, key: Hashable) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
