@@ -1,0 +1,30 @@
+"""The console platform: digests and replies printed to a terminal, and a chat typed into it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+from typing import TextIO
+
+from bot.render import Payload
+
+
+class ConsoleChannel:
+    """Prints plain-text payloads; needs no token, so a fresh checkout can see the bot work."""
+
+    platform = "console"
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out
+        self._message_ids = itertools.count(1)
+        self._lock = asyncio.Lock()
+
+    async def send(self, chat: str, payload: Payload) -> str:
+        out = self._out or sys.stdout
+        async with self._lock:
+            text = str(payload.get("text", ""))
+            out.write(text if text.endswith("\n") else text + "\n")
+            out.write("\n")
+            out.flush()
+        return str(next(self._message_ids))
