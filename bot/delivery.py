@@ -10,7 +10,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.channels.base import Channel, ChatGone, ChatMoved, RateLimited, RenderingDefect, TransientError
@@ -91,14 +91,12 @@ class Deliverer:
         channels: Mapping[str, Channel],
         settings: DeliverySettings,
         owner: str | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_event: Callable[[SendEvent], None] | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.settings = settings
         self.owner = owner or new_owner_id()
-        self._sleep = sleep
         self._on_event = on_event or (lambda event: None)
         self._chat_locks = KeyedLocks()
         self._stopping = asyncio.Event()
@@ -205,7 +203,7 @@ class Deliverer:
                 # Never dropped: the platform told us exactly how long to wait.
                 self._on_event(SendEvent(platform, "rate_limited", error.reason))
                 log.info("%s:%s rate limited, waiting %.1fs", platform, chat, error.retry_after)
-                await self._sleep(max(error.retry_after, 0.0))
+                await self._pause(max(error.retry_after, 0.0))
                 continue
             except ChatMoved as error:
                 moves += 1
@@ -232,10 +230,17 @@ class Deliverer:
                     reason = f"gave up after {failures} attempts: {error.reason}"
                     raise DeliveryAborted(Outcome.FAILED, reason) from error
                 self._on_event(SendEvent(platform, "retry", error.reason))
-                await self._sleep(self._backoff(failures))
+                await self._pause(self._backoff(failures))
                 continue
             self._on_event(SendEvent(platform, "sent"))
             return message_id, chat
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait before a resend, but not past shutdown: the part stays unsent and resumes later."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        if self.stopping:
+            raise DeliveryAborted(Outcome.STOPPED, "shutting down")
 
     def _backoff(self, failures: int) -> float:
         # Full jitter keeps replicas that failed together from retrying together.
