@@ -1,0 +1,179 @@
+"""Structured logging for the bot: JSON lines or readable text, with every secret redacted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+REDACTED = "***"
+
+# Token shapes are redacted even when nobody told us the value: a token pasted into an error, a URL
+# logged by an HTTP library (the Telegram token sits inside every Bot API URL after "/bot").
+_TOKEN_SHAPES = (
+    r"\d{6,}:[A-Za-z0-9_-]{30,}",                    # Telegram bot token
+    r"xox[abeprs](?:\.xox[bp])?-[A-Za-z0-9-]+",      # Slack bot, user and refresh tokens
+    r"xapp-[A-Za-z0-9-]+",                           # Slack app-level (Socket Mode) token
+)
+
+# A configured secret shorter than this is not redacted by value: replacing every occurrence of
+# two or three common characters would make the logs unreadable while protecting nothing real.
+MIN_SECRET_LENGTH = 4
+
+# Every attribute a plain LogRecord has; anything else on a record came in through `extra=`.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {
+    "message", "asctime", "taskName",
+}
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] = re.compile("|".join(_TOKEN_SHAPES))
+
+
+def _compile() -> re.Pattern[str]:
+    # Longest first, so a secret that contains another is replaced whole.
+    literal = [re.escape(secret) for secret in sorted(_secrets, key=len, reverse=True)]
+    return re.compile("|".join([*literal, *_TOKEN_SHAPES]))
+
+
+def update_secrets(secrets: Iterable[str]) -> None:
+    """Add secret values to redact from now on (values already known are kept)."""
+    global _pattern
+    fresh = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}
+    with _lock:
+        if fresh <= _secrets:
+            return
+        _secrets.update(fresh)
+        _pattern = _compile()
+
+
+def forget_secrets() -> None:
+    """Drop every configured secret (token shapes stay redacted); for a fresh start in one process."""
+    global _pattern
+    with _lock:
+        _secrets.clear()
+        _pattern = _compile()
+
+
+def redact(text: str) -> str:
+    """The text with every configured secret and every token-shaped string replaced by ***."""
+    return _pattern.sub(REDACTED, text)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {redact(str(key)): _redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact_value(item) for item in value]
+    return redact(str(value))
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {key: value for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES}
+
+
+class RedactionFilter(logging.Filter):
+    """Rewrites a record before any formatter sees it: message, args, exception text, extra fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not hide the record or leak its args
+            message = f"{record.msg!s} (unformattable arguments)"
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        for key, value in _extras(record).items():
+            setattr(record, key, _redact_value(value))
+        return True
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, the `extra` fields, exc when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
+        for key, value in _extras(record).items():
+            entry.setdefault(key, _redact_value(value))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = redact(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = redact(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class ReadableFormatter(logging.Formatter):
+    """`time LEVEL logger: message key=value …` for a person at a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        extras = _extras(record)
+        if extras:
+            fields = " ".join(f"{key}={_redact_value(value)}" for key, value in extras.items())
+            first, newline, rest = text.partition("\n")
+            text = f"{first} {fields}{newline}{rest}"
+        # Last line of defence: whatever a subclass or a third-party field added is redacted too.
+        return redact(text)
+
+
+class _BotHandler(logging.StreamHandler[TextIO]):
+    """The handler setup_logging installs; marked so a second call replaces it instead of adding one."""
+
+
+def setup_logging(
+    level: str | int = "INFO",
+    json_lines: bool | None = None,
+    secrets: Iterable[str] = (),
+    *,
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Install the bot's one root handler (replacing an earlier one) and return it.
+
+    json_lines None picks JSON lines when the stream is not a terminal (a service under a supervisor)
+    and readable text when a person is watching.
+    """
+    update_secrets(secrets)
+    target = stream if stream is not None else sys.stderr
+    if json_lines is None:
+        is_terminal = getattr(target, "isatty", None)
+        json_lines = not (callable(is_terminal) and is_terminal())
+    handler = _BotHandler(target)
+    handler.addFilter(RedactionFilter())
+    handler.setFormatter(JsonLinesFormatter() if json_lines else ReadableFormatter())
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _BotHandler)]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    # httpx logs every request URL at INFO, and a Telegram Bot API URL carries the token;
+    # redaction still covers them if someone lowers these levels again.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    return handler
