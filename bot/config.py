@@ -523,10 +523,9 @@ def _digests(check: _Checker, raw: object) -> DigestSettings:
                           "(write {{ and }} for literal braces)")
     elif source:
         folder = Path(source).expanduser()
-        folder = (folder if folder.is_absolute() else check.base_dir / folder).resolve()
-        if not folder.is_dir():
-            check.add("digests.source", f"folder {str(folder)!r} does not exist")
-        source = str(folder)
+        # Existence is not checked: a config is often validated away from where it runs (CI, an
+        # image build) and the folder may be a volume mounted at start-up.
+        source = str((folder if folder.is_absolute() else check.base_dir / folder).resolve())
     else:
         check.add("digests.source", "must name a folder or an http(s) URL template")
     return DigestSettings(
@@ -587,11 +586,6 @@ def _store(check: _Checker, raw: Mapping[Any, Any]) -> str:
     if scheme == "sqlite":
         if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
             check.add("store", "write sqlite:///relative/path.db or sqlite:////absolute/path.db")
-            return url
-        database = Path(url[len("sqlite:///"):]).expanduser()
-        folder = (database if database.is_absolute() else check.base_dir / database).parent
-        if not folder.is_dir():
-            check.add("store", f"folder {str(folder)!r} for the sqlite database does not exist")
         return url
     if scheme in ("redis", "rediss"):
         try:

@@ -34,7 +34,7 @@ MESSAGES_FAILED = Counter(
     "Messages given up on, by reason (chat_gone, rendering_defect, transient, ...).",
     ["platform", "reason"], registry=REGISTRY,
 )
-SEND_RETRIES = Counter(
+RETRIES = Counter(
     "digestbot_send_retries_total", "Sends attempted again after a transient failure or a 429.",
     ["platform"], registry=REGISTRY,
 )
