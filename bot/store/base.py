@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from bot.errors import DigestBotError
+
+
+class StoreError(DigestBotError):
+    """The store's backend failed or stayed unreachable after its own retries (message has no secrets)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,10 @@ class Subscription:
 
 
 class Store(ABC):
-    """Every method is atomic on its own; leases make multi-step work safe across replicas."""
+    """Every method is atomic on its own; leases make multi-step work safe across replicas.
+
+    Backend failures surface as StoreError; the backends' own exception types never leak out.
+    """
 
     @abstractmethod
     async def ping(self) -> None:
@@ -68,7 +78,7 @@ class Store(ABC):
 
     @abstractmethod
     async def renew(self, name: str, owner: str, ttl: float) -> bool:
-        """Extend our lease; False if it is no longer ours."""
+        """Extend our lease to `ttl` seconds from now; False if it expired or someone else holds it."""
 
     @abstractmethod
     async def release(self, name: str, owner: str) -> None:
@@ -80,7 +90,9 @@ class Store(ABC):
 
     @abstractmethod
     async def begin_part(self, key: DeliveryKey, part: int, parts_total: int) -> None:
-        """Record that `part` is about to be sent (before the network call)."""
+        """Record that `part` is about to be sent (before the network call).
+
+        A part already recorded as sent stays sent (it is not put back in flight)."""
 
     @abstractmethod
     async def record_part(self, key: DeliveryKey, part: int, message_id: str) -> None:
@@ -109,7 +121,12 @@ class Store(ABC):
 
     @abstractmethod
     async def move_chat(self, platform: str, old_chat: str, new_chat: str) -> None:
-        """Remember a migration; subscriptions of the old chat move to the new one."""
+        """Remember a migration; subscriptions of the old chat move to the new one.
+
+        The subscription lands on the chat the new id resolves to; if that chat already has its own
+        subscription, that one is kept. Moving a chat back to an id it came from is allowed: the
+        latest move wins and resolving never loops.
+        """
 
     @abstractmethod
     async def resolve_chat(self, platform: str, chat: str) -> str:
@@ -125,9 +142,28 @@ class Store(ABC):
         """Remove it; False if there was none."""
 
     @abstractmethod
-    async def subscriptions(self) -> list[Subscription]: ...
+    async def subscriptions(self) -> list[Subscription]:
+        """Every subscription, ordered by (platform, chat)."""
 
     # -- deduplication ------------------------------------------------------------------------
     @abstractmethod
     async def first_seen(self, token: str, ttl: float) -> bool:
         """True the first time `token` is offered within `ttl` seconds (e.g. Slack event ids)."""
+
+
+# A chat that moved more often than this is treated as a broken record rather than followed forever.
+MAX_CHAT_MOVES = 32
+
+
+def chat_moves(next_chat: Callable[[str], str | None], chat: str) -> list[str]:
+    """The ids `chat` went through, itself first and its current id last; `next_chat` gives one move.
+
+    Stops at a loop (a corrupt record) instead of following it forever.
+    """
+    path = [chat]
+    for _ in range(MAX_CHAT_MOVES):
+        moved_to = next_chat(path[-1])
+        if moved_to is None or moved_to in path:
+            break
+        path.append(moved_to)
+    return path

@@ -1,0 +1,340 @@
+"""The shared store for several replicas: Redis, every key under one prefix, every change atomic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.store import mask_url
+from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Store, StoreError, Subscription
+
+T = TypeVar("T")
+
+# Ledger entries and finished-delivery sets live this long after their last change: long enough for
+# any re-run of a recent digest to see them, short enough that keys do not pile up for ever.
+DEFAULT_RETENTION = 14 * 24 * 3600
+
+# Take the lease if it is free or already ours (a retried claim whose reply was lost then succeeds).
+_CLAIM = """
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return 1
+end
+return 0
+"""
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return 1
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# KEYS: delivery hash, in-flight set. ARGV: part, parts total, retention seconds.
+_BEGIN_PART = """
+redis.call('HSET', KEYS[1], 'total', ARGV[2])
+if redis.call('HEXISTS', KEYS[1], 'sent:' .. ARGV[1]) == 0 then
+    redis.call('SADD', KEYS[2], ARGV[1])
+    redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 0
+"""
+
+# KEYS: moved hash. ARGV: platform, chat, max hops. Stops at a loop like base.chat_moves does.
+_RESOLVE = """
+local chat = ARGV[2]
+local seen = {[chat] = true}
+for _ = 1, tonumber(ARGV[3]) do
+    local moved_to = redis.call('HGET', KEYS[1], ARGV[1] .. ':' .. chat)
+    if not moved_to or seen[moved_to] then break end
+    seen[moved_to] = true
+    chat = moved_to
+end
+return chat
+"""
+
+# KEYS: moved hash, subscriptions hash. ARGV: platform, old chat, new chat, max hops.
+# The same rules as MemoryStore.move_chat, in one atomic step.
+_MOVE = """
+local platform, old, new = ARGV[1], ARGV[2], ARGV[3]
+local target = new
+local on_path = {[new] = true}
+for _ = 1, tonumber(ARGV[4]) do
+    local moved_to = redis.call('HGET', KEYS[1], platform .. ':' .. target)
+    if not moved_to or on_path[moved_to] then break end
+    on_path[moved_to] = true
+    target = moved_to
+end
+if on_path[old] then
+    redis.call('HDEL', KEYS[1], platform .. ':' .. new)
+    target = new
+end
+redis.call('HSET', KEYS[1], platform .. ':' .. old, new)
+local subscription = redis.call('HGET', KEYS[2], platform .. ':' .. old)
+if subscription then
+    redis.call('HDEL', KEYS[2], platform .. ':' .. old)
+    redis.call('HSETNX', KEYS[2], platform .. ':' .. target, subscription)
+end
+return target
+"""
+
+# The value is a fresh nonce per call, so a command retried after a lost reply still answers True.
+_FIRST_SEEN = """
+local seen = redis.call('GET', KEYS[1])
+if seen == false then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return 1
+end
+if seen == ARGV[1] then
+    return 1
+end
+return 0
+"""
+
+
+def _text(value: bytes | str) -> str:
+    # Replies are decoded by the client already; the type stubs cannot know that.
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _millis(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class RedisStore(Store):
+    """Redis through redis.asyncio, with retries that ride out a restart or a failover.
+
+    Connection errors and timeouts are retried with exponential backoff (about 13 s in all by
+    default) on fresh connections, and idle connections are checked before use, so a Redis that
+    comes back within that time is never noticed by callers. Every script is written so that
+    running it twice (a retry after a lost reply) gives the same answer as running it once.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "digestbot:",
+        retention: float = DEFAULT_RETENTION,
+        retries: int = 10,
+        backoff_base: float = 0.05,
+        backoff_cap: float = 2.0,
+        health_check_interval: int = 10,
+    ) -> None:
+        self.prefix = prefix
+        self.display_url = mask_url(url)
+        self._retention = int(retention)
+        retry = Retry(ExponentialBackoff(cap=backoff_cap, base=backoff_base), retries)
+        try:
+            self._client: Redis = Redis.from_url(
+                url,
+                decode_responses=True,
+                retry=retry,
+                retry_on_error=[RedisConnectionError, RedisTimeoutError],
+                health_check_interval=health_check_interval,
+                socket_connect_timeout=5,
+                socket_timeout=10,
+            )
+        except ValueError as error:
+            # The parser's message may quote parts of the URL, the password among them.
+            raise ValueError(f"invalid redis store URL {self.display_url!r}") from error
+        self._claim = self._client.register_script(_CLAIM)
+        self._renew = self._client.register_script(_RENEW)
+        self._release = self._client.register_script(_RELEASE)
+        self._begin_part = self._client.register_script(_BEGIN_PART)
+        self._resolve = self._client.register_script(_RESOLVE)
+        self._move = self._client.register_script(_MOVE)
+        self._first_seen = self._client.register_script(_FIRST_SEEN)
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
+
+    async def _call(self, operation: Awaitable[T]) -> T:
+        try:
+            return await operation
+        except RedisError as error:
+            raise StoreError(f"redis store {self.display_url}: {error}") from error
+
+    # -- key layout ---------------------------------------------------------------------------
+    def _lease_key(self, name: str) -> str:
+        return f"{self.prefix}lease:{name}"
+
+    def _delivery_key(self, key: DeliveryKey) -> str:
+        return f"{self.prefix}delivery:{key}"
+
+    def _in_flight_key(self, key: DeliveryKey) -> str:
+        return f"{self.prefix}in-flight:{key}"
+
+    def _finished_key(self, digest_date: dt.date) -> str:
+        return f"{self.prefix}finished:{digest_date.isoformat()}"
+
+    def _seen_key(self, token: str) -> str:
+        return f"{self.prefix}seen:{token}"
+
+    @property
+    def _subscriptions_key(self) -> str:
+        return f"{self.prefix}subscriptions"
+
+    @property
+    def _inactive_key(self) -> str:
+        return f"{self.prefix}inactive"
+
+    @property
+    def _moved_key(self) -> str:
+        return f"{self.prefix}moved"
+
+    @staticmethod
+    def _chat_field(platform: str, chat: str) -> str:
+        # Hash fields are "platform:chat"; a platform name with a colon would make them ambiguous.
+        if ":" in platform:
+            raise ValueError(f"platform name {platform!r} must not contain ':'")
+        return f"{platform}:{chat}"
+
+    @staticmethod
+    def _split_field(field: str) -> tuple[str, str]:
+        platform, _, chat = field.partition(":")
+        return platform, chat
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def ping(self) -> None:
+        await self._call(self._client.ping())
+
+    async def close(self) -> None:
+        await self._call(self._client.aclose())
+
+    # -- leases -------------------------------------------------------------------------------
+    async def claim(self, name: str, owner: str, ttl: float) -> bool:
+        won = await self._call(self._claim(keys=[self._lease_key(name)], args=[owner, _millis(ttl)]))
+        return bool(won)
+
+    async def renew(self, name: str, owner: str, ttl: float) -> bool:
+        renewed = await self._call(self._renew(keys=[self._lease_key(name)], args=[owner, _millis(ttl)]))
+        return bool(renewed)
+
+    async def release(self, name: str, owner: str) -> None:
+        await self._call(self._release(keys=[self._lease_key(name)], args=[owner]))
+
+    # -- delivery ledger ----------------------------------------------------------------------
+    async def ledger(self, key: DeliveryKey) -> LedgerEntry:
+        async def read() -> tuple[dict[str, str], set[str]]:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hgetall(self._delivery_key(key))
+                pipe.smembers(self._in_flight_key(key))
+                fields, in_flight = await pipe.execute()
+            return fields, in_flight
+
+        fields, in_flight = await self._call(read())
+        entry = LedgerEntry()
+        for name, value in fields.items():
+            if name.startswith("sent:"):
+                entry.sent[int(name.removeprefix("sent:"))] = value
+        entry.in_flight = {int(part) for part in in_flight} - set(entry.sent)
+        total = fields.get("total")
+        entry.parts_total = int(total) if total is not None else None
+        entry.finished = fields.get("finished") == "1"
+        return entry
+
+    async def begin_part(self, key: DeliveryKey, part: int, parts_total: int) -> None:
+        await self._call(self._begin_part(
+            keys=[self._delivery_key(key), self._in_flight_key(key)],
+            args=[part, parts_total, self._retention]))
+
+    async def record_part(self, key: DeliveryKey, part: int, message_id: str) -> None:
+        async def record() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(self._delivery_key(key), f"sent:{part}", message_id)
+                pipe.expire(self._delivery_key(key), self._retention)
+                pipe.srem(self._in_flight_key(key), str(part))
+                await pipe.execute()
+
+        await self._call(record())
+
+    async def finish(self, key: DeliveryKey) -> None:
+        async def finish() -> None:
+            finished = self._finished_key(key.digest_date)
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(self._delivery_key(key), "finished", "1")
+                pipe.expire(self._delivery_key(key), self._retention)
+                pipe.sadd(finished, key.channel)
+                pipe.expire(finished, self._retention)
+                await pipe.execute()
+
+        await self._call(finish())
+
+    async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
+        channels = await self._call(self._client.smembers(self._finished_key(digest_date)))
+        return {_text(channel) for channel in channels}
+
+    # -- chat state ---------------------------------------------------------------------------
+    async def mark_inactive(self, platform: str, chat: str, reason: str) -> None:
+        await self._call(self._client.hset(self._inactive_key, self._chat_field(platform, chat), reason))
+
+    async def reactivate(self, platform: str, chat: str) -> None:
+        await self._call(self._client.hdel(self._inactive_key, self._chat_field(platform, chat)))
+
+    async def inactive_reason(self, platform: str, chat: str) -> str | None:
+        reason = await self._call(self._client.hget(self._inactive_key, self._chat_field(platform, chat)))
+        return None if reason is None else _text(reason)
+
+    async def inactive_chats(self) -> dict[tuple[str, str], str]:
+        fields = await self._call(self._client.hgetall(self._inactive_key))
+        return {self._split_field(_text(field)): _text(reason) for field, reason in fields.items()}
+
+    async def move_chat(self, platform: str, old_chat: str, new_chat: str) -> None:
+        self._chat_field(platform, old_chat)
+        if old_chat == new_chat:
+            return
+        await self._call(self._move(keys=[self._moved_key, self._subscriptions_key],
+                                    args=[platform, old_chat, new_chat, MAX_CHAT_MOVES]))
+
+    async def resolve_chat(self, platform: str, chat: str) -> str:
+        self._chat_field(platform, chat)
+        resolved = await self._call(self._resolve(keys=[self._moved_key], args=[platform, chat, MAX_CHAT_MOVES]))
+        return str(resolved)
+
+    # -- subscriptions ------------------------------------------------------------------------
+    async def subscribe(self, subscription: Subscription) -> None:
+        # The (platform, chat) pair is the hash field; the value holds the rest.
+        value = json.dumps({"schedule": subscription.schedule, "timezone": subscription.timezone,
+                            "subscribed_by": subscription.subscribed_by})
+        field = self._chat_field(subscription.platform, subscription.chat)
+        await self._call(self._client.hset(self._subscriptions_key, field, value))
+
+    async def unsubscribe(self, platform: str, chat: str) -> bool:
+        removed = await self._call(self._client.hdel(self._subscriptions_key, self._chat_field(platform, chat)))
+        return bool(removed)
+
+    async def subscriptions(self) -> list[Subscription]:
+        fields = await self._call(self._client.hgetall(self._subscriptions_key))
+        found = []
+        for field, value in fields.items():
+            platform, chat = self._split_field(_text(field))
+            details: dict[str, Any] = json.loads(value)
+            found.append(Subscription(platform, chat, details.get("schedule"), details.get("timezone"),
+                                      details.get("subscribed_by") or ""))
+        return sorted(found, key=lambda subscription: (subscription.platform, subscription.chat))
+
+    # -- deduplication ------------------------------------------------------------------------
+    async def first_seen(self, token: str, ttl: float) -> bool:
+        fresh = await self._call(self._first_seen(keys=[self._seen_key(token)],
+                                                  args=[uuid.uuid4().hex, _millis(ttl)]))
+        return bool(fresh)

@@ -1,0 +1,369 @@
+"""The embedded store: one SQLite file in WAL mode, shared safely by the processes of one host."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from bot.store.base import DeliveryKey, LedgerEntry, Store, StoreError, Subscription, chat_moves
+
+T = TypeVar("T")
+
+# Each entry upgrades the schema by one version; PRAGMA user_version records how far a file got.
+# Append new migrations, never edit old ones: files in the field have already run them.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        )""",
+        """CREATE TABLE deliveries (
+            digest_date TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            parts_total INTEGER,
+            finished_at REAL,
+            PRIMARY KEY (digest_date, channel)
+        )""",
+        # message_id is NULL while the part is in flight: recorded as about to go, never confirmed.
+        """CREATE TABLE delivery_parts (
+            digest_date TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            part INTEGER NOT NULL,
+            message_id TEXT,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (digest_date, channel, part)
+        )""",
+        """CREATE TABLE inactive_chats (
+            platform TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            since REAL NOT NULL,
+            PRIMARY KEY (platform, chat)
+        )""",
+        """CREATE TABLE moved_chats (
+            platform TEXT NOT NULL,
+            old_chat TEXT NOT NULL,
+            new_chat TEXT NOT NULL,
+            moved_at REAL NOT NULL,
+            PRIMARY KEY (platform, old_chat)
+        )""",
+        """CREATE TABLE subscriptions (
+            platform TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            schedule TEXT,
+            timezone TEXT,
+            subscribed_by TEXT NOT NULL,
+            subscribed_at REAL NOT NULL,
+            PRIMARY KEY (platform, chat)
+        )""",
+        """CREATE TABLE seen_tokens (
+            token TEXT PRIMARY KEY,
+            expires_at REAL NOT NULL
+        )""",
+        "CREATE INDEX seen_tokens_by_expiry ON seen_tokens (expires_at)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SqliteStore(Store):
+    """All SQL runs on one worker thread that owns the connection (sqlite3 objects stay on their thread).
+
+    Writes take the database's write lock up front (BEGIN IMMEDIATE), so a read-then-write never
+    races another process; lease times are wall-clock seconds because several processes compare them.
+    """
+
+    def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
+        self.path = path
+        self._busy_timeout = busy_timeout
+        self._connection: sqlite3.Connection | None = None
+        self._closed = False
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digestbot-sqlite")
+        try:
+            # Opening blocks the caller once, at start-up, so a bad path or a newer schema fails early.
+            self._worker.submit(self._guarded, self._open).result()
+        except BaseException:
+            self._worker.shutdown(wait=True)
+            raise
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _guarded(self, work: Callable[[], T]) -> T:
+        try:
+            return work()
+        except sqlite3.Error as error:
+            raise StoreError(f"sqlite store {self.path}: {error}") from error
+        except OSError as error:
+            raise StoreError(f"sqlite store {self.path}: {error.strerror or error}") from error
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            if str(mode).lower() != "wal":
+                raise StoreError(f"sqlite store {self.path}: cannot switch to WAL mode (got {mode})")
+            # The ledger's "about to send" record must survive a power cut, not only a crash.
+            connection.execute("PRAGMA synchronous = FULL")
+            self._migrate(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        def upgrade(conn: sqlite3.Connection) -> None:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"sqlite store {self.path}: schema version {version} is newer than "
+                                 f"this digestbot understands ({SCHEMA_VERSION})")
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(statement)
+            if version != SCHEMA_VERSION:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+        self._transaction(connection, "BEGIN IMMEDIATE", upgrade)
+
+    @staticmethod
+    def _transaction(connection: sqlite3.Connection, begin: str,
+                     work: Callable[[sqlite3.Connection], T]) -> T:
+        connection.execute(begin)
+        try:
+            result = work(connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return result
+
+    async def _run(self, begin: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise StoreError(f"sqlite store {self.path} is closed")
+
+        def on_worker() -> T:
+            assert self._connection is not None
+            return self._transaction(self._connection, begin, work)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, self._guarded, on_worker)
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run("BEGIN IMMEDIATE", work)
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        # A deferred transaction still gives every SELECT inside it the same snapshot.
+        return await self._run("BEGIN", work)
+
+    async def ping(self) -> None:
+        await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def close_connection() -> None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._worker, self._guarded, close_connection)
+        finally:
+            self._worker.shutdown(wait=False)
+
+    # -- leases -------------------------------------------------------------------------------
+    async def claim(self, name: str, owner: str, ttl: float) -> bool:
+        def claim(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            cursor = conn.execute(
+                """INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                   WHERE leases.owner = excluded.owner OR leases.expires_at <= ?""",
+                (name, owner, now + ttl, now))
+            return cursor.rowcount == 1
+
+        return await self._write(claim)
+
+    async def renew(self, name: str, owner: str, ttl: float) -> bool:
+        def renew(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            cursor = conn.execute(
+                "UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ? AND expires_at > ?",
+                (now + ttl, name, owner, now))
+            return cursor.rowcount == 1
+
+        return await self._write(renew)
+
+    async def release(self, name: str, owner: str) -> None:
+        await self._write(lambda conn: conn.execute(
+            "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner)))
+
+    # -- delivery ledger ----------------------------------------------------------------------
+    async def ledger(self, key: DeliveryKey) -> LedgerEntry:
+        date = key.digest_date.isoformat()
+
+        def read(conn: sqlite3.Connection) -> LedgerEntry:
+            entry = LedgerEntry()
+            row = conn.execute("SELECT parts_total, finished_at FROM deliveries "
+                               "WHERE digest_date = ? AND channel = ?", (date, key.channel)).fetchone()
+            if row is not None:
+                entry.parts_total = row[0]
+                entry.finished = row[1] is not None
+            for part, message_id in conn.execute(
+                    "SELECT part, message_id FROM delivery_parts WHERE digest_date = ? AND channel = ?",
+                    (date, key.channel)):
+                if message_id is None:
+                    entry.in_flight.add(part)
+                else:
+                    entry.sent[part] = message_id
+            return entry
+
+        return await self._read(read)
+
+    async def begin_part(self, key: DeliveryKey, part: int, parts_total: int) -> None:
+        date = key.digest_date.isoformat()
+
+        def begin(conn: sqlite3.Connection) -> None:
+            conn.execute("""INSERT INTO deliveries (digest_date, channel, parts_total) VALUES (?, ?, ?)
+                            ON CONFLICT (digest_date, channel) DO UPDATE SET parts_total = excluded.parts_total""",
+                         (date, key.channel, parts_total))
+            # A part already confirmed keeps its message id.
+            conn.execute("""INSERT INTO delivery_parts (digest_date, channel, part, message_id, updated_at)
+                            VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING""",
+                         (date, key.channel, part, time.time()))
+
+        await self._write(begin)
+
+    async def record_part(self, key: DeliveryKey, part: int, message_id: str) -> None:
+        date = key.digest_date.isoformat()
+
+        def record(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO deliveries (digest_date, channel) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         (date, key.channel))
+            conn.execute("""INSERT INTO delivery_parts (digest_date, channel, part, message_id, updated_at)
+                            VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT (digest_date, channel, part) DO UPDATE
+                            SET message_id = excluded.message_id, updated_at = excluded.updated_at""",
+                         (date, key.channel, part, message_id, time.time()))
+
+        await self._write(record)
+
+    async def finish(self, key: DeliveryKey) -> None:
+        date = key.digest_date.isoformat()
+        await self._write(lambda conn: conn.execute(
+            """INSERT INTO deliveries (digest_date, channel, finished_at) VALUES (?, ?, ?)
+               ON CONFLICT (digest_date, channel) DO UPDATE
+               SET finished_at = coalesce(deliveries.finished_at, excluded.finished_at)""",
+            (date, key.channel, time.time())))
+
+    async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
+        rows = await self._read(lambda conn: conn.execute(
+            "SELECT channel FROM deliveries WHERE digest_date = ? AND finished_at IS NOT NULL",
+            (digest_date.isoformat(),)).fetchall())
+        return {channel for (channel,) in rows}
+
+    # -- chat state ---------------------------------------------------------------------------
+    async def mark_inactive(self, platform: str, chat: str, reason: str) -> None:
+        await self._write(lambda conn: conn.execute(
+            """INSERT INTO inactive_chats (platform, chat, reason, since) VALUES (?, ?, ?, ?)
+               ON CONFLICT (platform, chat) DO UPDATE SET reason = excluded.reason""",
+            (platform, chat, reason, time.time())))
+
+    async def reactivate(self, platform: str, chat: str) -> None:
+        await self._write(lambda conn: conn.execute(
+            "DELETE FROM inactive_chats WHERE platform = ? AND chat = ?", (platform, chat)))
+
+    async def inactive_reason(self, platform: str, chat: str) -> str | None:
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT reason FROM inactive_chats WHERE platform = ? AND chat = ?", (platform, chat)).fetchone())
+        return None if row is None else str(row[0])
+
+    async def inactive_chats(self) -> dict[tuple[str, str], str]:
+        rows = await self._read(lambda conn: conn.execute(
+            "SELECT platform, chat, reason FROM inactive_chats").fetchall())
+        return {(platform, chat): reason for platform, chat, reason in rows}
+
+    @staticmethod
+    def _next_chat(conn: sqlite3.Connection, platform: str) -> Callable[[str], str | None]:
+        def next_chat(chat: str) -> str | None:
+            row = conn.execute("SELECT new_chat FROM moved_chats WHERE platform = ? AND old_chat = ?",
+                               (platform, chat)).fetchone()
+            return None if row is None else str(row[0])
+
+        return next_chat
+
+    async def move_chat(self, platform: str, old_chat: str, new_chat: str) -> None:
+        if old_chat == new_chat:
+            return
+
+        def move(conn: sqlite3.Connection) -> None:
+            path = chat_moves(self._next_chat(conn, platform), new_chat)
+            if old_chat in path:
+                # Moving back to an id the chat came from: the new id is current again, not a hop.
+                conn.execute("DELETE FROM moved_chats WHERE platform = ? AND old_chat = ?", (platform, new_chat))
+                target = new_chat
+            else:
+                target = path[-1]
+            conn.execute("""INSERT INTO moved_chats (platform, old_chat, new_chat, moved_at) VALUES (?, ?, ?, ?)
+                            ON CONFLICT (platform, old_chat) DO UPDATE
+                            SET new_chat = excluded.new_chat, moved_at = excluded.moved_at""",
+                         (platform, old_chat, new_chat, time.time()))
+            # OR IGNORE keeps a subscription the target chat already has of its own.
+            conn.execute("UPDATE OR IGNORE subscriptions SET chat = ? WHERE platform = ? AND chat = ?",
+                         (target, platform, old_chat))
+            conn.execute("DELETE FROM subscriptions WHERE platform = ? AND chat = ?", (platform, old_chat))
+
+        await self._write(move)
+
+    async def resolve_chat(self, platform: str, chat: str) -> str:
+        return await self._read(lambda conn: chat_moves(self._next_chat(conn, platform), chat)[-1])
+
+    # -- subscriptions ------------------------------------------------------------------------
+    async def subscribe(self, subscription: Subscription) -> None:
+        await self._write(lambda conn: conn.execute(
+            """INSERT INTO subscriptions (platform, chat, schedule, timezone, subscribed_by, subscribed_at)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (platform, chat) DO UPDATE SET schedule = excluded.schedule,
+               timezone = excluded.timezone, subscribed_by = excluded.subscribed_by,
+               subscribed_at = excluded.subscribed_at""",
+            (subscription.platform, subscription.chat, subscription.schedule, subscription.timezone,
+             subscription.subscribed_by, time.time())))
+
+    async def unsubscribe(self, platform: str, chat: str) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("DELETE FROM subscriptions WHERE platform = ? AND chat = ?", (platform, chat))
+            return cursor.rowcount > 0
+
+        return await self._write(delete)
+
+    async def subscriptions(self) -> list[Subscription]:
+        rows = await self._read(lambda conn: conn.execute(
+            "SELECT platform, chat, schedule, timezone, subscribed_by FROM subscriptions "
+            "ORDER BY platform, chat").fetchall())
+        return [Subscription(platform, chat, schedule, timezone, subscribed_by)
+                for platform, chat, schedule, timezone, subscribed_by in rows]
+
+    # -- deduplication ------------------------------------------------------------------------
+    async def first_seen(self, token: str, ttl: float) -> bool:
+        def offer(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            conn.execute("DELETE FROM seen_tokens WHERE expires_at <= ?", (now,))
+            cursor = conn.execute("INSERT INTO seen_tokens (token, expires_at) VALUES (?, ?) "
+                                  "ON CONFLICT (token) DO NOTHING", (token, now + ttl))
+            return cursor.rowcount == 1
+
+        return await self._write(offer)
