@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from croniter import croniter
 
 from bot.errors import ConfigError
 from bot.logs import REDACTED, redact
+from bot.schedule import Schedule
 
 # Field names whose values are secrets wherever they appear in the settings.
 SECRET_FIELDS = frozenset({"token", "signing_secret", "app_token", "webhook_secret"})
@@ -288,6 +288,7 @@ def _read_yaml(text: str, tree: _Tree) -> Any:
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|[dhms])")
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|[dhms]))+")
+_UTC = ZoneInfo("UTC")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -312,25 +313,12 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
-_HH_MM = re.compile(r"(\d{1,2}):(\d{2})")
-
-
 def normalize_schedule(value: str) -> str:
-    """"HH:MM" zero-padded, or the cron expression with single spaces; ValueError with the reason."""
-    text = value.strip()
-    clock = _HH_MM.fullmatch(text)
-    if clock:
-        hour, minute = int(clock.group(1)), int(clock.group(2))
-        if hour > 23 or minute > 59:
-            raise ValueError(f"{value!r} is not a time of day (HH:MM from 00:00 to 23:59)")
-        return f"{hour:02d}:{minute:02d}"
-    cron_fields = text.split()
-    if len(cron_fields) != 5:
-        raise ValueError(f'{value!r} is neither "HH:MM" nor a 5-field cron expression like "0 10 * * 1-5"')
-    expression = " ".join(cron_fields)
-    if not croniter.is_valid(expression):
-        raise ValueError(f"{value!r} is not a valid cron expression (minute hour day month weekday)")
-    return expression
+    """"HH:MM" zero-padded, or the cron expression with single spaces; ValueError with the reason.
+
+    The scheduler's own parser decides, so a config that validates is one the scheduler can run.
+    """
+    return Schedule.parse(value, _UTC).expr
 
 
 def _kind(value: object) -> str:
