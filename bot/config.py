@@ -43,7 +43,7 @@ def _masked_repr(obj: Any) -> str:
         value = getattr(obj, item.name)
         if item.name in SECRET_FIELDS:
             text = repr(REDACTED if value else "")
-        elif item.name == "store":
+        elif item.name in ("store", "source"):
             text = repr(mask_url_password(value))
         else:
             text = repr(value)
@@ -68,6 +68,9 @@ class DigestSettings:
     # A delivery missed while the bot was down is still made at start-up within this window.
     catch_up: float = 6 * 3600.0
     fetch_timeout: float = 20.0
+
+    def __repr__(self) -> str:
+        return _masked_repr(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,8 +254,8 @@ def _expand_tree(node: yaml.Node, path: str, tree: _Tree) -> None:
             child = _join(path, key)
             if key != "<<" and isinstance(key_node, yaml.ScalarNode):
                 if key in keys_seen:
-                    tree.problems.append((child, f"duplicate key at line {key_node.start_mark.line + 1}; "
-                                                 "only one of them would count"))
+                    tree.problems.append((child, f"repeated at line {key_node.start_mark.line + 1}; "
+                                                 "only one of the two would count"))
                 else:
                     tree.lines[child] = key_node.start_mark.line + 1
                 keys_seen.add(key)
@@ -740,14 +743,15 @@ def _raw_secrets(data: object) -> list[str]:
         body = data.get(section)
         if isinstance(body, dict):
             found += [str(body[key]) for key in SECRET_FIELDS if body.get(key) not in (None, "")]
-    store = data.get("store")
-    if isinstance(store, str):
-        try:
-            password = urlsplit(store).password
-        except ValueError:
-            password = None
-        if password:
-            found.append(password)
+    digests = data.get("digests")
+    for url in (data.get("store"), digests.get("source") if isinstance(digests, dict) else None):
+        if isinstance(url, str):
+            try:
+                password = urlsplit(url).password
+            except ValueError:
+                password = None
+            if password:
+                found.append(password)
     return found
 
 
@@ -854,10 +858,11 @@ def secrets_of(settings: Settings) -> list[str]:
     """Every non-empty secret value in the settings, for log redaction."""
     values = [settings.telegram.token, settings.telegram.webhook_secret, settings.slack.token,
               settings.slack.signing_secret, settings.slack.app_token]
-    try:
-        values.append(urlsplit(settings.store).password or "")
-    except ValueError:
-        pass
+    for url in (settings.store, settings.digests.source):
+        try:
+            values.append(urlsplit(url).password or "")
+        except ValueError:
+            pass
     return [value for value in values if value]
 
 
@@ -871,7 +876,7 @@ def sqlite_path(settings: Settings) -> Path | None:
 
 def summarize(settings: Settings) -> str:
     """A few lines for people: what this config will do, secrets masked."""
-    source = settings.digests.source
+    source = mask_url_password(settings.digests.source)
     source_kind = "URL template" if "://" in source else "folder"
     store = mask_url_password(settings.store)
     database = sqlite_path(settings)
