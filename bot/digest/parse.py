@@ -1,0 +1,927 @@
+"""Reads a digest file (YAML front matter and a Markdown body) into the digest model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text, plain_text
+from bot.errors import DigestError
+
+__all__ = ["parse_digest", "parse_file", "parse_inline"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Characters
+
+_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def _is_cjk_letter(char: str) -> bool:
+    """Han, kana and Hangul: scripts whose words are not separated by spaces (or, for Hangul, whose
+    text sits directly against emphasis markers)."""
+    if not char:
+        return False
+    code = ord(char)
+    return (
+        0x4E00 <= code <= 0x9FFF        # CJK unified ideographs
+        or 0x3400 <= code <= 0x4DBF     # extension A
+        or 0x20000 <= code <= 0x3FFFF   # extensions B and later
+        or 0xF900 <= code <= 0xFAFF     # compatibility ideographs
+        or 0x3040 <= code <= 0x30FF     # hiragana, katakana
+        or 0x31F0 <= code <= 0x31FF     # katakana extensions
+        or 0x3100 <= code <= 0x312F     # bopomofo
+        or 0xAC00 <= code <= 0xD7AF     # Hangul syllables
+    )
+
+
+def _joins_without_space(char: str) -> bool:
+    """Characters between which a soft line break vanishes: Chinese and Japanese letters and punctuation."""
+    if not char:
+        return False
+    code = ord(char)
+    if 0xAC00 <= code <= 0xD7AF:  # Korean separates words with spaces
+        return False
+    return (
+        _is_cjk_letter(char)
+        or 0x3000 <= code <= 0x303F     # CJK symbols and punctuation 、。「」
+        or 0xFF00 <= code <= 0xFFEF     # full-width forms ，！？（）
+        or 0xFE30 <= code <= 0xFE4F     # CJK compatibility forms
+        or char in "\u2018\u2019\u201c\u201d\u2014\u2026\u00b7"   # ‘’“”—…· as used in Chinese text
+    )
+
+
+def _is_whitespace(char: str) -> bool:
+    return not char or char.isspace()
+
+
+def _is_punctuation(char: str) -> bool:
+    if not char:
+        return False
+    if char in _ASCII_PUNCTUATION:
+        return True
+    return unicodedata.category(char)[0] in "PS"
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline Markdown
+
+_AUTOLINK = re.compile(r"<((?:https?|ftps?|mailto):[^\s<>]+)>", re.IGNORECASE)
+_EMAIL_AUTOLINK = re.compile(
+    r"<([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)>"
+)
+
+
+@dataclass(slots=True)
+class _Delimiter:
+    """A run of `*` or `_` that may open or close emphasis (CommonMark's delimiter run)."""
+
+    char: str
+    count: int
+    original: int
+    can_open: bool
+    can_close: bool
+
+
+_Piece = str | Text | Bold | Italic | Code | Link | _Delimiter
+
+
+def parse_inline(source: str) -> Paragraph:
+    """Inline Markdown → model nodes: emphasis, code spans, links and autolinks, backslash escapes.
+
+    Soft line breaks ("\\n") are kept as they are; paragraph building decides what they become.
+    HTML entities and raw HTML are not interpreted: they are text a reader sees as written.
+    """
+    pieces = _tokenize(source)
+    _process_emphasis(pieces)
+    return _finish(pieces)
+
+
+def _code_span_end(source: str, start: int) -> tuple[int, int] | None:
+    """(index of the closing backtick run, run length) for a code span opening at start."""
+    run = 1
+    while start + run < len(source) and source[start + run] == "`":
+        run += 1
+    search = start + run
+    while True:
+        found = source.find("`" * run, search)
+        if found < 0:
+            return None
+        end = found + run
+        while end < len(source) and source[end] == "`":
+            end += 1
+        if end - found == run:
+            return found, run
+        search = end
+
+
+def _tokenize(source: str) -> list[_Piece]:
+    pieces: list[_Piece] = []
+    buffer: list[str] = []
+    length = len(source)
+
+    def flush() -> None:
+        if buffer:
+            pieces.append("".join(buffer))
+            buffer.clear()
+
+    index = 0
+    while index < length:
+        char = source[index]
+        if char == "\\":
+            following = source[index + 1] if index + 1 < length else ""
+            if following in _ASCII_PUNCTUATION and following:
+                buffer.append(following)
+                index += 2
+            elif following == "\n":
+                # A hard line break; the model has none inside a paragraph, so it is a soft one.
+                buffer.append("\n")
+                index += 2
+            else:
+                buffer.append("\\")
+                index += 1
+            continue
+        if char == "`":
+            span = _code_span_end(source, index)
+            if span is None:
+                run = 1
+                while index + run < length and source[index + run] == "`":
+                    run += 1
+                buffer.append("`" * run)
+                index += run
+                continue
+            close, run = span
+            content = source[index + run:close].replace("\n", " ")
+            if len(content) >= 2 and content[0] == " " and content[-1] == " " and content.strip(" "):
+                content = content[1:-1]
+            flush()
+            pieces.append(Code(content))
+            index = close + run
+            continue
+        if char == "<":
+            if source.startswith("<!--", index):
+                end = source.find("-->", index + 4)
+                if end >= 0:
+                    # Comments are invisible in every Markdown viewer, so they are invisible here.
+                    index = end + 3
+                    continue
+            match = _AUTOLINK.match(source, index)
+            if match:
+                flush()
+                pieces.append(Link(match.group(1), (Text(match.group(1)),)))
+                index = match.end()
+                continue
+            match = _EMAIL_AUTOLINK.match(source, index)
+            if match:
+                flush()
+                pieces.append(Link("mailto:" + match.group(1), (Text(match.group(1)),)))
+                index = match.end()
+                continue
+            buffer.append("<")
+            index += 1
+            continue
+        if char == "[":
+            parsed = _try_link(source, index)
+            if parsed is not None:
+                nodes, end = parsed
+                flush()
+                pieces.extend(nodes)
+                index = end
+                continue
+            buffer.append("[")
+            index += 1
+            continue
+        if char in "*_":
+            end = index
+            while end < length and source[end] == char:
+                end += 1
+            before = source[index - 1] if index > 0 else ""
+            after = source[end] if end < length else ""
+            flush()
+            pieces.append(_delimiter(char, end - index, before, after))
+            index = end
+            continue
+        buffer.append(char)
+        index += 1
+    flush()
+    return pieces
+
+
+def _delimiter(char: str, count: int, before: str, after: str) -> _Delimiter:
+    """CommonMark's flanking rules, relaxed next to Han/kana/Hangul letters so that `**“强调”**的`
+    works the way Chinese writers expect (the rule the CJK-friendly Markdown extensions use)."""
+    left = not _is_whitespace(after) and (
+        not _is_punctuation(after) or _is_whitespace(before) or _is_punctuation(before) or _is_cjk_letter(before)
+    )
+    right = not _is_whitespace(before) and (
+        not _is_punctuation(before) or _is_whitespace(after) or _is_punctuation(after) or _is_cjk_letter(after)
+    )
+    if char == "*":
+        can_open, can_close = left, right
+    else:
+        # `_` inside a word (snake_case) neither opens nor closes.
+        can_open = left and (not right or _is_punctuation(before))
+        can_close = right and (not left or _is_punctuation(after))
+    return _Delimiter(char, count, count, can_open, can_close)
+
+
+def _try_link(source: str, start: int) -> tuple[list[_Piece], int] | None:
+    """`[text](destination "title")` at start: the link node (or, for an empty destination, its
+    text) and the index after it; None when the bracket does not begin an inline link."""
+    length = len(source)
+    depth = 0
+    index = start + 1
+    while index < length:
+        char = source[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "`":
+            span = _code_span_end(source, index)
+            if span is not None:
+                index = span[0] + span[1]
+                continue
+        if char == "<":
+            match = _AUTOLINK.match(source, index)
+            if match:
+                index = match.end()
+                continue
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            if depth == 0:
+                break
+            depth -= 1
+        index += 1
+    else:
+        return None
+    close = index
+    if close + 1 >= length or source[close + 1] != "(":
+        return None
+    parsed = _link_destination(source, close + 2)
+    if parsed is None:
+        return None
+    url, end = parsed
+    children = _without_links(parse_inline(source[start + 1:close]))
+    if not url:
+        return list(children), end
+    return [Link(url, children)], end
+
+
+def _skip_spaces(source: str, index: int) -> int:
+    newlines = 0
+    while index < len(source) and source[index] in " \t\n":
+        if source[index] == "\n":
+            newlines += 1
+            if newlines > 1:
+                break
+        index += 1
+    return index
+
+
+def _link_destination(source: str, index: int) -> tuple[str, int] | None:
+    length = len(source)
+    index = _skip_spaces(source, index)
+    url_chars: list[str] = []
+    if index < length and source[index] == "<":
+        index += 1
+        while index < length and source[index] not in "<>\n":
+            if source[index] == "\\" and index + 1 < length and source[index + 1] in _ASCII_PUNCTUATION:
+                url_chars.append(source[index + 1])
+                index += 2
+                continue
+            url_chars.append(source[index])
+            index += 1
+        if index >= length or source[index] != ">":
+            return None
+        index += 1
+        url = "".join(url_chars).replace(" ", "%20")
+    else:
+        depth = 0
+        while index < length:
+            char = source[index]
+            if char == "\\" and index + 1 < length and source[index + 1] in _ASCII_PUNCTUATION:
+                url_chars.append(source[index + 1])
+                index += 2
+                continue
+            if char.isspace() or ord(char) < 0x20:
+                break
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            url_chars.append(char)
+            index += 1
+        if depth:
+            return None
+        url = "".join(url_chars)
+    after_url = index
+    index = _skip_spaces(source, index)
+    if index < length and source[index] in "\"'(" and index > after_url:
+        closing = ")" if source[index] == "(" else source[index]
+        index += 1
+        while index < length and source[index] != closing:
+            index += 2 if source[index] == "\\" else 1
+        if index >= length:
+            return None
+        index = _skip_spaces(source, index + 1)
+    if index >= length or source[index] != ")":
+        return None
+    return url, index + 1
+
+
+def _without_links(nodes: Paragraph) -> tuple[Inline, ...]:
+    """Link text cannot hold another link (as in CommonMark); an inner one keeps only its text."""
+    out: list[Inline] = []
+    for node in nodes:
+        if isinstance(node, Link):
+            out.extend(_without_links(node.children))
+        elif isinstance(node, Bold):
+            out.append(Bold(_without_links(node.children)))
+        elif isinstance(node, Italic):
+            out.append(Italic(_without_links(node.children)))
+        else:
+            out.append(node)
+    return tuple(out)
+
+
+def _process_emphasis(pieces: list[_Piece]) -> None:
+    """CommonMark's "process emphasis" over the delimiter runs in pieces, in place."""
+    closer_index = 0
+    while closer_index < len(pieces):
+        closer = pieces[closer_index]
+        if not isinstance(closer, _Delimiter) or not closer.can_close:
+            closer_index += 1
+            continue
+        opener_index = -1
+        for candidate_index in range(closer_index - 1, -1, -1):
+            candidate = pieces[candidate_index]
+            if not isinstance(candidate, _Delimiter) or candidate.char != closer.char or not candidate.can_open:
+                continue
+            # The "rule of 3": `*foo**bar*` must not pair the single with the double run.
+            both_sides = candidate.can_close or closer.can_open
+            total = candidate.original + closer.original
+            if both_sides and total % 3 == 0 and not (candidate.original % 3 == 0 and closer.original % 3 == 0):
+                continue
+            opener_index = candidate_index
+            break
+        if opener_index < 0:
+            if not closer.can_open:
+                pieces[closer_index] = closer.char * closer.count
+            closer_index += 1
+            continue
+        opener = pieces[opener_index]
+        assert isinstance(opener, _Delimiter)
+        used = 2 if opener.count >= 2 and closer.count >= 2 else 1
+        inner = _finish(pieces[opener_index + 1:closer_index])
+        node: Bold | Italic = Bold(inner) if used == 2 else Italic(inner)
+        opener.count -= used
+        closer.count -= used
+        replacement: list[_Piece] = []
+        if opener.count:
+            replacement.append(opener)
+        replacement.append(node)
+        if closer.count:
+            replacement.append(closer)
+        pieces[opener_index:closer_index + 1] = replacement
+        closer_index = opener_index + (1 if opener.count else 0) + 1
+
+
+def _finish(pieces: list[_Piece]) -> tuple[Inline, ...]:
+    out: list[Inline] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            text = "".join(pending)
+            if text:
+                out.append(Text(text))
+            pending.clear()
+
+    for piece in pieces:
+        if isinstance(piece, str):
+            pending.append(piece)
+        elif isinstance(piece, _Delimiter):
+            pending.append(piece.char * piece.count)
+        elif isinstance(piece, Text):
+            pending.append(piece.text)
+        else:
+            flush()
+            out.append(piece)
+    flush()
+    return tuple(out)
+
+
+def _resolve_soft_breaks(nodes: Paragraph) -> Paragraph:
+    """A line break inside a paragraph becomes a space, or nothing between two CJK characters."""
+    flat = plain_text(nodes)
+    if "\n" not in flat:
+        return nodes
+    joiners = iter([
+        "" if _joins_without_space(flat[pos - 1] if pos else "")
+        and _joins_without_space(flat[pos + 1] if pos + 1 < len(flat) else "") else " "
+        for pos, char in enumerate(flat) if char == "\n"
+    ])
+
+    def rebuild(children: tuple[Inline, ...]) -> tuple[Inline, ...]:
+        out: list[Inline] = []
+        for node in children:
+            if isinstance(node, Text):
+                if "\n" in node.text:
+                    head, *rest = node.text.split("\n")
+                    node = Text(head + "".join(next(joiners) + part for part in rest))
+                out.append(node)
+            elif isinstance(node, Bold):
+                out.append(Bold(rebuild(node.children)))
+            elif isinstance(node, Italic):
+                out.append(Italic(rebuild(node.children)))
+            elif isinstance(node, Link):
+                out.append(Link(node.url, rebuild(node.children)))
+            else:
+                out.append(node)
+        return tuple(out)
+
+    return rebuild(nodes)
+
+
+def _paragraph(source: str, prefix: str = "") -> Paragraph:
+    nodes = _resolve_soft_breaks(parse_inline(source))
+    if not prefix:
+        return nodes
+    if nodes and isinstance(nodes[0], Text):
+        return (Text(prefix + nodes[0].text), *nodes[1:])
+    return (Text(prefix), *nodes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocks
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    number: int      # 1-based, in the original file
+    text: str        # trailing whitespace removed
+    comment: bool = False  # part of an HTML comment block
+
+
+_RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})")
+_HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?")
+_ITEM = re.compile(r"(\d{1,9})([.)])(?:[ \t]+(.*))?")
+_BULLET = re.compile(r"[-*+][ \t]+(.*)")
+_ORDERED = re.compile(r"(\d{1,9})([.)])[ \t]+(.*)")
+_COMMENT = re.compile(r"<!--(.*?)-->", re.DOTALL)
+_MARKER = re.compile(r"\s*categor(?:y|ies)\s*[:：]\s*(.*?)\s*", re.IGNORECASE | re.DOTALL)
+_NAME_SEPARATORS = re.compile(r"[,，、;；\n]")
+_LINKISH = re.compile(r"[*_]{0,3}(?:\[|<)")
+
+
+def _indent(text: str) -> int:
+    column = 0
+    for char in text:
+        if char == " ":
+            column += 1
+        elif char == "\t":
+            column += 4 - column % 4
+        else:
+            break
+    return column
+
+
+def _is_rule(line: _Line) -> bool:
+    return not line.comment and _RULE.fullmatch(line.text) is not None
+
+
+def _heading(line: _Line) -> str | None:
+    if line.comment:
+        return None
+    match = _HEADING.fullmatch(line.text)
+    if match is None:
+        return None
+    return match.group(2) or ""
+
+
+def _item_match(line: _Line) -> re.Match[str] | None:
+    if line.comment or _indent(line.text) > 3:
+        return None
+    return _ITEM.fullmatch(line.text.lstrip(" "))
+
+
+def _content_indent(line: _Line) -> int:
+    """The column where an item's own text starts (summary lines indented this far or more belong
+    to it, even when they look like list items)."""
+    stripped = line.text.lstrip(" ")
+    marker_end = len(line.text) - len(stripped) + len(stripped.split(None, 1)[0])
+    rest = line.text[marker_end:]
+    gap = _indent(rest)
+    return marker_end + (gap if 1 <= gap <= 4 else 1)
+
+
+def _paragraphs(lines: list[_Line]) -> tuple[Paragraph, ...]:
+    """Paragraph text into model paragraphs: headings stand alone (bold), each list line is its own
+    paragraph ("• " or its number in front), quotes lose their `>`, rules and comments vanish."""
+    paragraphs: list[Paragraph] = []
+    current: list[str] = []
+    prefix = ""
+
+    def flush() -> None:
+        nonlocal prefix
+        if current:
+            paragraphs.append(_paragraph("\n".join(current), prefix))
+        current.clear()
+        prefix = ""
+
+    for line in lines:
+        text = line.text.strip()
+        if line.comment or not text or _is_rule(_Line(line.number, text)):
+            flush()
+            continue
+        heading = _heading(_Line(line.number, text))
+        if heading is not None:
+            flush()
+            if heading:
+                paragraphs.append((Bold(_paragraph(heading)),))
+            continue
+        while text.startswith(">"):
+            text = text[1:].lstrip()
+        if not text:
+            flush()
+            continue
+        bullet = _BULLET.fullmatch(text)
+        ordered = _ORDERED.fullmatch(text)
+        if bullet:
+            flush()
+            prefix = "• "
+            current.append(bullet.group(1))
+        elif ordered:
+            flush()
+            prefix = f"{ordered.group(1)}{ordered.group(2)} "
+            current.append(ordered.group(3))
+        else:
+            current.append(text)
+    flush()
+    return tuple(paragraphs)
+
+
+def _first_link(nodes: tuple[Inline, ...]) -> Link | None:
+    for node in nodes:
+        if isinstance(node, Link):
+            return node
+        if isinstance(node, Bold | Italic):
+            found = _first_link(node.children)
+            if found is not None:
+                return found
+    return None
+
+
+@dataclass(slots=True)
+class _RawItem:
+    number: int
+    head: _Line
+    content_indent: int
+    body: list[_Line] = field(default_factory=list)
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, message: str, line: int | None) -> DigestError:
+        return DigestError(self.source, message, line)
+
+    # -- text ---------------------------------------------------------------------------------
+
+    def decode(self, data: str | bytes) -> str:
+        if isinstance(data, bytes):
+            nul = data.find(b"\x00")
+            if nul >= 0:
+                raise self.fail("binary data (a NUL byte), not a Markdown digest", _line_of(data[:nul]))
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = data[exc.start]
+                raise self.fail(f"not UTF-8 text (byte 0x{bad:02x} cannot be decoded)",
+                                _line_of(data[:exc.start])) from None
+        else:
+            text = data
+            nul = text.find("\x00")
+            if nul >= 0:
+                raise self.fail("binary data (a NUL character), not a Markdown digest", _line_of(text[:nul]))
+        return text.removeprefix("\ufeff")
+
+    def lines(self, text: str) -> list[_Line]:
+        raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        return [_Line(number, line.rstrip()) for number, line in enumerate(raw, start=1)]
+
+    # -- front matter -------------------------------------------------------------------------
+
+    def front_matter(self, lines: list[_Line]) -> tuple[dict[str, Any], dict[str, tuple[int, Any]], int, int]:
+        """(values, {key: (line, node)}, line of the opening ---, index of the first body line)."""
+        first = next(index for index, line in enumerate(lines) if line.text.strip())
+        opening = lines[first]
+        if opening.text != "---":
+            raise self.fail("no front matter: a digest starts with a '---' line, then title: and date:, "
+                            "then another '---' line", opening.number)
+        closing = next((index for index in range(first + 1, len(lines)) if lines[index].text in ("---", "...")),
+                       None)
+        if closing is None:
+            raise self.fail("front matter is never closed: no '---' line after this one", opening.number)
+        yaml_lines = lines[first + 1:closing]
+        base = opening.number + 1
+        loader = _FrontMatterLoader("\n".join(line.text for line in yaml_lines))
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+            line = base + mark.line if mark is not None else opening.number
+            raise self.fail(f"front matter is not valid YAML: {' '.join(str(problem).split())}", line) from None
+        finally:
+            loader.dispose()
+        if data is None:
+            raise self.fail("front matter is empty: it needs title: and date:", opening.number)
+        if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+            raise self.fail("front matter must be 'key: value' lines (title:, date:, categories:)", base)
+        keys: dict[str, tuple[int, Any]] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                keys[key_node.value] = (base + key_node.start_mark.line, value_node)
+        return data, keys, opening.number, closing + 1
+
+    def title(self, data: dict[str, Any], keys: dict[str, tuple[int, Any]], opening: int) -> str:
+        if "title" not in data:
+            raise self.fail("front matter has no title:", opening)
+        line, node = keys["title"]
+        value = data["title"]
+        if value is None or not isinstance(node, yaml.ScalarNode):
+            raise self.fail("title must be a line of text", line)
+        title = " ".join(str(node.value).split())
+        if not title:
+            raise self.fail("title is empty", line)
+        return title
+
+    def date(self, data: dict[str, Any], keys: dict[str, tuple[int, Any]],
+             opening: int) -> tuple[dt.date, dt.datetime | None]:
+        if "date" not in data:
+            raise self.fail("front matter has no date:", opening)
+        line, node = keys["date"]
+        parsed = _parse_date(data["date"] if not isinstance(node, yaml.ScalarNode) else node.value)
+        if parsed is None:
+            shown = node.value if isinstance(node, yaml.ScalarNode) else data["date"]
+            raise self.fail("date must be ISO 8601, like 2025-10-01 or 2025-10-01T09:30:00+08:00 "
+                            f"(found {str(shown)!r})", line)
+        return parsed
+
+    def categories(self, data: dict[str, Any], keys: dict[str, tuple[int, Any]]) -> tuple[str, ...]:
+        if data.get("categories") is None:
+            return ()
+        line, node = keys["categories"]
+        names: list[str] = []
+        if isinstance(node, yaml.ScalarNode):
+            names = [part.strip() for part in _NAME_SEPARATORS.split(node.value)]
+        elif isinstance(node, yaml.SequenceNode):
+            for element in node.value:
+                if not isinstance(element, yaml.ScalarNode):
+                    raise self.fail("categories must be a list of names, like [Hardware, Large Models]",
+                                    line)
+                names.append(" ".join(element.value.split()))
+        else:
+            raise self.fail("categories must be a list of names, like [Hardware, Large Models]", line)
+        return tuple(dict.fromkeys(name for name in names if name))
+
+    # -- body ---------------------------------------------------------------------------------
+
+    def mark_comments(self, lines: list[_Line]) -> list[_Line]:
+        """Flags the lines of HTML comment blocks (a line that starts with `<!--` up to `-->`)."""
+        out: list[_Line] = []
+        open_at: int | None = None
+        for line in lines:
+            stripped = line.text.strip()
+            if open_at is None and stripped.startswith("<!--"):
+                if "-->" not in stripped[4:]:
+                    open_at = line.number
+                out.append(_Line(line.number, line.text, comment=True))
+            elif open_at is not None:
+                if "-->" in stripped:
+                    open_at = None
+                out.append(_Line(line.number, line.text, comment=True))
+            else:
+                out.append(line)
+        if open_at is not None:
+            raise self.fail("HTML comment is never closed (no '-->' after it)", open_at)
+        return out
+
+    def body(self, lines: list[_Line], after_front_matter: int) -> tuple[
+            tuple[Paragraph, ...], tuple[Item, ...], str | None, tuple[Paragraph, ...]]:
+        candidates = [index for index, line in enumerate(lines) if _item_match(line)]
+        if not candidates:
+            raise self.fail("no items: expected a numbered list like '1.  [Title](https://…)'", after_front_matter)
+        # A numbered list in the intro is not the item list; the item list is the one with links.
+        start = next((index for index in candidates if _looks_like_item(lines[index])), candidates[0])
+        items, end = self.items(lines, start)
+        intro = _paragraphs(lines[:start])
+        heading, commentary = self.commentary(lines[end:])
+        return intro, items, heading, commentary
+
+    def items(self, lines: list[_Line], start: int) -> tuple[tuple[Item, ...], int]:
+        # For each line: does the next top-level structure (an item, or a rule/heading) hold an item?
+        next_is_item: list[bool] = [False] * (len(lines) + 1)
+        for index in range(len(lines) - 1, -1, -1):
+            line = lines[index]
+            if _item_match(line):
+                next_is_item[index] = True
+            elif _is_rule(line) or _heading(line) is not None:
+                next_is_item[index] = False
+            else:
+                next_is_item[index] = next_is_item[index + 1]
+
+        raw_items: list[_RawItem] = []
+        seen: dict[int, int] = {}
+        previous_blank = False
+        end = len(lines)
+        for index in range(start, len(lines)):
+            line = lines[index]
+            current = raw_items[-1] if raw_items else None
+            if not line.text.strip():
+                if current is not None:
+                    current.body.append(line)
+                previous_blank = True
+                continue
+            indent = _indent(line.text)
+            if indent <= 3 and (_is_rule(line) or _heading(line) is not None):
+                end = index
+                break
+            match = _item_match(line)
+            if match and (current is None or indent == 0 or indent < current.content_indent):
+                number = int(match.group(1))
+                if number in seen:
+                    raise self.fail(f"item number {number} is used twice (first on line {seen[number]})",
+                                    line.number)
+                seen[number] = line.number
+                raw_items.append(_RawItem(number, line, _content_indent(line)))
+            elif current is None:
+                raise self.fail("expected an item line like '1.  [Title](https://…)'", line.number)
+            elif indent >= 1 or line.comment or not previous_blank or next_is_item[index]:
+                # Indented text, a lazy continuation line, or unindented text between two items.
+                current.body.append(line)
+            else:
+                end = index
+                break
+            previous_blank = False
+        return tuple(self.item(raw) for raw in raw_items), end
+
+    def item(self, raw: _RawItem) -> Item:
+        match = _item_match(raw.head) or _never()
+        head_text = (match.group(3) or "").strip()
+        body = raw.body
+        nodes = _resolve_soft_breaks(parse_inline(head_text))
+        link = _first_link(nodes)
+        if link is None:
+            # A title wrapped over several lines: the link may close on a later line.
+            continuation: list[_Line] = []
+            for line in body:
+                if line.comment or not line.text.strip():
+                    break
+                continuation.append(line)
+            if continuation:
+                joined = "\n".join([head_text, *(line.text.strip() for line in continuation)])
+                nodes = _resolve_soft_breaks(parse_inline(joined))
+                link = _first_link(nodes)
+                if link is not None:
+                    body = body[len(continuation):]
+        if link is None:
+            raise self.fail(f"item {raw.number} has no link: expected "
+                            f"'{raw.number}{match.group(2)}  [Title](https://…)'", raw.head.number)
+        title = " ".join(plain_text(nodes).split())
+        if not title:
+            raise self.fail(f"item {raw.number} has an empty title", raw.head.number)
+        markers: list[str] = []
+        block = "\n".join([raw.head.text, *(line.text for line in raw.body)])
+        for comment in _COMMENT.findall(block):
+            marker = _MARKER.fullmatch(comment)
+            if marker:
+                markers.extend(name.strip() for name in _NAME_SEPARATORS.split(marker.group(1)))
+        categories = tuple(dict.fromkeys(" ".join(name.split()) for name in markers if name.strip()))
+        return Item(
+            number=raw.number,
+            title=title,
+            url=link.url,
+            summary=_paragraphs(body),
+            categories=categories,
+            line=raw.head.number,
+        )
+
+    def commentary(self, lines: list[_Line]) -> tuple[str | None, tuple[Paragraph, ...]]:
+        for index, line in enumerate(lines):
+            heading = _heading(line)
+            if heading is not None:
+                text = " ".join(plain_text(_paragraph(heading)).split()) or None
+                return text, _paragraphs(lines[:index] + lines[index + 1:])
+        return None, _paragraphs(lines)
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """SafeLoader that leaves timestamps as written, so a date keeps its offset and a bad date is
+    reported as a bad date rather than as a crash inside the YAML library."""
+
+
+def _timestamp_as_written(loader: _FrontMatterLoader, node: yaml.Node) -> str:
+    assert isinstance(node, yaml.ScalarNode)
+    return str(loader.construct_scalar(node))
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_written)
+
+
+def _looks_like_item(line: _Line) -> bool:
+    match = _item_match(line)
+    return match is not None and _LINKISH.match(match.group(3) or "") is not None
+
+
+def _never() -> re.Match[str]:
+    raise AssertionError("a line checked as an item no longer matches")
+
+
+def _line_of(prefix: str | bytes) -> int:
+    if isinstance(prefix, bytes):
+        return prefix.replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
+    return prefix.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1
+
+
+def _parse_date(value: object) -> tuple[dt.date, dt.datetime | None] | None:
+    """(calendar date as written, full timestamp if a time was given) from whatever YAML produced."""
+    if isinstance(value, dt.datetime):
+        return value.date(), value
+    if isinstance(value, dt.date):
+        return value, None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        if ":" not in text and len(text) <= 10:
+            return dt.date.fromisoformat(text), None
+        stamp = dt.datetime.fromisoformat(text)
+        return stamp.date(), stamp
+    except ValueError:
+        pass
+    # YAML's own timestamp spellings, e.g. "2025-10-01 09:30:00 +8".
+    try:
+        loaded = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError):
+        return None
+    if isinstance(loaded, dt.datetime):
+        return loaded.date(), loaded
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+def parse_digest(text: str | bytes, source: str = "<digest>") -> Digest:
+    """A digest from its file content; raises DigestError naming source and line for bad input."""
+    parser = _Parser(source)
+    decoded = parser.decode(text)
+    lines = parser.lines(decoded)
+    if not any(line.text.strip() for line in lines):
+        raise parser.fail("empty file: a digest needs front matter, an intro, items and commentary", 1)
+    data, keys, opening, body_start = parser.front_matter(lines)
+    title = parser.title(data, keys, opening)
+    date, published_at = parser.date(data, keys, opening)
+    categories = parser.categories(data, keys)
+    body = parser.mark_comments(lines[body_start:])
+    after_front_matter = lines[body_start].number if body_start < len(lines) else lines[-1].number
+    intro, items, heading, commentary = parser.body(body, after_front_matter)
+    return Digest(
+        title=title,
+        date=date,
+        published_at=published_at,
+        categories=categories,
+        intro=intro,
+        items=items,
+        commentary_heading=heading,
+        commentary=commentary,
+        source=source,
+    )
+
+
+def parse_file(path: str | os.PathLike[str]) -> Digest:
+    """Reads and parses one digest file; the error names the path as given."""
+    source = os.fspath(path)
+    try:
+        data = Path(source).read_bytes()
+    except FileNotFoundError:
+        raise DigestError(source, "no such file") from None
+    except IsADirectoryError:
+        raise DigestError(source, "is a directory, not a digest file") from None
+    except OSError as exc:
+        raise DigestError(source, f"cannot read: {exc.strerror or exc}") from None
+    return parse_digest(data, source)
