@@ -110,9 +110,7 @@ class SqliteStore(Store):
         connection = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
         try:
             connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
-            if str(mode).lower() != "wal":
-                raise StoreError(f"sqlite store {self.path}: cannot switch to WAL mode (got {mode})")
+            self._enable_wal(connection)
             # The ledger's "about to send" record must survive a power cut, not only a crash.
             connection.execute("PRAGMA synchronous = FULL")
             self._migrate(connection)
@@ -120,6 +118,22 @@ class SqliteStore(Store):
             connection.close()
             raise
         self._connection = connection
+
+    def _enable_wal(self, connection: sqlite3.Connection) -> None:
+        # Switching the journal mode can report "locked" at once, without the busy handler, while
+        # another process is creating the same file: wait for it as the busy timeout would.
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+                break
+            except sqlite3.OperationalError as error:
+                busy = getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+                if not busy or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        if str(mode).lower() != "wal":
+            raise StoreError(f"sqlite store {self.path}: cannot switch to WAL mode (got {mode})")
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
         def upgrade(conn: sqlite3.Connection) -> None:
