@@ -1,0 +1,489 @@
+"""The Telegram adapter: sends payloads within Telegram's limits, receives commands, translates PTB errors."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import json
+import logging
+import re
+import warnings
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from telegram import (
+    BotCommand,
+    BotCommandScopeDefault,
+    ChatMember,
+    LinkPreviewOptions,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.channels.base import ChatGone, ChatMoved, RateLimited, RenderingDefect, TransientError
+from bot.config import TelegramSettings
+from bot.i18n import LANGUAGES
+from bot.ratelimit import KeyedLocks, LimiterChain, SlidingWindowLimiter
+from bot.render import Payload
+
+if TYPE_CHECKING:
+    from bot.commands import CommandContext, Commands, Reply
+    from bot.delivery import Deliverer
+
+log = logging.getLogger(__name__)
+
+# httpx logs every request URL at INFO, and the bot token is part of every Bot API URL.
+for _noisy in ("httpx", "httpcore"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+
+class _TokenRedactor(logging.Filter):
+    """Removes bot tokens from records of the HTTP and Telegram libraries (PTB logs its API URL at DEBUG)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.tokens:
+            message = record.getMessage()
+            if any(token in message for token in self.tokens):
+                for token in self.tokens:
+                    message = message.replace(token, "***")
+                record.msg, record.args = message, None
+        return True
+
+
+_REDACTOR = _TokenRedactor()
+
+
+def _redact_token(token: str) -> None:
+    _REDACTOR.tokens.add(token)
+    # Logger filters only see records logged on that very logger, so every library logger gets one.
+    names = [name for name in logging.Logger.manager.loggerDict
+             if name.split(".")[0] in ("telegram", "httpx", "httpcore")]
+    for name in ["telegram", "telegram.Bot", "telegram.ext.ExtBot", *names]:
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)
+
+PLATFORM = "telegram"
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# A Telegram update is a few KiB; anything near this is not from Telegram.
+MAX_UPDATE_BYTES = 256 * 1024
+COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?:\s+(?P<args>.*))?$",
+                     re.DOTALL)
+ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
+GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP, ChatType.CHANNEL})
+KNOWN_COMMANDS = frozenset({"start", "help", "today", "item", "category", "categories", "date", "subscribe",
+                            "unsubscribe"})
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramRateLimits:
+    """Telegram's flood limits, kept by the bot before Telegram has to answer 429.
+
+    `scaled(factor)` multiplies every rate by `factor` (for tests and benchmarks against a fake
+    server that is sped up the same way): the overall limit allows more messages per second, the
+    per-group and per-chat windows get shorter.
+    """
+
+    overall_limit: int = 30
+    overall_period: float = 1.0
+    group_limit: int = 20
+    group_period: float = 60.0
+    chat_limit: int = 1
+    chat_period: float = 1.0
+
+    def scaled(self, factor: float) -> TelegramRateLimits:
+        if factor <= 0:
+            raise ValueError("a rate limit scale factor must be positive")
+        return replace(
+            self,
+            overall_limit=max(1, round(self.overall_limit * factor)),
+            group_period=self.group_period / factor,
+            chat_period=self.chat_period / factor,
+        )
+
+    def chain(self) -> LimiterChain:
+        # Narrowest first: a message waiting for its own chat must not hold a slot of the global limit.
+        def every_chat(chat: str) -> Hashable:
+            return chat
+
+        def groups_only(chat: str) -> Hashable | None:
+            # Negative ids are groups, supergroups and channels; "@name" is always a channel.
+            return chat if chat.startswith(("-", "@")) else None
+
+        def everything(chat: str) -> Hashable:
+            return "all"
+
+        return LimiterChain([
+            (SlidingWindowLimiter(self.chat_limit, self.chat_period), every_chat),
+            (SlidingWindowLimiter(self.group_limit, self.group_period), groups_only),
+            (SlidingWindowLimiter(self.overall_limit, self.overall_period), everything),
+        ])
+
+
+def _seconds(value: int | float | dt.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+def _retry_after_seconds(error: RetryAfter) -> float:
+    # PTB warns that the attribute will become a timedelta; both shapes are handled here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        return _seconds(error.retry_after)
+
+
+def _chat_id(chat: str) -> int | str:
+    return int(chat) if chat.lstrip("-").isdigit() else chat
+
+
+class TelegramChannel:
+    """Sends to Telegram and answers commands arriving by long polling or by webhook."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        settings: TelegramSettings,
+        *,
+        commands: Commands | None = None,
+        language: str = "zh",
+        timezone: ZoneInfo | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+        rate_limits: TelegramRateLimits | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 15.0,
+        poll_timeout: float = 25.0,
+        max_update_bytes: int = MAX_UPDATE_BYTES,
+    ) -> None:
+        if not settings.token:
+            raise ValueError("telegram: a bot token is required")
+        _redact_token(settings.token)
+        self.settings = settings
+        self.commands = commands
+        self.language = language
+        self.timezone = timezone or ZoneInfo("UTC")
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.rate_limits = rate_limits or TelegramRateLimits()
+        self._limiter = self.rate_limits.chain()
+        self._poll_timeout = poll_timeout
+        self._max_update_bytes = max_update_bytes
+        self._deliverer: Deliverer | None = None
+        self._username: str | None = None
+        self._started = False
+        self._ready = False
+        self._command_locks = KeyedLocks()
+        self._bot_lock = asyncio.Lock()
+        self._bot_open = False     # the HTTP client is open (by start() or by a first send)
+        builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+            Application.builder()
+            .token(settings.token)
+            .base_url(settings.base_url)
+            .connect_timeout(connect_timeout)
+            .read_timeout(read_timeout)
+            .write_timeout(read_timeout)
+            .pool_timeout(read_timeout)
+            .get_updates_connect_timeout(connect_timeout)
+            .get_updates_read_timeout(read_timeout)
+            # Replies in one chat are serialised by the deliverer; other chats must not wait for
+            # a chat that is rate limited.
+            .concurrent_updates(True)
+        )
+        if settings.updates != "polling":
+            builder = builder.updater(None)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        if commands is not None:
+            self.application.add_handler(MessageHandler(
+                (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST) & filters.COMMAND, self._on_command,
+            ))
+        self.application.add_error_handler(self._on_error)
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def bind(self, deliverer: Deliverer) -> None:
+        """Command replies go through the deliverer: ordered, rate limited, never mixed into a post."""
+        self._deliverer = deliverer
+
+    @property
+    def username(self) -> str | None:
+        return self._username
+
+    async def ready(self) -> bool:
+        return self._ready
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect, publish the command menu, then take updates by polling or by webhook."""
+        if self._started:
+            return
+        application = self.application
+        try:
+            await application.initialize()    # calls getMe
+        except InvalidToken:
+            raise TelegramStartError("Telegram refused the bot token (telegram.token)") from None
+        except TelegramError as error:
+            raise TelegramStartError(f"Telegram is unreachable at start: {self._scrub(str(error))}") from None
+        self._started = True
+        self._bot_open = True
+        self._username = application.bot.username
+        self._ready = True
+        await self._publish_menu()
+        if self.settings.updates == "webhook":
+            await application.bot.set_webhook(
+                url=self.settings.webhook_url, secret_token=self.settings.webhook_secret or None,
+                allowed_updates=[Update.MESSAGE, Update.CHANNEL_POST],
+            )
+            log.info("telegram: receiving commands by webhook as @%s", self._username)
+        await application.start()
+        if self.settings.updates == "polling":
+            assert application.updater is not None
+            # start_polling deletes any webhook first: Telegram refuses getUpdates while one is set.
+            await application.updater.start_polling(
+                timeout=dt.timedelta(seconds=self._poll_timeout),
+                allowed_updates=[Update.MESSAGE, Update.CHANNEL_POST],
+                error_callback=self._on_polling_error,
+            )
+            log.info("telegram: receiving commands by polling as @%s", self._username)
+
+    async def stop(self) -> None:
+        """Stop taking updates and close the HTTP client; safe to call more than once."""
+        if not self._started:
+            if self._bot_open:
+                self._bot_open = False
+                await self.application.bot.shutdown()
+            return
+        self._started = False
+        self._ready = False
+        self._bot_open = False
+        application = self.application
+        try:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+        finally:
+            await application.shutdown()
+
+    async def _publish_menu(self) -> None:
+        if self.commands is None:
+            return
+        bot = self.application.bot
+        for language in LANGUAGES:
+            await bot.set_my_commands(self._menu(language), language_code=language)
+        await bot.set_my_commands(self._menu(self.language), scope=BotCommandScopeDefault())
+
+    def _menu(self, language: str) -> list[BotCommand]:
+        from bot.commands import menu
+
+        assert self.commands is not None
+        return [BotCommand(name, description) for name, description in menu(language, self.commands.default_time)]
+
+    # -- sending --------------------------------------------------------------------------------
+    async def send(self, chat: str, payload: Payload) -> str:
+        """Send one sendMessage payload to `chat`; the message id, or a SendError subclass."""
+        await self._ensure_bot()
+        await self._limiter.acquire(chat)
+        arguments = dict(payload)
+        text = arguments.pop("text")
+        extra: dict[str, Any] = {}
+        if (options := arguments.pop("link_preview_options", None)) is not None:
+            extra["link_preview_options"] = LinkPreviewOptions(**options)
+        if (entities := arguments.pop("entities", None)) is not None:
+            extra["entities"] = [MessageEntity(**entity) for entity in entities]
+        if (reply := arguments.pop("reply_parameters", None)) is not None:
+            extra["reply_parameters"] = ReplyParameters(**reply)
+        parse_mode = arguments.pop("parse_mode", None)
+        try:
+            message = await self.application.bot.send_message(
+                chat_id=_chat_id(chat), text=text, parse_mode=parse_mode,
+                api_kwargs=arguments or None, **extra,
+            )
+        except RetryAfter as error:
+            raise RateLimited(self._scrub(error.message), _retry_after_seconds(error)) from None
+        except ChatMigrated as error:
+            raise ChatMoved(f"group moved to {error.new_chat_id}", str(error.new_chat_id)) from None
+        except Forbidden as error:
+            raise ChatGone(self._scrub(error.message)) from None
+        except BadRequest as error:
+            # BadRequest is a NetworkError: it must be told apart before the retryable errors.
+            reason = self._scrub(error.message)
+            if "chat not found" in reason.lower():
+                raise ChatGone(reason) from None
+            raise RenderingDefect(reason) from None
+        except TimedOut:
+            raise TransientError("timed out (the message may have been delivered)") from None
+        except InvalidToken:
+            # Not the chat's fault: retried and then reported, never marked inactive.
+            raise TransientError("Telegram refused the bot token") from None
+        except (Conflict, NetworkError, TelegramError) as error:
+            raise TransientError(self._scrub(error.message)) from None
+        return str(message.message_id)
+
+    async def _ensure_bot(self) -> None:
+        # A one-off `send` uses the channel without start(): the HTTP client still needs opening.
+        bot = self.application.bot
+        async with self._bot_lock:
+            if self._bot_open:
+                return
+            try:
+                await bot.initialize()
+            except InvalidToken:
+                raise TransientError("Telegram refused the bot token") from None
+            except TelegramError as error:
+                raise TransientError(f"Telegram is unreachable: {self._scrub(error.message)}") from None
+            self._bot_open = True
+            self._username = bot.username
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self.settings.token, "***") if self.settings.token else text
+
+    # -- commands -------------------------------------------------------------------------------
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or not message.text or self.commands is None:
+            return
+        match = COMMAND.match(message.text.strip())
+        if match is None:
+            return
+        addressed_to = match.group("bot")
+        if addressed_to is not None and (self._username is None
+                                         or addressed_to.lower() != self._username.lower()):
+            return   # a command for another bot in the same group
+        name = match.group("name").lower()
+        args = match.group("args") or ""
+        chat_id = str(chat.id)
+        is_group = chat.type in GROUP_TYPES
+        if is_group and addressed_to is None and name not in KNOWN_COMMANDS:
+            return   # a plain /cmd in a group may belong to another bot: only answer our own
+        sender = message.from_user
+        user_id = str(sender.id) if sender is not None else str(
+            message.sender_chat.id if message.sender_chat is not None else chat.id)
+        context_for_commands = self._context(chat_id, user_id, is_group, channel_post=chat.type == ChatType.CHANNEL)
+        # One chat's commands are answered in the order they came.
+        async with self._command_locks(chat_id):
+            try:
+                reply = await self.commands.handle(name, args, context_for_commands)
+            except Exception:
+                log.exception("telegram: /%s in chat %s failed", name, chat_id)
+                return
+            payloads = self._render(reply)
+            if not payloads:
+                return
+            if is_group:
+                payloads[0] = {**payloads[0], "reply_parameters": {
+                    "message_id": message.message_id, "allow_sending_without_reply": True}}
+            await self._reply(chat_id, payloads)
+
+    def _context(self, chat: str, user: str, is_group: bool, *, channel_post: bool) -> CommandContext:
+        from bot.commands import CommandContext
+
+        async def is_admin() -> bool:
+            if not is_group or channel_post:
+                # A private chat is its own admin; only admins can post in a channel.
+                return True
+            try:
+                member = await self.application.bot.get_chat_member(chat_id=_chat_id(chat), user_id=int(user))
+            except TelegramError as error:
+                log.warning("telegram: could not check admin rights in %s: %s", chat, self._scrub(str(error)))
+                return False
+            return member.status in ADMIN_STATUSES
+
+        return CommandContext(platform=PLATFORM, chat=chat, user=user, is_group=is_group,
+                              language=self.language, timezone=self.timezone, is_admin=is_admin,
+                              now=self._now())
+
+    @staticmethod
+    def _render(reply: Reply) -> list[Payload]:
+        from bot.render import telegram as render
+
+        if reply.digest is not None:
+            return render.render_digest(reply.digest)
+        if reply.items and reply.digest_of_items is not None:
+            return render.render_items(reply.heading or "", reply.items, reply.digest_of_items)
+        if reply.notice:
+            return render.render_notice(reply.notice)
+        return []
+
+    async def _reply(self, chat: str, payloads: Sequence[Payload]) -> None:
+        from bot.delivery import DeliveryAborted
+
+        if self._deliverer is None:
+            log.error("telegram: a reply for chat %s was dropped: no deliverer is bound", chat)
+            return
+        try:
+            await self._deliverer.send_parts(PLATFORM, chat, payloads)
+        except DeliveryAborted as error:
+            log.warning("telegram: reply to chat %s not sent: %s", chat, self._scrub(error.reason))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error = context.error
+        log.error("telegram: an update could not be handled: %s: %s", type(error).__name__,
+                  self._scrub(str(error)))
+
+    def _on_polling_error(self, error: TelegramError) -> None:
+        log.warning("telegram: polling failed, retrying: %s: %s", type(error).__name__, self._scrub(str(error)))
+
+    # -- webhook --------------------------------------------------------------------------------
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(WEBHOOK_PATH, self._webhook)]
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        expected = self.settings.webhook_secret
+        offered = request.headers.get(SECRET_HEADER, "")
+        # Checked before the body is read: a stranger's request costs nothing.
+        if not expected or not hmac.compare_digest(offered.encode(), expected.encode()):
+            return web.Response(status=403, text="forbidden")
+        if request.content_length is not None and request.content_length > self._max_update_bytes:
+            return web.Response(status=413, text="update too large")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > self._max_update_bytes:
+                return web.Response(status=413, text="update too large")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return web.Response(status=400, text="invalid JSON")
+        if not isinstance(data, dict):
+            return web.Response(status=400, text="an update must be a JSON object")
+        if not self.application.running:
+            # Telegram redelivers an update that was not acknowledged.
+            return web.Response(status=503, text="not running")
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except (KeyError, TypeError, ValueError):
+            return web.Response(status=400, text="not a Telegram update")
+        await self.application.update_queue.put(update)
+        return web.Response(status=200)
+
+
+class TelegramStartError(Exception):
+    """The Telegram adapter could not start; the message is safe to show (no token)."""
+
+
+__all__ = ["TelegramChannel", "TelegramRateLimits", "TelegramStartError"]

@@ -1,0 +1,229 @@
+"""TelegramChannel.send through the real python-telegram-bot client against the fake Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from bot.channels.base import ChatGone, ChatMoved, RateLimited, RenderingDefect, SendError, TransientError
+from bot.channels.telegram import TelegramChannel, TelegramRateLimits
+from bot.config import TelegramSettings
+from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
+
+TOKEN = "123456789:AAHk-channel-test-token-0123456789abcdef"
+PRIVATE = "424242"
+GROUP = "-1001000000001"
+HTML = {"parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
+
+ChannelFactory = Callable[..., TelegramChannel]
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def make_channel(fake: FakeTelegram) -> AsyncIterator[ChannelFactory]:
+    channels: list[TelegramChannel] = []
+
+    def make(token: str = TOKEN, **options: Any) -> TelegramChannel:
+        channel = TelegramChannel(TelegramSettings(token=token, base_url=fake.base_url, updates="off"), **options)
+        channels.append(channel)
+        return channel
+
+    yield make
+    for channel in channels:
+        await channel.stop()
+
+
+async def sent_by(channel: TelegramChannel, chat: str, payload: dict[str, Any]) -> SendError:
+    """The SendError `send` raises (failing the test if it succeeds)."""
+    with pytest.raises(SendError) as raised:
+        await channel.send(chat, payload)
+    assert TOKEN not in str(raised.value) and TOKEN not in raised.value.reason
+    return raised.value
+
+
+async def test_send_returns_the_message_id_and_telegram_parses_the_html(
+    fake: FakeTelegram, make_channel: ChannelFactory,
+) -> None:
+    channel = make_channel()
+    payload = {"text": '<b>GPU</b> prices &amp; <a href="https://example.com/a?x=1&amp;y=2">news</a> 🚀', **HTML}
+
+    first = await channel.send(PRIVATE, payload)
+    second = await channel.send(PRIVATE, {"text": "plain second", **HTML})
+
+    assert (first, second) == ("1", "2")
+    message = fake.sent[PRIVATE][0]
+    assert message.text == "GPU prices & news 🚀"
+    assert {"type": "bold", "offset": 0, "length": 3} in message.entities
+    link = next(entity for entity in message.entities if entity["type"] == "text_link")
+    assert link["url"] == "https://example.com/a?x=1&y=2"
+    assert message.params["link_preview_options"] == {"is_disabled": True}
+    assert message.params["parse_mode"] == "HTML"
+
+
+async def test_send_passes_explicit_entities_and_reply_parameters(
+    fake: FakeTelegram, make_channel: ChannelFactory,
+) -> None:
+    channel = make_channel()
+    payload = {"text": "bold tail", "entities": [{"type": "bold", "offset": 0, "length": 4}],
+               "reply_parameters": {"message_id": 7, "allow_sending_without_reply": True},
+               "link_preview_options": {"is_disabled": True}}
+
+    await channel.send(GROUP, payload)
+
+    message = fake.sent[GROUP][0]
+    assert message.params["entities"] == [{"type": "bold", "offset": 0, "length": 4}]
+    assert message.params["reply_parameters"] == {"message_id": 7, "allow_sending_without_reply": True}
+
+
+@pytest.mark.parametrize(("arrange", "error_type", "words"), [
+    (lambda fake: fake.forbid(PRIVATE), ChatGone, "blocked by the user"),
+    (lambda fake: fake.forbid(PRIVATE, "Forbidden: bot was kicked from the group chat"), ChatGone, "kicked"),
+    (lambda fake: fake.lose(PRIVATE), ChatGone, "chat not found"),
+    (lambda fake: fake.fail(PRIVATE, 1, 502), TransientError, "bad gateway"),
+    (lambda fake: fake.fail(PRIVATE, 1, 500), TransientError, "internal server error"),
+    (lambda fake: fake.chaos(seed=1, rate_429=1.0, retry_after=3), RateLimited, "retry"),
+])
+async def test_telegram_errors_become_the_bots_send_errors(
+    fake: FakeTelegram, make_channel: ChannelFactory, arrange: Callable[[FakeTelegram], None],
+    error_type: type[SendError], words: str,
+) -> None:
+    arrange(fake)
+    error = await sent_by(make_channel(), PRIVATE, {"text": "hello", **HTML})
+    assert type(error) is error_type
+    assert words in error.reason.lower()
+    assert PRIVATE not in fake.sent
+
+
+async def test_flood_control_carries_telegrams_wait(fake: FakeTelegram, make_channel: ChannelFactory) -> None:
+    fake.chaos(seed=1, rate_429=1.0, retry_after=7)
+    error = await sent_by(make_channel(), PRIVATE, {"text": "hello", **HTML})
+    assert isinstance(error, RateLimited)
+    assert error.retry_after == 7
+
+
+async def test_a_migrated_group_names_its_new_chat(fake: FakeTelegram, make_channel: ChannelFactory) -> None:
+    fake.migrate("-4001", "-1004001")
+    error = await sent_by(make_channel(), "-4001", {"text": "hello", **HTML})
+    assert isinstance(error, ChatMoved)
+    assert error.new_chat == "-1004001"
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("<b>unclosed", "can't parse entities"),
+    ("<p>paragraph</p>", "unsupported start tag"),
+    ("x" * 4097, "message is too long"),
+])
+async def test_a_payload_telegram_refuses_is_a_rendering_defect(
+    fake: FakeTelegram, make_channel: ChannelFactory, text: str, words: str,
+) -> None:
+    error = await sent_by(make_channel(), PRIVATE, {"text": text, **HTML})
+    assert isinstance(error, RenderingDefect)
+    assert words in error.reason.lower()
+    assert fake.refused and fake.refused[-1][1] == 400
+
+
+async def test_a_hanging_request_times_out_as_transient(fake: FakeTelegram, make_channel: ChannelFactory) -> None:
+    fake.hang(PRIVATE, seconds=5.0)
+    channel = make_channel(read_timeout=0.3)
+    error = await sent_by(channel, PRIVATE, {"text": "hello", **HTML})
+    assert isinstance(error, TransientError)
+    assert "timed out" in error.reason
+    # The next send goes through: the timeout did not poison the client.
+    assert await channel.send(PRIVATE, {"text": "again", **HTML}) == "1"
+
+
+async def test_a_refused_token_is_transient_and_never_shown(fake: FakeTelegram, make_channel: ChannelFactory) -> None:
+    wrong = "987654321:AAWrong-token-that-telegram-does-not-know"
+    channel = make_channel(token=wrong)
+    with pytest.raises(TransientError) as raised:
+        await channel.send(PRIVATE, {"text": "hello", **HTML})
+    assert wrong not in raised.value.reason
+    assert "token" in raised.value.reason
+
+
+async def test_an_unreachable_server_is_transient(make_channel: ChannelFactory, fake: FakeTelegram) -> None:
+    channel = make_channel()
+    await fake.stop()
+    with pytest.raises(TransientError) as raised:
+        await channel.send(PRIVATE, {"text": "hello", **HTML})
+    assert TOKEN not in raised.value.reason
+
+
+async def test_a_burst_to_one_group_stays_under_telegrams_limits(
+    make_channel: ChannelFactory,
+) -> None:
+    # Telegram's limits sped up 30×: 20 messages per 2 s per group, a message per 33 ms per chat.
+    scale = 30.0
+    async with FakeTelegram(TOKEN, limits=FakeLimits(scale=scale)) as fake:
+        channel = TelegramChannel(TelegramSettings(token=TOKEN, base_url=fake.base_url, updates="off"),
+                                  rate_limits=TelegramRateLimits().scaled(scale))
+        try:
+            await asyncio.gather(*(channel.send(GROUP, {"text": f"part {n}", **HTML}) for n in range(25)))
+        finally:
+            await channel.stop()
+        assert fake.rate_limited == []
+        assert sorted(fake.texts(GROUP)) == sorted(f"part {n}" for n in range(25))
+
+
+async def test_without_the_limiter_the_same_burst_is_refused() -> None:
+    """The fake really enforces the group limit: the previous test's silence is the limiter's doing."""
+    scale = 30.0
+    unlimited = TelegramRateLimits(overall_limit=10_000, group_limit=10_000, chat_limit=10_000)
+    async with FakeTelegram(TOKEN, limits=FakeLimits(scale=scale)) as fake:
+        channel = TelegramChannel(TelegramSettings(token=TOKEN, base_url=fake.base_url, updates="off"),
+                                  rate_limits=unlimited)
+        try:
+            outcomes = await asyncio.gather(
+                *(channel.send(GROUP, {"text": f"part {n}", **HTML}) for n in range(25)), return_exceptions=True)
+        finally:
+            await channel.stop()
+    refused = [outcome for outcome in outcomes if isinstance(outcome, RateLimited)]
+    assert refused and all(0 < error.retry_after <= 60 / scale for error in refused)
+    assert len(fake.texts(GROUP)) + len(refused) == 25
+
+
+def test_scaled_limits_speed_every_rate_up() -> None:
+    limits = TelegramRateLimits().scaled(10)
+    assert (limits.overall_limit, limits.overall_period) == (300, 1.0)
+    assert (limits.group_limit, limits.group_period) == (20, 6.0)
+    assert (limits.chat_limit, limits.chat_period) == (1, 0.1)
+    with pytest.raises(ValueError):
+        TelegramRateLimits().scaled(0)
+
+
+async def test_the_token_never_reaches_the_logs(
+    fake: FakeTelegram, make_channel: ChannelFactory, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("telegram", "bot", "aiohttp"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    channel = TelegramChannel(TelegramSettings(token=TOKEN, base_url=fake.base_url, updates="polling"),
+                              poll_timeout=0.2)
+    await channel.start()
+    fake.fail(PRIVATE, 1)
+    fake.forbid("-1009")
+    with pytest.raises(TransientError):
+        await channel.send(PRIVATE, {"text": "hello", **HTML})
+    await channel.send(PRIVATE, {"text": "hello", **HTML})
+    with pytest.raises(ChatGone):
+        await channel.send("-1009", {"text": "hello", **HTML})
+    await asyncio.sleep(0.5)    # a few long polls
+    await channel.stop()
+    await channel.stop()        # idempotent
+
+    assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
+    assert len(fake.method_calls("getUpdates")) >= 2
+    assert caplog.records, "nothing was logged: the check would prove nothing"
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage()
+        assert TOKEN not in caplog.text
