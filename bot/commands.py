@@ -1,0 +1,317 @@
+"""What every command means, once for all platforms: (command, arguments, chat) → a Reply model.
+
+Adapters parse the platform's message (stripping "/cmd@BotName", Slack's "/digest cmd"), build a
+CommandContext, call Commands.handle and render the Reply. Nothing here knows a platform library.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from bot.digest.model import Digest, Item
+from bot.digest.sources import DigestSource
+from bot.errors import DigestError
+from bot.i18n import join_list, normalize_language, text
+from bot.schedule import digest_date_for, parse_daily_time
+from bot.store.base import Store, Subscription
+
+log = logging.getLogger(__name__)
+
+# Words that ask for an answer visible to the whole channel (Slack answers privately otherwise).
+PUBLIC_WORDS = frozenset({"public", "公开"})
+_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asked, where, and what "now" is (so tests control the clock)."""
+
+    platform: str
+    chat: str
+    user: str
+    is_group: bool
+    language: str                               # "zh" | "en"
+    timezone: ZoneInfo
+    is_admin: Callable[[], Awaitable[bool]]     # the adapter's platform check, asked only when needed
+    now: dt.datetime                            # aware
+    command_prefix: str = "/"                   # how a command is typed here, e.g. "/digest " on Slack
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to answer: the bot's own words, a whole digest, or some items under a heading."""
+
+    notice: str | None = None
+    digest: Digest | None = None
+    items: tuple[Item, ...] = ()
+    heading: str | None = None
+    digest_of_items: Digest | None = None
+    public: bool = False
+    ok: bool = True
+
+
+class CategoryLookup(Protocol):
+    def resolve(self, name: str, digest: Digest | None = None) -> str | None: ...
+
+    def known(self, digest: Digest | None = None) -> list[str]: ...
+
+    def items_in(self, category: str, digest: Digest) -> list[Item]: ...
+
+
+@dataclass(frozen=True)
+class _Command:
+    name: str
+    argument: str | None        # catalogue key of the argument placeholder, if it takes one
+
+
+# In the order help and the Telegram menu list them.
+COMMANDS = (
+    _Command("today", None),
+    _Command("item", "arg_item"),
+    _Command("category", "arg_category"),
+    _Command("categories", None),
+    _Command("date", "arg_date"),
+    _Command("subscribe", "arg_subscribe"),
+    _Command("unsubscribe", None),
+    _Command("help", None),
+)
+_ALIASES = {"start": "help"}
+
+
+def menu(language: str, default_time: str = "09:30") -> list[tuple[str, str]]:
+    """(command, description) pairs for Telegram's setMyCommands, in `language`."""
+    return [(command.name, text(language, f"describe_{command.name}", time=default_time))
+            for command in COMMANDS]
+
+
+def split_public(args: str) -> tuple[list[str], bool]:
+    """The argument words, and whether the last one asked for a public answer."""
+    words = args.split()
+    if words and words[-1].lower() in PUBLIC_WORDS:
+        return words[:-1], True
+    return words, False
+
+
+def parse_day(word: str) -> dt.date | None:
+    """2025-09-25 (also 2025/9/25, 2025.09.25) → date; None when it is not a real calendar day."""
+    match = _DATE.fullmatch(word)
+    if match is None:
+        return None
+    try:
+        return dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
+class _Unreadable(Exception):
+    """The source failed for `day`; handled once, in Commands.handle."""
+
+    def __init__(self, day: dt.date, error: DigestError) -> None:
+        super().__init__(str(error))
+        self.day = day
+        self.error = error
+
+
+Handler = Callable[[list[str], bool, CommandContext, str], Awaitable[Reply]]
+
+
+class Commands:
+    """The command logic shared by the Telegram, Slack and console adapters."""
+
+    def __init__(self, source: DigestSource, store: Store, categorizer: CategoryLookup,
+                 default_schedule: str = "09:30") -> None:
+        at = parse_daily_time(default_schedule)
+        self.source = source
+        self.store = store
+        self.categorizer = categorizer
+        self.default_time = f"{at.hour:02d}:{at.minute:02d}"
+        self._handlers: dict[str, Handler] = {
+            "help": self._help,
+            "today": self._today,
+            "item": self._item,
+            "category": self._category,
+            "categories": self._categories,
+            "date": self._date,
+            "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe,
+        }
+
+    async def handle(self, name: str, args: str, ctx: CommandContext) -> Reply:
+        language = normalize_language(ctx.language)
+        command = name.strip().lower()
+        command = _ALIASES.get(command, command)
+        handler = self._handlers.get(command)
+        if handler is None:
+            shown = name.strip()[:32]
+            return Reply(notice=text(language, "unknown_command", p=ctx.command_prefix, name=shown), ok=False)
+        words, public = split_public(args)
+        try:
+            return await handler(words, public, ctx, language)
+        except _Unreadable as problem:
+            log.warning("/%s in %s:%s: digest for %s unreadable: %s", command, ctx.platform, ctx.chat,
+                        problem.day.isoformat(), problem.error)
+            return Reply(notice=text(language, "unreadable", date=problem.day.isoformat()), ok=False)
+        except Exception:
+            log.exception("/%s in %s:%s failed", command, ctx.platform, ctx.chat)
+            return Reply(notice=text(language, "failure"), ok=False)
+
+    # -- digests ------------------------------------------------------------------------------
+    async def _digest(self, day: dt.date) -> Digest | None:
+        try:
+            return await self.source.for_date(day)
+        except DigestError as error:
+            raise _Unreadable(day, error) from error
+
+    async def _latest(self, on_or_before: dt.date, asked: dt.date) -> Digest | None:
+        try:
+            return await self.source.latest(on_or_before)
+        except DigestError as error:
+            raise _Unreadable(asked, error) from error
+
+    async def _none_today(self, today: dt.date, ctx: CommandContext, language: str) -> Reply:
+        """Today's digest is not out yet: say so and name the latest one."""
+        latest = await self._latest(today, today)
+        if latest is None:
+            return Reply(notice=text(language, "none_at_all"))
+        return Reply(notice=text(language, "none_today", today=today.isoformat(),
+                                 latest=latest.date.isoformat(), p=ctx.command_prefix))
+
+    async def _today_or_notice(self, ctx: CommandContext, language: str) -> Digest | Reply:
+        today = digest_date_for(ctx.now, ctx.timezone)
+        digest = await self._digest(today)
+        return digest if digest is not None else await self._none_today(today, ctx, language)
+
+    # -- handlers -----------------------------------------------------------------------------
+    async def _help(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
+        lines = [text(language, "help_intro")]
+        for command in COMMANDS:
+            usage = command.name
+            if command.argument is not None:
+                usage += " " + text(language, command.argument)
+            lines.append(text(language, "help_line", p=ctx.command_prefix, usage=usage,
+                              description=text(language, f"describe_{command.name}", time=self.default_time)))
+        if ctx.platform == "slack":
+            lines.append(text(language, "help_public"))
+        return Reply(notice="\n".join(lines), public=public)
+
+    async def _today(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
+        found = await self._today_or_notice(ctx, language)
+        if isinstance(found, Reply):
+            return found
+        return Reply(digest=found, public=public)
+
+    async def _item(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
+        p = ctx.command_prefix
+        if not words:
+            return Reply(notice=text(language, "item_usage", p=p), ok=False)
+        word = " ".join(words)
+        try:
+            number = int(word.removeprefix("#").removeprefix("＃"))
+        except ValueError:
+            return Reply(notice=text(language, "item_not_number", arg=word, p=p), ok=False)
+        found = await self._today_or_notice(ctx, language)
+        if isinstance(found, Reply):
+            return found
+        item = found.item(number)
+        if item is None:
+            return Reply(notice=self._range_notice(found, language), ok=False)
+        heading = text(language, "item_heading", number=item.number, date=found.date.isoformat())
+        return Reply(items=(item,), heading=heading, digest_of_items=found, public=public)
+
+    @staticmethod
+    def _range_notice(digest: Digest, language: str) -> str:
+        numbers = sorted(item.number for item in digest.items)
+        if not numbers:
+            return text(language, "no_items", date=digest.date.isoformat())
+        if len(numbers) == 1:
+            return text(language, "item_only_one", first=numbers[0])
+        return text(language, "item_out_of_range", count=len(numbers), first=numbers[0], last=numbers[-1])
+
+    async def _category(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
+        today = digest_date_for(ctx.now, ctx.timezone)
+        digest = await self._digest(today)
+        known = join_list(language, self.categorizer.known(digest))
+        if not words:
+            return Reply(notice=text(language, "category_usage", p=ctx.command_prefix, categories=known),
+                         ok=False)
+        name = " ".join(words)
+        category = self.categorizer.resolve(name, digest)
+        if category is None:
+            return Reply(notice=text(language, "category_unknown", name=name, categories=known), ok=False)
+        if digest is None:
+            return await self._none_today(today, ctx, language)
+        items = self.categorizer.items_in(category, digest)
+        if not items:
+            return Reply(notice=text(language, "category_empty", category=category, date=digest.date.isoformat()))
+        heading = text(language, "category_heading", category=category, date=digest.date.isoformat())
+        return Reply(items=tuple(items), heading=heading, digest_of_items=digest, public=public)
+
+    async def _categories(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
+        today = digest_date_for(ctx.now, ctx.timezone)
+        digest = await self._digest(today)
+        known = self.categorizer.known(digest)
+        if not known:
+            return Reply(notice=text(language, "categories_none"), public=public)
+        if digest is None:
+            missing = await self._none_today(today, ctx, language)
+            listing = text(language, "categories_known", categories=join_list(language, known))
+            return Reply(notice=f"{missing.notice}\n{listing}", public=public)
+        lines = [text(language, "categories_today", date=digest.date.isoformat())]
+        lines += [text(language, "categories_line", category=category,
+                       count=len(self.categorizer.items_in(category, digest))) for category in known]
+        return Reply(notice="\n".join(lines), public=public)
+
+    async def _date(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
+        p = ctx.command_prefix
+        example = (digest_date_for(ctx.now, ctx.timezone) - dt.timedelta(days=1)).isoformat()
+        if not words:
+            return Reply(notice=text(language, "date_usage", p=p, example=example), ok=False)
+        word = " ".join(words)
+        day = parse_day(word)
+        if day is None:
+            return Reply(notice=text(language, "date_invalid", arg=word, p=p, example=example), ok=False)
+        digest = await self._digest(day)
+        if digest is not None:
+            return Reply(digest=digest, public=public)
+        earlier = await self._latest(day - dt.timedelta(days=1), day)
+        if earlier is None:
+            return Reply(notice=text(language, "date_none_earlier", date=day.isoformat()))
+        return Reply(notice=text(language, "date_none", date=day.isoformat(), latest=earlier.date.isoformat(), p=p))
+
+    async def _subscribe(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
+        if ctx.is_group and not await ctx.is_admin():
+            return Reply(notice=text(language, "admins_only"), ok=False)
+        if len(words) > 1:
+            return Reply(notice=text(language, "subscribe_bad_time", arg=" ".join(words), p=ctx.command_prefix),
+                         ok=False)
+        if words:
+            try:
+                at = parse_daily_time(words[0])
+            except ValueError:
+                return Reply(notice=text(language, "subscribe_bad_time", arg=words[0], p=ctx.command_prefix),
+                             ok=False)
+            time_of_day = f"{at.hour:02d}:{at.minute:02d}"
+        else:
+            time_of_day = self.default_time
+        existing = {(s.platform, s.chat) for s in await self.store.subscriptions()}
+        await self.store.subscribe(Subscription(platform=ctx.platform, chat=ctx.chat, schedule=time_of_day,
+                                                timezone=ctx.timezone.key, subscribed_by=ctx.user))
+        log.info("%s:%s subscribed at %s %s by %s", ctx.platform, ctx.chat, time_of_day, ctx.timezone.key,
+                 ctx.user)
+        key = "subscription_changed" if (ctx.platform, ctx.chat) in existing else "subscribed"
+        return Reply(notice=text(language, key, time=time_of_day, timezone=ctx.timezone.key), public=True)
+
+    async def _unsubscribe(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
+        if ctx.is_group and not await ctx.is_admin():
+            return Reply(notice=text(language, "admins_only"), ok=False)
+        removed = await self.store.unsubscribe(ctx.platform, ctx.chat)
+        if removed:
+            log.info("%s:%s unsubscribed by %s", ctx.platform, ctx.chat, ctx.user)
+            return Reply(notice=text(language, "unsubscribed"), public=True)
+        return Reply(notice=text(language, "not_subscribed"))
