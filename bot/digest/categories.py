@@ -1,0 +1,185 @@
+"""Item categories: config rules (names, aliases, keywords), explicit markers and name lookup."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+
+from bot.config import CategoryRule
+from bot.digest.model import Digest, Item
+
+__all__ = ["Categorizer", "CategoryRule", "normalize", "rules_from_mapping"]
+
+_RULE_KEYS = ("aliases", "keywords")
+
+# Letters and digits of scripts that separate words with spaces: a keyword made of them only
+# matches a whole word ("chip" not in "chipotle", "AI" not in "maintain"). Han and kana have no
+# word separators, so keywords in them match anywhere ("芯片" in "自研芯片").
+_WORD_CHARS = (
+    "0-9A-Za-z_"
+    "\u00aa\u00b5\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02af"   # Latin-1 letters, Latin extended
+    "\u0370-\u03ff\u0400-\u052f"                                    # Greek, Cyrillic
+    "\u1e00-\u1eff"                                                 # Latin extended additional
+    "\uac00-\ud7af"                                                 # Hangul syllables
+)
+_WORD_CHAR = re.compile(f"[{_WORD_CHARS}]")
+
+
+def normalize(text: str) -> str:
+    """How text is compared: NFKC (full-width Ｇ → G), case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _name_key(name: str) -> str:
+    """A category name as looked up: also blind to spaces, hyphens and underscores, so
+    `/category large_models` and `/category large-models` find "Large Models"."""
+    return re.sub(r"[\s_\-]+", "", normalize(name))
+
+
+def _keyword_pattern(keyword: str) -> str:
+    text = normalize(keyword)
+    pattern = re.escape(text)
+    if _WORD_CHAR.match(text[0]):
+        pattern = f"(?<![{_WORD_CHARS}])" + pattern
+    if _WORD_CHAR.match(text[-1]):
+        # A plain plural still counts: "chip" matches "chips", "GPU" matches "GPUs".
+        pattern += f"(?:e?s)?(?![{_WORD_CHARS}])"
+    return pattern
+
+
+def _string_list(value: object, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        raise ValueError(f"{where}: expected a list of strings like [a, b], got a single string {value!r}")
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{where}: expected a list of strings, got {type(value).__name__}")
+    out: list[str] = []
+    for index, element in enumerate(value):
+        if not isinstance(element, str) or not element.strip():
+            raise ValueError(f"{where}[{index}]: expected a non-empty string, got {element!r}")
+        out.append(element.strip())
+    return tuple(out)
+
+
+def rules_from_mapping(mapping: object) -> tuple[CategoryRule, ...]:
+    """The config's `categories:` mapping (Name → {aliases: [...], keywords: [...]}) as rules.
+
+    Raises ValueError naming the offending entry, relative to the mapping, e.g. `Hardware.keywords[2]: …`.
+    """
+    if mapping is None:
+        return ()
+    if not isinstance(mapping, Mapping):
+        raise ValueError("expected a mapping of Name: {aliases: [...], keywords: [...]}, "
+                         f"got {type(mapping).__name__}")
+    rules: list[CategoryRule] = []
+    owners: dict[str, str] = {}
+    for name, body in mapping.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"{name!r}: a category name must be a non-empty string")
+        name = " ".join(name.split())
+        if body is None:
+            body = {}
+        if not isinstance(body, Mapping):
+            raise ValueError(f"{name}: expected {{aliases: [...], keywords: [...]}}, got {type(body).__name__}")
+        unknown = [key for key in body if key not in _RULE_KEYS]
+        if unknown:
+            raise ValueError(f"{name}: unknown key {unknown[0]!r} (a category has aliases and keywords)")
+        aliases = _string_list(body.get("aliases"), f"{name}.aliases")
+        keywords = _string_list(body.get("keywords"), f"{name}.keywords")
+        for index, word in enumerate((name, *aliases)):
+            where = name if index == 0 else f"{name}.aliases[{index - 1}]"
+            owner = owners.setdefault(_name_key(word), name)
+            if owner != name:
+                raise ValueError(f"{where}: {word!r} already names category {owner!r}")
+        rules.append(CategoryRule(name=name, aliases=aliases, keywords=keywords))
+    return tuple(rules)
+
+
+class Categorizer:
+    """Assigns categories to items and resolves the names people type (`/category 硬件`)."""
+
+    def __init__(self, rules: Iterable[CategoryRule]) -> None:
+        self.rules: tuple[CategoryRule, ...] = tuple(rules)
+        self._names: dict[str, str] = {}
+        self._order: dict[str, int] = {}
+        self._matchers: list[tuple[str, re.Pattern[str]]] = []
+        for position, rule in enumerate(self.rules):
+            self._order[rule.name] = position
+            for word in (rule.name, *rule.aliases):
+                self._names.setdefault(_name_key(word), rule.name)
+            keywords = [keyword for keyword in rule.keywords if normalize(keyword)]
+            if keywords:
+                # Longest first, so an alternation never stops at a shorter keyword's prefix.
+                alternatives = sorted((_keyword_pattern(keyword) for keyword in keywords), key=len, reverse=True)
+                self._matchers.append((rule.name, re.compile("|".join(alternatives))))
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def resolve(self, name: str, digest: Digest | None = None) -> str | None:
+        """The canonical name a person means: a config name or alias (any case, full- or half-width),
+        else a category the digest itself names (front matter or item markers); None if unknown."""
+        key = _name_key(name)
+        if not key:
+            return None
+        if key in self._names:
+            return self._names[key]
+        if digest is not None:
+            for candidate in self._digest_names(digest):
+                if _name_key(candidate) == key:
+                    return candidate
+        return None
+
+    def known(self, digest: Digest | None = None) -> list[str]:
+        """Every category name: the config's in its order, then any more the digest names."""
+        names = [rule.name for rule in self.rules]
+        if digest is not None:
+            seen = {_name_key(name) for name in names}
+            for candidate in self._digest_names(digest):
+                canonical = self._names.get(_name_key(candidate))
+                if canonical is None and _name_key(candidate) not in seen:
+                    seen.add(_name_key(candidate))
+                    names.append(candidate)
+        return names
+
+    def items_in(self, category: str, digest: Digest) -> list[Item]:
+        """Items of the digest in the category (by any of its names), whether or not the digest
+        went through categorize() already."""
+        canonical = self.resolve(category, digest)
+        if canonical is None:
+            return []
+        key = _name_key(canonical)
+        return [item for item in digest.items
+                if any(_name_key(name) == key for name in self.item_categories(item, digest))]
+
+    # -- assignment ---------------------------------------------------------------------------
+
+    def item_categories(self, item: Item, digest: Digest | None = None) -> tuple[str, ...]:
+        """Explicit markers (canonical names) plus every rule whose keyword occurs in the title or
+        summary; config categories first in config order, then the rest as marked."""
+        found: dict[str, None] = {}
+        for marker in item.categories:
+            found.setdefault(self.resolve(marker, digest) or marker, None)
+        if self._matchers:
+            haystack = normalize(item.title + "\n" + item.summary_text)
+            for name, pattern in self._matchers:
+                if pattern.search(haystack):
+                    found.setdefault(name, None)
+        configured = sorted((name for name in found if name in self._order), key=self._order.__getitem__)
+        others = [name for name in found if name not in self._order]
+        return tuple(configured + others)
+
+    def categorize(self, digest: Digest) -> Digest:
+        """The digest with each item's categories filled in (idempotent)."""
+        items = tuple(dataclasses.replace(item, categories=self.item_categories(item, digest))
+                      for item in digest.items)
+        return dataclasses.replace(digest, items=items)
+
+    @staticmethod
+    def _digest_names(digest: Digest) -> Sequence[str]:
+        names: dict[str, None] = dict.fromkeys(digest.categories)
+        for item in digest.items:
+            names.update(dict.fromkeys(item.categories))
+        return list(names)
