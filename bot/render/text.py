@@ -1,0 +1,81 @@
+"""Plain-text rendering for terminals and logs: one payload {"text": ...} per digest, no markup."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text
+from bot.render import Payload
+
+__all__ = ["render_digest", "render_items", "render_notice"]
+
+INDENT = "   "
+
+# Control characters (ESC above all) would let a digest drive the reader's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _clean(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
+def _inline(nodes: Sequence[Inline]) -> str:
+    parts: list[str] = []
+    for node in nodes:
+        if isinstance(node, Text | Code):
+            parts.append(node.text)
+        elif isinstance(node, Bold | Italic):
+            parts.append(_inline(node.children))
+        elif isinstance(node, Link):
+            label = _inline(node.children)
+            # A terminal cannot hide a URL behind its label, so both are shown.
+            parts.append(node.url if label.strip() in ("", node.url) else f"{label} ({node.url})")
+    return "".join(parts)
+
+
+def paragraph_text(paragraph: Paragraph) -> str:
+    """A paragraph as a reader should see it in plain text: markup gone, link targets kept."""
+    return _clean(_inline(paragraph))
+
+
+def _date_line(digest: Digest) -> str:
+    stamp = digest.published_at
+    if stamp is None:
+        return digest.date.isoformat()
+    shown = f"{digest.date.isoformat()} {stamp:%H:%M}"
+    offset = stamp.strftime("%z")
+    if offset:
+        shown += f" {offset[:3]}:{offset[3:5]}"
+    return shown
+
+
+def _item_lines(item: Item) -> list[str]:
+    lines = [f"{item.number}. {_clean(item.title)}", f"{INDENT}{_clean(item.url)}"]
+    for paragraph in item.summary:
+        lines += ["", INDENT + paragraph_text(paragraph)]
+    return lines
+
+
+def _join(blocks: Sequence[Sequence[str]]) -> str:
+    return "\n\n".join("\n".join(block) for block in blocks if block)
+
+
+def render_digest(digest: Digest) -> list[Payload]:
+    blocks: list[list[str]] = [[_clean(digest.title), _date_line(digest)]]
+    blocks += [[paragraph_text(paragraph)] for paragraph in digest.intro]
+    blocks += [_item_lines(item) for item in digest.items]
+    if digest.commentary_heading:
+        blocks.append([_clean(digest.commentary_heading)])
+    blocks += [[paragraph_text(paragraph)] for paragraph in digest.commentary]
+    return [{"text": _join(blocks)}]
+
+
+def render_items(heading: str, items: Sequence[Item], digest: Digest) -> list[Payload]:
+    blocks: list[list[str]] = [[_clean(heading)]]
+    blocks += [_item_lines(item) for item in items]
+    return [{"text": _join(blocks)}]
+
+
+def render_notice(text: str) -> list[Payload]:
+    return [{"text": _clean(text)}]
