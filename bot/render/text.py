@@ -39,6 +39,24 @@ def paragraph_text(paragraph: Paragraph) -> str:
     return _clean(_inline(paragraph))
 
 
+_LIST_LINE = re.compile(r"(?:• |\d{1,9}[.)] )")
+
+
+def _paragraph_blocks(paragraphs: Sequence[Paragraph]) -> list[list[str]]:
+    """One block per paragraph, except that consecutive list lines stay together as one list."""
+    blocks: list[list[str]] = []
+    previous_was_list = False
+    for paragraph in paragraphs:
+        text = paragraph_text(paragraph)
+        is_list = _LIST_LINE.match(text) is not None
+        if is_list and previous_was_list:
+            blocks[-1].append(text)
+        else:
+            blocks.append([text])
+        previous_was_list = is_list
+    return blocks
+
+
 def _date_line(digest: Digest) -> str:
     stamp = digest.published_at
     if stamp is None:
@@ -63,11 +81,11 @@ def _join(blocks: Sequence[Sequence[str]]) -> str:
 
 def render_digest(digest: Digest) -> list[Payload]:
     blocks: list[list[str]] = [[_clean(digest.title), _date_line(digest)]]
-    blocks += [[paragraph_text(paragraph)] for paragraph in digest.intro]
+    blocks += _paragraph_blocks(digest.intro)
     blocks += [_item_lines(item) for item in digest.items]
     if digest.commentary_heading:
         blocks.append([_clean(digest.commentary_heading)])
-    blocks += [[paragraph_text(paragraph)] for paragraph in digest.commentary]
+    blocks += _paragraph_blocks(digest.commentary)
     return [{"text": _join(blocks)}]
 
 
