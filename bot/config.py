@@ -560,11 +560,13 @@ def _categories(check: _Checker, raw: object) -> tuple[CategoryRule, ...]:
                      for name, body in cleaned.items())
     try:
         return tuple(rules_from_mapping(cleaned))
-    except ConfigError as exc:
-        for path, message in exc.problems:
-            check.add(path if path.startswith("categories") else _join("categories", path), message)
-    except (ValueError, TypeError) as exc:
-        check.add("categories", str(exc))
+    except ValueError as exc:
+        # Its messages start with the entry's path inside the mapping: "Hardware.aliases[1]: …".
+        where, separator, message = str(exc).partition(": ")
+        if separator and any(where == name or where.startswith((f"{name}.", f"{name}[")) for name in cleaned):
+            check.add(_join("categories", where), message)
+        else:
+            check.add("categories", str(exc))
     return ()
 
 
