@@ -287,9 +287,11 @@ async def test_open_source_takes_http_templates_as_urls() -> None:
     ("https://example.com/{day}.md", "bad URL template"),
     ("https://example.com/{date:%Y-%m-%d", "bad URL template"),
     ("ftp://example.com/{date:%Y-%m-%d}.md", "not an http(s) URL"),
+    ("https://example.com/today.md?token=s3cr3t", "does not use the date"),
 ])
 def test_bad_url_templates_are_refused(template: str, fragment: str) -> None:
-    assert fragment in (url_template_problem(template) or "")
+    problem = url_template_problem(template) or ""
+    assert fragment in problem and "s3cr3t" not in problem
     with pytest.raises(ValueError, match="template"):
         UrlSource(template, categorizer(), SHANGHAI)
 
@@ -426,7 +428,8 @@ async def test_not_published_is_none(digest_server: DigestServer) -> None:
 
 async def test_server_errors_are_one_line_digest_errors(digest_server: DigestServer) -> None:
     digest_server.statuses["2025-10-07"] = 503
-    source = url_source(digest_server.template("?token=s3cr3t"))
+    template = digest_server.template("?token=s3cr3t").replace("http://", "http://reader:pa55@")
+    source = url_source(template)
     try:
         with pytest.raises(DigestUnavailable) as caught:
             await source.for_date(DAY)
@@ -434,7 +437,7 @@ async def test_server_errors_are_one_line_digest_errors(digest_server: DigestSer
         await source.close()
     message = str(caught.value)
     assert "HTTP 503" in message and "2025-10-07.md" in message
-    assert "s3cr3t" not in message and "\n" not in message
+    assert "s3cr3t" not in message and "pa55" not in message and "\n" not in message
 
 
 async def test_internal_server_error_is_a_digest_error(digest_server: DigestServer) -> None:

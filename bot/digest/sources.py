@@ -216,24 +216,36 @@ class FolderSource:
 
 def url_template_problem(template: str) -> str | None:
     """Why `template` cannot name one document per date, or None when it can."""
+    shown = _without_query(template)
     try:
         first = template.format(date=dt.date(2000, 1, 2))
         second = template.format(date=dt.date(2000, 1, 3))
     except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        return f"bad URL template {template!r}: {exc}; expected e.g. https://host/{{date:%Y-%m-%d}}.md"
+        return f"bad URL template {shown!r}: {exc}; expected e.g. https://host/{{date:%Y-%m-%d}}.md"
     if first == second:
-        return f"URL template {template!r} does not use the date; put {{date:%Y-%m-%d}} where it goes"
+        return f"URL template {shown!r} does not use the date; put {{date:%Y-%m-%d}} where it goes"
     if urllib.parse.urlsplit(first).scheme not in ("http", "https"):
-        return f"URL template {template!r} is not an http(s) URL"
+        return f"URL template {shown!r} is not an http(s) URL"
     return None
 
 
+def _without_query(url: str) -> str:
+    # A query string can carry an access token; user:password@ is dropped by _shown.
+    base, mark, _ = url.partition("?")
+    return base + "?…" if mark else base
+
+
 def _shown(url: str) -> str:
-    """The URL as logs and errors may show it: a query string can carry an access token."""
+    """The URL as logs and errors may show it: no credentials, no query string."""
     parts = urllib.parse.urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None:
+        netloc = f"{netloc}:{port}"
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
 
 
