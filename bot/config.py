@@ -340,9 +340,6 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "…'"
 
 
 def _valid_zone(name: str) -> bool:
@@ -375,12 +372,18 @@ _DEFAULT_SCHEDULE = "09:30"
 class _Checker:
     """Collects every problem instead of stopping at the first one."""
 
-    def __init__(self, base_dir: Path, failed: set[str]) -> None:
+    def __init__(self, base_dir: Path, failed: set[str], secrets: Sequence[str]) -> None:
         self.base_dir = base_dir
         self.problems: list[tuple[str, str]] = []
         # Paths whose ${VAR} could not be substituted are already reported; their (empty) value
         # would only produce a second, confusing complaint.
         self.failed = failed
+        self.secrets = secrets
+
+    def show(self, value: object) -> str:
+        """A value quoted for a message: secrets masked first, so shortening cannot cut one in half."""
+        text = _scrub(repr(value), self.secrets)
+        return text if len(text) <= 60 else text[:57] + "…'"
 
     def add(self, path: str, message: str) -> None:
         if path not in self.failed:
@@ -413,7 +416,7 @@ class _Checker:
                options: Sequence[str]) -> str:
         value = self.text(section, key, path, default)
         if value not in options:
-            self.add(_join(path, key), f"{_show(value)} is not one of {' | '.join(options)}")
+            self.add(_join(path, key), f"{self.show(value)} is not one of {' | '.join(options)}")
             return default
         return value
 
@@ -452,7 +455,7 @@ class _Checker:
         try:
             seconds = parse_duration(value)
         except ValueError:
-            self.add(_join(path, key), f'expected seconds or a duration like "90s", "5m", "6h", got {_show(value)}')
+            self.add(_join(path, key), f'expected seconds or a duration like "90s", "5m", "6h", got {self.show(value)}')
             return default
         if seconds < 0 or (seconds == 0 and not allow_zero):
             self.add(_join(path, key), "must be greater than zero" if not allow_zero else "must not be negative")
@@ -480,7 +483,7 @@ class _Checker:
             self.add(path, f"expected a time zone name like Asia/Shanghai, got {_kind(value)}")
             return None
         if not _valid_zone(value):
-            self.add(path, f"unknown time zone {_show(value)} (use an IANA name like Asia/Shanghai or UTC)")
+            self.add(path, f"unknown time zone {self.show(value)} (use an IANA name like Asia/Shanghai or UTC)")
             return None
         return value
 
@@ -594,7 +597,7 @@ def _store(check: _Checker, raw: Mapping[Any, Any]) -> str:
         if parts.path not in ("", "/") and not re.fullmatch(r"/\d+", parts.path):
             check.add("store", "the Redis database after the host must be a number, like /0")
         return url
-    check.add("store", f"{expected}; got {_show(mask_url_password(url))}" if url else expected)
+    check.add("store", f"{expected}; got {check.show(mask_url_password(url))}" if url else expected)
     return url
 
 
@@ -659,7 +662,7 @@ def _server(check: _Checker, raw: object) -> ServerSettings:
         match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\s\[\]]+):(\d{1,5})", str(listen).strip()) \
             if isinstance(listen, str) else None
         if match is None or int(match.group(2)) > 65535:
-            check.add("server.listen", f'expected "host:port" like "0.0.0.0:8080", got {_show(listen)}')
+            check.add("server.listen", f'expected "host:port" like "0.0.0.0:8080", got {check.show(listen)}')
         else:
             host, port = match.group(1).strip("[]"), int(match.group(2))
     max_body = check.integer(section, "max_body_bytes", "server", defaults.max_body_bytes, 1024)
@@ -701,7 +704,7 @@ def _channels(check: _Checker, raw: object) -> tuple[ChannelSettings, ...]:
             elif isinstance(section["name"], str):
                 check.add(_join(path, "name"), "must not be empty")
         elif not _CHANNEL_NAME.fullmatch(name):
-            check.add(_join(path, "name"), f"{_show(name)} must not contain spaces, '/' or ':'")
+            check.add(_join(path, "name"), f"{check.show(name)} must not contain spaces, '/' or ':'")
         elif name in first_use:
             check.add(_join(path, "name"), f"duplicate channel name {name!r} (also {first_use[name]})")
         else:
@@ -722,7 +725,7 @@ def _channels(check: _Checker, raw: object) -> tuple[ChannelSettings, ...]:
             example = "-1001234567890 or @channelname" if platform == "telegram" else "C0123456789"
             check.add(_join(path, "chat"), f"required for a {platform} channel, like {example}")
         elif platform == "telegram" and chat and not _TELEGRAM_CHAT.fullmatch(chat):
-            check.add(_join(path, "chat"), f"{_show(chat)} is neither a numeric chat id nor an @username")
+            check.add(_join(path, "chat"), f"{check.show(chat)} is neither a numeric chat id nor an @username")
         schedule = check.text(section, "schedule", path, _DEFAULT_SCHEDULE)
         try:
             schedule = normalize_schedule(schedule)
@@ -764,8 +767,9 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
     return redact(text)
 
 
-def _validate(data: object, base_dir: Path, failed: set[str]) -> tuple[Settings, list[tuple[str, str]]]:
-    check = _Checker(base_dir, failed)
+def _validate(data: object, base_dir: Path, failed: set[str],
+              secrets: Sequence[str]) -> tuple[Settings, list[tuple[str, str]]]:
+    check = _Checker(base_dir, failed, secrets)
     if data is None:
         check.add("", "the file is empty; start from config.example.yaml")
         return Settings(base_dir=base_dir), check.problems
@@ -829,11 +833,11 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     base_dir = config_path.resolve().parent
     settings = Settings(base_dir=base_dir)
     problems = tree.problems
+    secrets = _raw_secrets(data)
     if not any(path == "" and message.startswith("YAML") for path, message in problems):
-        settings, more = _validate(data, base_dir, tree.failed)
+        settings, more = _validate(data, base_dir, tree.failed, secrets)
         problems += more
     if problems:
-        secrets = _raw_secrets(data)
         located = sorted(((_line_of(path, tree.lines), path, message) for path, message in problems),
                          key=lambda entry: entry[0] or 10**9)
         raise ConfigError(source, [

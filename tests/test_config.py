@@ -486,6 +486,15 @@ def test_secrets_never_appear_in_errors_or_reprs(tmp_path: Path) -> None:
     assert "***" in repr(settings.telegram)
 
 
+def test_a_long_secret_is_not_cut_in_half_by_a_shortened_message(tmp_path: Path) -> None:
+    long_secret = "s3cr3t" * 20
+    path = write(tmp_path, BASE + "timezone: ${SLACK_SIGNING_SECRET}\n"
+                                   "slack: {token: '', signing_secret: '${SLACK_SIGNING_SECRET}'}\n")
+    text = str(config_error(path, env={"SLACK_SIGNING_SECRET": long_secret}))
+    assert "timezone" in text
+    assert "s3cr3ts3cr3t" not in text
+
+
 def test_mask_url_password() -> None:
     assert mask_url_password(f"redis://user:{STORE_PASSWORD}@h:6379/0") == "redis://user:***@h:6379/0"
     assert mask_url_password("redis://h:6379/0") == "redis://h:6379/0"
