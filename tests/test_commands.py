@@ -459,6 +459,21 @@ async def test_subscriptions_are_per_chat(commands: Commands, store: Store) -> N
     assert [s.chat for s in await store.subscriptions()] == ["B"]
 
 
+@pytest.mark.parametrize(("language", "expected"), [("en", "Something went wrong on my side. Please try again later."),
+                                                    ("zh", "出了点问题，请稍后再试。")])
+async def test_a_failing_store_gets_a_short_reply(folder: Path, tmp_path: Path, language: str, expected: str,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    broken = open_store("sqlite:///state.db", tmp_path)
+    await broken.ping()
+    await broken.close()                # every later call raises the store's own error
+    rules = categorizer()
+    commands = Commands(FolderSource(folder, rules, SHANGHAI), broken, rules)
+    with caplog.at_level(logging.ERROR, logger="bot.commands"):
+        reply = await commands.handle("subscribe", "08:00", context(language))
+    assert not reply.ok and notice(reply) == expected
+    assert any(record.exc_info for record in caplog.records)        # the details are in the log
+
+
 def test_the_default_time_must_be_a_time_of_day(folder: Path, store: Store) -> None:
     rules = categorizer()
     with pytest.raises(ValueError, match="HH:MM"):
