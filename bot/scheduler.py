@@ -1,0 +1,263 @@
+"""The service loop: turns each channel's schedule into deliveries, polls late digests, catches up."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from bot.config import ChannelSettings, Settings
+from bot.delivery import Deliverer, DeliveryResult, Outcome, Target
+from bot.digest.model import Digest
+from bot.digest.sources import DigestSource
+from bot.errors import DigestError
+from bot.render import Payload, Renderer
+from bot.schedule import Schedule
+from bot.store.base import DeliveryKey, Store, Subscription
+
+log = logging.getLogger(__name__)
+
+# Subscriptions made with /subscribe on another replica show up within this many seconds.
+REFRESH_SECONDS = 30.0
+# When a chat subscribes without naming a time.
+DEFAULT_SUBSCRIPTION_SCHEDULE = "09:30"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledChannel:
+    target: Target
+    schedule: Schedule
+    timezone: ZoneInfo
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A delivery that is due but not done: its digest may be late, or another replica holds it."""
+
+    channel: ScheduledChannel
+    digest_date: dt.date
+    due: dt.datetime
+    deadline: dt.datetime
+    next_attempt: dt.datetime
+    attempts: int = 0
+    last_reason: str = field(default="")
+
+
+class Scheduler:
+    def __init__(
+        self,
+        settings: Settings,
+        source: DigestSource,
+        store: Store,
+        deliverer: Deliverer,
+        renderers: Mapping[str, Renderer],
+        clock: Callable[[], dt.datetime] = utc_now,
+        on_result: Callable[[DeliveryResult, dt.datetime], None] | None = None,
+        max_concurrency: int = 64,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.store = store
+        self.deliverer = deliverer
+        self.renderers = renderers
+        self.clock = clock
+        self._on_result = on_result or (lambda result, due: None)
+        self._default_tz = ZoneInfo(settings.timezone)
+        self._pending: dict[tuple[str, dt.date], _Pending] = {}
+        self._running: dict[tuple[str, dt.date], asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._render_cache: dict[tuple[dt.date, str], tuple[Digest, list[Payload]]] = {}
+        self._last_checked: dt.datetime | None = None
+        self._next_due: dt.datetime | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    # -- which channels -----------------------------------------------------------------------
+    def _scheduled(self, name: str, platform: str, chat: str, expr: str, tz_name: str | None) -> ScheduledChannel:
+        tz = ZoneInfo(tz_name) if tz_name else self._default_tz
+        return ScheduledChannel(Target(name, platform, chat), Schedule.parse(expr, tz), tz)
+
+    async def channels(self) -> list[ScheduledChannel]:
+        """Configured channels plus /subscribe'd chats, for the platforms that can deliver."""
+        result: list[ScheduledChannel] = []
+        seen: set[tuple[str, str]] = set()
+        for channel in self.settings.channels:
+            if channel.platform not in self.deliverer.channels:
+                continue
+            result.append(self._from_config(channel))
+            seen.add((channel.platform, channel.chat))
+        for subscription in await self.store.subscriptions():
+            if subscription.platform not in self.deliverer.channels:
+                continue
+            if (subscription.platform, subscription.chat) in seen:
+                continue
+            try:
+                result.append(self._from_subscription(subscription))
+            except (ValueError, KeyError) as error:
+                log.warning("ignoring subscription %s: %s", subscription.channel_name, error)
+        return result
+
+    def _from_config(self, channel: ChannelSettings) -> ScheduledChannel:
+        return self._scheduled(channel.name, channel.platform, channel.chat, channel.schedule, channel.timezone)
+
+    def _from_subscription(self, subscription: Subscription) -> ScheduledChannel:
+        expr = subscription.schedule or DEFAULT_SUBSCRIPTION_SCHEDULE
+        return self._scheduled(subscription.channel_name, subscription.platform, subscription.chat, expr,
+                               subscription.timezone)
+
+    # -- the loop -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Until stop(): deliver what is due, then sleep until the next thing can happen."""
+        while not self._stopping:
+            now = self.clock()
+            try:
+                await self.step(now)
+            except Exception:
+                # One bad tick (store down, source unreadable) must not end the service.
+                log.exception("scheduler step failed; trying again shortly")
+            delay = self._seconds_until_next(self.clock())
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+        await self.drain()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.deliverer.stop()
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Look again now (a new subscription, a digest just published)."""
+        self._wake.set()
+
+    async def drain(self) -> None:
+        """Wait for deliveries in flight (tests and shutdown)."""
+        while self._running:
+            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+
+    async def step(self, now: dt.datetime) -> None:
+        """Queue everything due by `now` and start the attempts whose time has come."""
+        channels = await self.channels()
+        if self._last_checked is None:
+            self._queue_catch_up(channels, now)
+        else:
+            self._queue_due_between(channels, self._last_checked, now)
+        self._last_checked = now
+        self._next_due = min((c.schedule.next_after(now) for c in channels), default=None)
+        for key, pending in list(self._pending.items()):
+            if key in self._running or pending.next_attempt > now:
+                continue
+            if now > pending.deadline:
+                self._give_up(key, pending)
+                continue
+            self._running[key] = asyncio.create_task(self._attempt(key, pending))
+
+    def _queue_catch_up(self, channels: Iterable[ScheduledChannel], now: dt.datetime) -> None:
+        window = dt.timedelta(seconds=self.settings.digests.catch_up)
+        for channel in channels:
+            due = channel.schedule.latest_at_or_before(now)
+            if due is not None and now - due <= window:
+                self._queue(channel, due)
+
+    def _queue_due_between(self, channels: Iterable[ScheduledChannel], since: dt.datetime,
+                           now: dt.datetime) -> None:
+        for channel in channels:
+            due = channel.schedule.next_after(since)
+            while due <= now:
+                self._queue(channel, due)
+                due = channel.schedule.next_after(due)
+
+    def _queue(self, channel: ScheduledChannel, due: dt.datetime) -> None:
+        digest_date = due.astimezone(channel.timezone).date()
+        key = (channel.target.name, digest_date)
+        if key in self._pending:
+            return
+        deadline = due + dt.timedelta(seconds=self.settings.digests.poll_deadline)
+        self._pending[key] = _Pending(channel, digest_date, due, deadline, next_attempt=due)
+
+    def _seconds_until_next(self, now: dt.datetime) -> float:
+        moments = [p.next_attempt for key, p in self._pending.items() if key not in self._running]
+        if self._next_due is not None:
+            moments.append(self._next_due)
+        delay = min(((m - now).total_seconds() for m in moments), default=REFRESH_SECONDS)
+        return max(0.05, min(delay, REFRESH_SECONDS))
+
+    async def _attempt(self, key: tuple[str, dt.date], pending: _Pending) -> None:
+        try:
+            async with self._slots:
+                retry_in = await self._try_deliver(pending)
+        except Exception as error:
+            log.exception("delivery of %s to %s failed unexpectedly", pending.digest_date, key[0])
+            retry_in = self.settings.digests.poll_interval
+            pending.last_reason = str(error)
+        finally:
+            self._running.pop(key, None)
+        now = self.clock()
+        if retry_in is None or self._stopping:
+            self._pending.pop(key, None)
+        elif now + dt.timedelta(seconds=retry_in) > pending.deadline:
+            self._give_up(key, pending)
+        else:
+            pending.next_attempt = now + dt.timedelta(seconds=retry_in)
+            self._wake.set()
+
+    def _give_up(self, key: tuple[str, dt.date], pending: _Pending) -> None:
+        log.warning("giving up on %s for %s at the deadline: %s", pending.digest_date, key[0],
+                    pending.last_reason or "digest not published")
+        self._pending.pop(key, None)
+
+    async def _try_deliver(self, pending: _Pending) -> float | None:
+        """One attempt; returns seconds until the next one, or None when this delivery is settled."""
+        pending.attempts += 1
+        target = pending.channel.target
+        try:
+            digest = await self.source.for_date(pending.digest_date)
+        except DigestError as error:
+            pending.last_reason = str(error)
+            log.error("cannot load the digest for %s: %s", pending.digest_date, error)
+            return self.settings.digests.poll_interval
+        if digest is None:
+            if pending.attempts == 1:
+                log.info("no digest for %s yet; polling every %ss for %s", pending.digest_date,
+                         self.settings.digests.poll_interval, target.name)
+            pending.last_reason = "digest not published"
+            return self.settings.digests.poll_interval
+        result = await self.deliver(target, digest)
+        self._on_result(result, pending.due)
+        pending.last_reason = result.reason
+        if result.outcome is Outcome.BUSY:
+            # Another replica is on it; if it dies its lease expires and we take over.
+            return max(1.0, self.settings.delivery.lease_ttl / 2)
+        if result.outcome is Outcome.FAILED and not result.reason.startswith("rendering defect"):
+            return self.settings.digests.poll_interval
+        return None
+
+    # -- one delivery -------------------------------------------------------------------------
+    def payloads_for(self, platform: str, digest: Digest) -> list[Payload]:
+        cached = self._render_cache.get((digest.date, platform))
+        if cached is not None and cached[0] is digest:
+            return cached[1]
+        payloads = self.renderers[platform].render_digest(digest)
+        self._render_cache[(digest.date, platform)] = (digest, payloads)
+        return payloads
+
+    async def deliver(self, target: Target, digest: Digest) -> DeliveryResult:
+        payloads = self.payloads_for(target.platform, digest)
+        result = await self.deliverer.deliver(DeliveryKey(digest.date, target.name), target, payloads)
+        log.info(
+            "delivery %s", result.outcome.value,
+            extra={"channel": target.name, "platform": target.platform, "chat": result.chat,
+                   "digest_date": digest.date.isoformat(), "parts": result.parts_total,
+                   "parts_sent": result.parts_sent, "outcome": result.outcome.value,
+                   "reason": result.reason},
+        )
+        return result
