@@ -118,10 +118,156 @@ def _add_check(commands: Any) -> None:
     parser.set_defaults(handler=_cmd_check)
 
 
+# -- service: run, send, console, check-config -------------------------------------------------
+
+DEFAULT_CONFIG = "config.yaml"
+# SIGTERM/SIGINT: the part in flight gets this long to finish before it is cut off (and resumed
+# from the ledger at the next start); the process exits within 10 s either way.
+SHUTDOWN_GRACE_SECONDS = 8.0
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", default=os.environ.get("DIGESTBOT_CONFIG", DEFAULT_CONFIG),
+                        help="the config file (default: $DIGESTBOT_CONFIG or ./config.yaml)")
+
+
+def _load_settings(path: str) -> Any:
+    """Load and validate the config; a ConfigError reaches main(), which prints it and exits 2."""
+    from bot.config import load_config, secrets_of
+    from bot.logs import setup_logging, update_secrets
+
+    settings = load_config(path)
+    setup_logging(level=os.environ.get("DIGESTBOT_LOG_LEVEL", "INFO"), secrets=secrets_of(settings))
+    update_secrets(secrets_of(settings))
+    return settings
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.config import load_config, summarize
+
+    settings = load_config(args.config)
+    _write(f"OK {args.config}")
+    _write(summarize(settings))
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    settings = _load_settings(args.config)
+    return asyncio.run(_run_service(settings))
+
+
+async def _run_service(settings: Any) -> int:
+    import asyncio
+    import signal
+
+    from bot.app import App
+
+    app = App(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, app.stop)
+    try:
+        await app.open()
+        service = asyncio.create_task(app.run())
+        stopped = asyncio.create_task(app.wait_stopped())
+        done, _ = await asyncio.wait({service, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if service in done:
+            stopped.cancel()
+            service.result()           # a start-up failure surfaces here
+        else:
+            try:
+                await asyncio.wait_for(service, timeout=SHUTDOWN_GRACE_SECONDS)
+            except TimeoutError:
+                pass
+    finally:
+        await asyncio.wait_for(app.close(), timeout=SHUTDOWN_GRACE_SECONDS / 4)
+    return EXIT_OK
+
+
+def _cmd_send(args: argparse.Namespace) -> int:
+    import asyncio
+
+    settings = _load_settings(args.config)
+    if args.channel is not None and args.channel not in {channel.name for channel in settings.channels}:
+        known = ", ".join(channel.name for channel in settings.channels) or "none"
+        raise UsageError(f"{args.config}: no channel named {args.channel!r} (channels: {known})")
+    return asyncio.run(_send(settings, args))
+
+
+async def _send(settings: Any, args: argparse.Namespace) -> int:
+    from bot.app import App
+
+    app = App(settings)
+    interactive = sys.stderr.isatty()
+    try:
+        await app.open(receive_commands=False)
+        reports = await app.send_now(digest_date=args.date, channel_name=args.channel, dry_run=args.dry_run,
+                                     progress=(lambda line: _fail(line)) if interactive else None)
+    finally:
+        await app.close()
+    dates = sorted({report.digest_date for report in reports if report.digest_date is not None})
+    if dates:
+        _write(f"digest {', '.join(date.isoformat() for date in dates)}")
+    failed = [report for report in reports if not report.ok and not report.skipped and not args.dry_run]
+    for report in reports:
+        _write(f"{report.channel}: {report.summary}")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _date_argument(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _cmd_console(args: argparse.Namespace) -> int:
+    import asyncio
+
+    settings = _load_settings(args.config)
+    from bot.app import run_console
+
+    return asyncio.run(run_console(settings, sys.stdin, sys.stdout))
+
+
+def _add_service(commands: Any) -> None:
+    run = commands.add_parser("run", help="run the service: schedules, commands, web server",
+                              description="Deliver digests on each channel's schedule, answer commands and "
+                                          "serve /healthz, /readyz, /metrics and the platform webhooks.")
+    _add_config_option(run)
+    run.set_defaults(handler=_cmd_run)
+
+    send = commands.add_parser("send", help="post a digest now",
+                               description="Post a digest to every configured channel (or one) now. Without "
+                                           "--date: the latest digest dated today or earlier. A channel that "
+                                           "already has it is not sent it again.")
+    _add_config_option(send)
+    send.add_argument("--date", type=_date_argument, help="the digest's date, YYYY-MM-DD")
+    send.add_argument("--channel", help="only this channel (by name)")
+    send.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
+    send.set_defaults(handler=_cmd_send)
+
+    console = commands.add_parser("console", help="chat with the bot in the terminal",
+                                  description="Type commands such as /today, /item 3 or /category hardware; "
+                                              "console channels also get their scheduled digests here.")
+    _add_config_option(console)
+    console.set_defaults(handler=_cmd_console)
+
+    check_config = commands.add_parser("check-config", help="validate a config file",
+                                       description="Report every mistake in a config at once, each with its "
+                                                   "key path; exit status 2 when there is any.")
+    _add_config_option(check_config)
+    check_config.set_defaults(handler=_cmd_check_config)
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 # Each entry adds one subcommand (its parser and its handler) to the command line.
-SUBCOMMANDS: list[Callable[[Any], None]] = [_add_render, _add_check]
+SUBCOMMANDS: list[Callable[[Any], None]] = [_add_render, _add_check, _add_service]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,306 @@
+"""Builds everything from the config and owns start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO, cast
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from bot import metrics
+from bot.channels.base import Channel
+from bot.channels.console import ConsoleChannel
+from bot.commands import CommandContext, Commands
+from bot.config import Settings
+from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target
+from bot.digest.categories import Categorizer
+from bot.digest.sources import DigestSource, open_source
+from bot.render import Renderer, render_reply
+from bot.scheduler import Scheduler, utc_now
+from bot.store import open_store
+from bot.store.base import Store
+from bot.web import build_web_app
+
+log = logging.getLogger(__name__)
+
+PLATFORMS = ("console", "telegram", "slack")
+# Renderer per platform; the console is a terminal, so it gets plain text.
+RENDERER_MODULES = {"console": "bot.render.text", "telegram": "bot.render.telegram", "slack": "bot.render.slack"}
+
+
+def load_renderers() -> dict[str, Renderer]:
+    return {platform: cast(Renderer, importlib.import_module(name)) for platform, name in RENDERER_MODULES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    """What `digestbot send` did for one channel."""
+
+    channel: str
+    platform: str
+    digest_date: dt.date | None
+    result: DeliveryResult | None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.result.ok
+
+    @property
+    def skipped(self) -> bool:
+        """Not an attempt at all: the platform has no token configured."""
+        return self.note.startswith("skipped")
+
+    @property
+    def summary(self) -> str:
+        return describe(self.result) if self.result is not None else self.note
+
+
+class App:
+    """One running digestbot: store, digest source, commands, channels, deliverer, scheduler, server."""
+
+    def __init__(self, settings: Settings, *, out: TextIO | None = None,
+                 clock: Callable[[], dt.datetime] = utc_now, owner: str | None = None) -> None:
+        self.settings = settings
+        self.out = out or sys.stdout
+        self.clock = clock
+        self.owner = owner
+        self.timezone = ZoneInfo(settings.timezone)
+        self.renderers = load_renderers()
+        self.store: Store | None = None
+        self.source: DigestSource | None = None
+        self.categorizer = Categorizer(settings.categories)
+        self.channels: dict[str, Channel] = {}
+        self.receivers: list[Any] = []   # adapters that also take commands (Telegram, Slack)
+        self.deliverer: Deliverer | None = None
+        self.scheduler: Scheduler | None = None
+        self.commands: Commands | None = None
+        self._runner: web.AppRunner | None = None
+        self._stop = asyncio.Event()
+
+    # -- building -----------------------------------------------------------------------------
+    async def open(self, *, platforms: tuple[str, ...] = PLATFORMS, receive_commands: bool = True) -> None:
+        """Build every part; `receive_commands=False` (digestbot send) only posts."""
+        settings = self.settings
+        self.receive_commands = receive_commands
+        self.store = open_store(settings.store, settings.base_dir)
+        self.source = open_source(settings, self.categorizer, on_problem=_count_digest_problem)
+        self.commands = Commands(self.source, self.store, self.categorizer)
+        if "console" in platforms:
+            self.channels["console"] = ConsoleChannel(self.out)
+        if "telegram" in platforms:
+            self._open_telegram()
+        if "slack" in platforms:
+            self._open_slack()
+        self.deliverer = Deliverer(self.store, self.channels, settings.delivery, owner=self.owner,
+                                   on_event=_count_send_event)
+        for receiver in self.receivers:
+            receiver.bind(self.deliverer)
+        self.scheduler = Scheduler(settings, self.source, self.store, self.deliverer, self.renderers,
+                                   clock=self.clock, on_result=self._observe_result)
+
+    def _open_telegram(self) -> None:
+        settings = self.settings
+        if not settings.telegram.configured:
+            if any(c.platform == "telegram" for c in settings.channels):
+                log.warning("telegram has no token: its channels are skipped")
+            return
+        from bot.channels.telegram import TelegramChannel
+
+        assert self.commands is not None
+        channel = TelegramChannel(settings.telegram, commands=self.commands, language=settings.language,
+                                  timezone=self.timezone, now=self.clock)
+        self.channels["telegram"] = channel
+        self.receivers.append(channel)
+
+    def _open_slack(self) -> None:
+        settings = self.settings
+        if not settings.slack.configured:
+            if any(c.platform == "slack" for c in settings.channels):
+                log.warning("slack has no token: its channels are skipped")
+            return
+        from bot.channels.slack import SlackChannel
+
+        assert self.commands is not None and self.store is not None
+        channel = SlackChannel(settings.slack, commands=self.commands, store=self.store,
+                               language=settings.language, timezone=self.timezone, now=self.clock)
+        self.channels["slack"] = channel
+        self.receivers.append(channel)
+
+    async def close(self) -> None:
+        for receiver in self.receivers:
+            with contextlib.suppress(Exception):
+                await receiver.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.source is not None:
+            await self.source.close()
+        if self.store is not None:
+            await self.store.close()
+
+    # -- the service --------------------------------------------------------------------------
+    async def run(self) -> None:
+        """`digestbot run`: web server, command receivers and the scheduler, until stop()."""
+        assert self.scheduler is not None
+        await self._start_web()
+        for receiver in self.receivers:
+            await receiver.start()
+        scheduler_task = asyncio.create_task(self.scheduler.run())
+        await self._stop.wait()
+        self.scheduler.stop()
+        await scheduler_task
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    async def _start_web(self) -> None:
+        routes: list[web.RouteDef] = []
+        for receiver in self.receivers:
+            routes.extend(receiver.routes())
+        readiness = {"store": self._store_ready}
+        for receiver in self.receivers:
+            readiness[receiver.platform] = receiver.ready
+        app = build_web_app(routes, readiness, self.settings.server.max_body_bytes)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port)
+        await site.start()
+        log.info("listening on %s:%s", self.settings.server.host, self.settings.server.port)
+
+    async def _store_ready(self) -> bool:
+        assert self.store is not None
+        await self.store.ping()
+        return True
+
+    def _observe_result(self, result: DeliveryResult, due: dt.datetime) -> None:
+        metrics.DELIVERIES.labels(outcome=result.outcome.value).inc()
+        if result.outcome is Outcome.DELIVERED:
+            metrics.DELIVERY_LAG.observe(max(0.0, (self.clock() - due).total_seconds()))
+
+    # -- send now -----------------------------------------------------------------------------
+    async def send_now(self, *, digest_date: dt.date | None = None, channel_name: str | None = None,
+                       dry_run: bool = False, progress: Callable[[str], None] | None = None) -> list[SendReport]:
+        """`digestbot send`: the given (or latest) digest to every channel (or one), now."""
+        assert self.scheduler is not None and self.source is not None
+        show = progress or (lambda line: None)
+        reports: list[SendReport] = []
+        for channel in self.settings.channels:
+            if channel_name is not None and channel.name != channel_name:
+                continue
+            if channel.platform not in self.channels:
+                reports.append(SendReport(channel.name, channel.platform, None, None,
+                                          f"skipped: {channel.platform} is not configured"))
+                show(f"{channel.name}: skipped ({channel.platform} is not configured)")
+                continue
+            tz = ZoneInfo(channel.timezone) if channel.timezone else self.timezone
+            if digest_date is not None:
+                digest = await self.source.for_date(digest_date)
+            else:
+                digest = await self.source.latest(self.clock().astimezone(tz).date())
+            if digest is None:
+                wanted = digest_date.isoformat() if digest_date else "today or earlier"
+                reports.append(SendReport(channel.name, channel.platform, digest_date, None,
+                                          f"no digest dated {wanted}"))
+                show(f"{channel.name}: no digest dated {wanted}")
+                continue
+            if dry_run:
+                parts = len(self.scheduler.payloads_for(channel.platform, digest))
+                note = f"would send {digest.date} ({parts} part(s)) to {channel.platform} {channel.chat}".rstrip()
+                reports.append(SendReport(channel.name, channel.platform, digest.date, None, note))
+                continue
+            show(f"{channel.name}: sending {digest.date} to {channel.platform}…")
+            result = await self.scheduler.deliver(Target(channel.name, channel.platform, channel.chat), digest)
+            reports.append(SendReport(channel.name, channel.platform, digest.date, result))
+            show(f"{channel.name}: {describe(result)}")
+        return reports
+
+    def command_context(self, chat: str = "terminal", user: str = "operator") -> CommandContext:
+        async def always_admin() -> bool:
+            return True
+
+        return CommandContext(platform="console", chat=chat, user=user, is_group=False,
+                              language=self.settings.language, timezone=self.timezone,
+                              is_admin=always_admin, now=self.clock())
+
+
+def describe(result: DeliveryResult) -> str:
+    parts = f"{result.parts_total} part(s)"
+    match result.outcome:
+        case Outcome.DELIVERED:
+            return f"delivered {parts} ({result.parts_sent} sent now)"
+        case Outcome.ALREADY:
+            return f"already delivered ({parts})"
+        case _:
+            return f"{result.outcome.value}: {result.reason}"
+
+
+def _count_digest_problem(path: str, message: str) -> None:
+    metrics.DIGEST_LOAD_ERRORS.inc()
+
+
+def _count_send_event(event: SendEvent) -> None:
+    if event.kind == "sent":
+        metrics.MESSAGES_SENT.labels(platform=event.platform).inc()
+    elif event.kind == "retry":
+        metrics.RETRIES.labels(platform=event.platform).inc()
+    elif event.kind == "rate_limited":
+        metrics.RATE_LIMITED.labels(platform=event.platform).inc()
+    elif event.kind == "failed":
+        metrics.MESSAGES_FAILED.labels(platform=event.platform, reason=event.reason).inc()
+
+
+CONSOLE_PROMPT = "> "
+CONSOLE_QUIT = frozenset({"quit", "exit", "/quit", "/exit"})
+
+
+async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
+    """`digestbot console`: a chat in the terminal, plus scheduled posts of console channels."""
+    app = App(settings, out=stdout)
+    await app.open(platforms=("console",), receive_commands=False)
+    assert app.scheduler is not None and app.commands is not None
+    scheduler = asyncio.create_task(app.scheduler.run())
+    interactive = stdin.isatty()
+    loop = asyncio.get_running_loop()
+    try:
+        stdout.write(render_console_reply(app, await app.commands.handle("help", "", app.command_context())))
+        while True:
+            if interactive:
+                stdout.write(CONSOLE_PROMPT)
+                stdout.flush()
+            # A thread keeps the event loop (and scheduled posts) running while waiting for a line.
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line:
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if text.lower() in CONSOLE_QUIT:
+                break
+            name, _, args = text.lstrip("/").partition(" ")
+            reply = await app.commands.handle(name.lower(), args.strip(), app.command_context())
+            stdout.write(render_console_reply(app, reply))
+            stdout.flush()
+    finally:
+        app.stop()
+        await scheduler
+        await app.close()
+    return 0
+
+
+def render_console_reply(app: App, reply: Any) -> str:
+    payloads = render_reply(app.renderers["console"], reply)
+    return "".join(str(payload["text"]).rstrip("\n") + "\n\n" for payload in payloads)
