@@ -11,7 +11,7 @@ import re
 import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -40,14 +40,13 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import ChatGone, ChatMoved, RateLimited, RenderingDefect, TransientError
+from bot.commands import COMMANDS, CommandContext, Commands, Reply, menu
 from bot.config import TelegramSettings
+from bot.delivery import Deliverer, DeliveryAborted
 from bot.i18n import LANGUAGES
 from bot.ratelimit import KeyedLocks, LimiterChain, SlidingWindowLimiter
 from bot.render import Payload
-
-if TYPE_CHECKING:
-    from bot.commands import CommandContext, Commands, Reply
-    from bot.delivery import Deliverer
+from bot.render import telegram as render
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ for _noisy in ("httpx", "httpcore"):
 
 
 class _TokenRedactor(logging.Filter):
-    """Removes bot tokens from records of the HTTP and Telegram libraries (PTB logs its API URL at DEBUG)."""
+    """Removes the bot token and webhook secret from records of the HTTP and Telegram libraries."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,8 +75,9 @@ class _TokenRedactor(logging.Filter):
 _REDACTOR = _TokenRedactor()
 
 
-def _redact_token(token: str) -> None:
-    _REDACTOR.tokens.add(token)
+def _redact_secrets(*secrets: str) -> None:
+    # PTB logs every API call's parameters at DEBUG, setWebhook's secret_token included.
+    _REDACTOR.tokens.update(secret for secret in secrets if secret)
     # Logger filters only see records logged on that very logger, so every library logger gets one.
     names = [name for name in logging.Logger.manager.loggerDict
              if name.split(".")[0] in ("telegram", "httpx", "httpcore")]
@@ -95,8 +95,8 @@ COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,
                      re.DOTALL)
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP, ChatType.CHANNEL})
-KNOWN_COMMANDS = frozenset({"start", "help", "today", "item", "category", "categories", "date", "subscribe",
-                            "unsubscribe"})
+# Telegram clients send /start when a chat with the bot opens; it answers like /help.
+KNOWN_COMMANDS = frozenset({command.name for command in COMMANDS} | {"start"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +180,7 @@ class TelegramChannel:
     ) -> None:
         if not settings.token:
             raise ValueError("telegram: a bot token is required")
-        _redact_token(settings.token)
+        _redact_secrets(settings.token, settings.webhook_secret)
         self.settings = settings
         self.commands = commands
         self.language = language
@@ -294,8 +294,6 @@ class TelegramChannel:
         await bot.set_my_commands(self._menu(self.language), scope=BotCommandScopeDefault())
 
     def _menu(self, language: str) -> list[BotCommand]:
-        from bot.commands import menu
-
         assert self.commands is not None
         return [BotCommand(name, description) for name, description in menu(language, self.commands.default_time)]
 
@@ -397,8 +395,6 @@ class TelegramChannel:
             await self._reply(chat_id, payloads)
 
     def _context(self, chat: str, user: str, is_group: bool, *, channel_post: bool) -> CommandContext:
-        from bot.commands import CommandContext
-
         async def is_admin() -> bool:
             if not is_group or channel_post:
                 # A private chat is its own admin; only admins can post in a channel.
@@ -416,8 +412,6 @@ class TelegramChannel:
 
     @staticmethod
     def _render(reply: Reply) -> list[Payload]:
-        from bot.render import telegram as render
-
         if reply.digest is not None:
             return render.render_digest(reply.digest)
         if reply.items and reply.digest_of_items is not None:
@@ -427,8 +421,6 @@ class TelegramChannel:
         return []
 
     async def _reply(self, chat: str, payloads: Sequence[Payload]) -> None:
-        from bot.delivery import DeliveryAborted
-
         if self._deliverer is None:
             log.error("telegram: a reply for chat %s was dropped: no deliverer is bound", chat)
             return
@@ -469,14 +461,15 @@ class TelegramChannel:
             data = json.loads(body)
         except ValueError:
             return web.Response(status=400, text="invalid JSON")
-        if not isinstance(data, dict):
-            return web.Response(status=400, text="an update must be a JSON object")
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return web.Response(status=400, text="not a Telegram update")
         if not self.application.running:
             # Telegram redelivers an update that was not acknowledged.
             return web.Response(status=503, text="not running")
         try:
             update = Update.de_json(data, self.application.bot)
-        except (KeyError, TypeError, ValueError):
+        except Exception:
+            # PTB's parser assumes well-formed updates; a malformed one is the sender's problem.
             return web.Response(status=400, text="not a Telegram update")
         await self.application.update_queue.put(update)
         return web.Response(status=200)
