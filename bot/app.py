@@ -91,7 +91,7 @@ class App:
         """Build every part; `receive_commands=False` (digestbot send) only posts."""
         settings = self.settings
         self.receive_commands = receive_commands
-        self.store = open_store(settings.store, settings.base_dir)
+        self.store = open_store(settings.store, settings.base_dir, prefix=settings.store_prefix)
         self.source = open_source(settings, self.categorizer, on_problem=_count_digest_problem)
         self.commands = Commands(self.source, self.store, self.categorizer)
         if "console" in platforms:
@@ -113,11 +113,12 @@ class App:
             if any(c.platform == "telegram" for c in settings.channels):
                 log.warning("telegram has no token: its channels are skipped")
             return
-        from bot.channels.telegram import TelegramChannel
+        from bot.channels.telegram import TelegramChannel, TelegramRateLimits
 
         assert self.commands is not None
         channel = TelegramChannel(settings.telegram, commands=self.commands, language=settings.language,
-                                  timezone=self.timezone, now=self.clock)
+                                  timezone=self.timezone, now=self.clock,
+                                  rate_limits=TelegramRateLimits().scaled(settings.telegram.rate_limit_scale))
         self.channels["telegram"] = channel
         self.receivers.append(channel)
 
@@ -127,11 +128,12 @@ class App:
             if any(c.platform == "slack" for c in settings.channels):
                 log.warning("slack has no token: its channels are skipped")
             return
-        from bot.channels.slack import SlackChannel
+        from bot.channels.slack import SlackChannel, SlackRateLimit
 
         assert self.commands is not None and self.store is not None
         channel = SlackChannel(settings.slack, commands=self.commands, store=self.store,
-                               language=settings.language, timezone=self.timezone, now=self.clock)
+                               language=settings.language, timezone=self.timezone, now=self.clock,
+                               rate_limit=SlackRateLimit().scaled(settings.slack.rate_limit_scale))
         self.channels["slack"] = channel
         self.receivers.append(channel)
 

@@ -80,6 +80,8 @@ class TelegramSettings:
     updates: str = "polling"          # polling | webhook | off
     webhook_url: str = ""
     webhook_secret: str = field(default="", repr=False)
+    # Multiplies Telegram's flood limits the bot keeps (a local Bot API server, paid broadcasts).
+    rate_limit_scale: float = 1.0
 
     @property
     def configured(self) -> bool:
@@ -99,6 +101,8 @@ class SlackSettings:
     admins: tuple[str, ...] = ()
     # Post today/item/category replies for the whole channel without the `public` word.
     public_replies: bool = False
+    # Multiplies the per-channel posting pace the bot keeps (about one message a second).
+    rate_limit_scale: float = 1.0
 
     @property
     def configured(self) -> bool:
@@ -140,6 +144,8 @@ class Settings:
     digests: DigestSettings = field(default_factory=DigestSettings)
     categories: tuple[CategoryRule, ...] = ()
     store: str = "sqlite:///./digestbot.db"
+    # Every key the store writes (Redis) starts with this, so several bots can share one server.
+    store_prefix: str = "digestbot:"
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -436,6 +442,23 @@ class _Checker:
             return default
         return value
 
+    def scale(self, section: Mapping[Any, Any], key: str, path: str) -> float:
+        value = section.get(key)
+        if value is None:
+            return 1.0
+        if isinstance(value, str):
+            try:
+                value = float(value)    # a number that came in through ${VAR}
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.add(_join(path, key), f"expected a number, got {_kind(value)}")
+            return 1.0
+        if not 0 < value <= 1000:
+            self.add(_join(path, key), f"must be greater than 0 and at most 1000, got {value}")
+            return 1.0
+        return float(value)
+
     def boolean(self, section: Mapping[Any, Any], key: str, path: str, default: bool) -> bool:
         value = section.get(key)
         if value is None:
@@ -488,12 +511,12 @@ class _Checker:
         return value
 
 
-_TOP_KEYS = ("version", "timezone", "language", "digests", "categories", "store", "telegram", "slack",
-             "server", "channels", "delivery")
+_TOP_KEYS = ("version", "timezone", "language", "digests", "categories", "store", "store_prefix", "telegram",
+             "slack", "server", "channels", "delivery")
 _DIGEST_KEYS = ("source", "poll_interval", "poll_deadline", "catch_up", "fetch_timeout")
 _CATEGORY_KEYS = ("aliases", "keywords")
-_TELEGRAM_KEYS = ("token", "base_url", "updates", "webhook_url", "webhook_secret")
-_SLACK_KEYS = ("token", "signing_secret", "app_token", "base_url", "admins", "public_replies")
+_TELEGRAM_KEYS = ("token", "base_url", "updates", "webhook_url", "webhook_secret", "rate_limit_scale")
+_SLACK_KEYS = ("token", "signing_secret", "app_token", "base_url", "admins", "public_replies", "rate_limit_scale")
 _SERVER_KEYS = ("listen", "max_body_bytes")
 _DELIVERY_KEYS = ("lease_ttl", "max_attempts", "backoff_base", "backoff_max")
 _CHANNEL_KEYS = ("name", "platform", "chat", "schedule", "timezone")
@@ -601,6 +624,14 @@ def _store(check: _Checker, raw: Mapping[Any, Any]) -> str:
     return url
 
 
+def _store_prefix(check: _Checker, raw: Mapping[Any, Any]) -> str:
+    prefix = check.text(raw, "store_prefix", "", Settings().store_prefix)
+    if not re.fullmatch(r"[A-Za-z0-9_.:{}-]{1,64}", prefix):
+        check.add("store_prefix", "expected 1-64 characters of letters, digits and _ . : - { }")
+        return Settings().store_prefix
+    return prefix
+
+
 def _telegram(check: _Checker, raw: object) -> TelegramSettings:
     section = check.section(raw, "telegram", _TELEGRAM_KEYS)
     defaults = TelegramSettings()
@@ -631,7 +662,8 @@ def _telegram(check: _Checker, raw: object) -> TelegramSettings:
             check.add("telegram.webhook_secret",
                       "required when telegram.updates is webhook (1-256 characters of A-Z, a-z, 0-9, _ and -)")
     return TelegramSettings(token=token, base_url=base_url, updates=updates, webhook_url=webhook_url,
-                            webhook_secret=webhook_secret)
+                            webhook_secret=webhook_secret,
+                            rate_limit_scale=check.scale(section, "rate_limit_scale", "telegram"))
 
 
 def _slack(check: _Checker, raw: object) -> SlackSettings:
@@ -650,6 +682,7 @@ def _slack(check: _Checker, raw: object) -> SlackSettings:
         token=token, signing_secret=signing_secret, app_token=app_token, base_url=base_url,
         admins=check.string_list(section.get("admins"), "slack.admins"),
         public_replies=check.boolean(section, "public_replies", "slack", defaults.public_replies),
+        rate_limit_scale=check.scale(section, "rate_limit_scale", "slack"),
     )
 
 
@@ -791,6 +824,7 @@ def _validate(data: object, base_dir: Path, failed: set[str],
         digests=_digests(check, root.get("digests")),
         categories=_categories(check, root.get("categories")),
         store=_store(check, root),
+        store_prefix=_store_prefix(check, root),
         telegram=_telegram(check, root.get("telegram")),
         slack=_slack(check, root.get("slack")),
         server=_server(check, root.get("server")),
