@@ -1,0 +1,163 @@
+"""`digestbot render` and `digestbot check`, run as a user runs them: a separate process."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.digest.parse import parse_file
+from tests.conftest import EXAMPLES, ROOT
+from tests.test_parse import MALFORMED
+
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.md"))
+PLATFORMS = [platform for platform in ("telegram", "slack", "text")
+             if importlib.util.find_spec(f"bot.render.{platform}") is not None]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **(env or {})}
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
+                          encoding="utf-8", errors="replace", env=environment, cwd=ROOT, timeout=120)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize(("content", "line"), [(case[1], case[2]) for case in MALFORMED],
+                         ids=[case[0] for case in MALFORMED])
+def test_render_rejects_malformed_digests_in_one_line(tmp_path: Path, content: str | bytes, line: int) -> None:
+    path = tmp_path / "2025-10-01.md"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    result = run("render", str(path), "--for", "text")
+    assert_one_line_error(result, f"{path}:{line}: ")
+    assert result.stdout == ""
+
+
+def test_check_reports_each_bad_file_on_its_own_line(tmp_path: Path) -> None:
+    paths = []
+    for name, content, _line, _words in MALFORMED:
+        path = tmp_path / f"{name}.md"
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+        paths.append(path)
+    good = EXAMPLE_FILES[0]
+    result = run("check", str(good), *map(str, paths))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = result.stderr.splitlines()
+    assert len(errors) == len(paths)
+    for error, path, (_name, _content, line, words) in zip(errors, paths, MALFORMED, strict=True):
+        assert error.startswith(f"{path}:{line}: ")
+        assert words in error
+    assert result.stdout.splitlines() == [f"OK {good} ({len(parse_file(good).items)} items, {good.stem})"]
+
+
+def test_check_accepts_every_example() -> None:
+    result = run("check", *map(str, EXAMPLE_FILES))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    expected = [f"OK {path} ({len(parse_file(path).items)} items, {path.stem})" for path in EXAMPLE_FILES]
+    assert result.stdout.splitlines() == expected
+
+
+@pytest.mark.parametrize("args", [
+    ["render", "examples/no-such-digest.md", "--for", "text"],
+    ["check", "examples/no-such-digest.md"],
+], ids=["render", "check"])
+def test_a_missing_file_is_one_line(args: list[str]) -> None:
+    assert_one_line_error(run(*args), "examples/no-such-digest.md", "no such file")
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["render", "examples/2025-10-01.md", "--for", "fax"], "invalid choice: 'fax'"),
+    (["render"], "required: PATH"),
+    (["render", "examples/2025-10-01.md", "--json", "--bogus"], "unrecognized arguments: --bogus"),
+    ([], "required: COMMAND"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_arguments_are_one_line(args: list[str], fragment: str) -> None:
+    assert_one_line_error(run(*args), fragment)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_render_json_is_the_list_of_api_calls(platform: str) -> None:
+    path = EXAMPLES / "2025-10-01.md"
+    result = run("render", str(path), "--for", platform, "--json")
+    assert result.returncode == 0, result.stderr
+    payloads = json.loads(result.stdout)
+    assert isinstance(payloads, list) and payloads
+    assert all(isinstance(payload, dict) and isinstance(payload.get("text"), str) for payload in payloads)
+    module = __import__(f"bot.render.{platform}", fromlist=["render_digest"])
+    assert payloads == json.loads(json.dumps(module.render_digest(parse_file(path))))
+    if platform == "telegram":
+        assert all(payload["parse_mode"] == "HTML" for payload in payloads)
+        assert all("chat_id" not in payload for payload in payloads)
+    if platform == "slack":
+        assert all(isinstance(payload["blocks"], list) for payload in payloads)
+        assert all("channel" not in payload for payload in payloads)
+
+
+def test_the_long_example_needs_several_messages() -> None:
+    digest = parse_file(EXAMPLES / "2025-10-01.md")
+    for platform in PLATFORMS:
+        if platform == "text":
+            continue
+        module = __import__(f"bot.render.{platform}", fromlist=["render_digest"])
+        assert len(module.render_digest(digest)) > 1, platform
+
+
+def test_render_text_prints_the_digest() -> None:
+    result = run("render", "examples/2025-10-03.md", "--for", "text")
+    assert result.returncode == 0, result.stderr
+    digest = parse_file(EXAMPLES / "2025-10-03.md")
+    assert result.stdout.startswith(digest.title + "\n")
+    for item in digest.items:
+        assert f"{item.number}. {item.title}\n" in result.stdout
+        assert item.url in result.stdout
+
+
+def test_render_survives_a_terminal_that_cannot_show_cjk() -> None:
+    result = run("render", "examples/2025-10-01.md", "--for", "text", env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout.strip()
+
+
+# In-process: the same entry point, faster, for the output formats.
+
+def test_main_render_default_is_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(EXAMPLES / "2025-10-02.md")]) == 0
+    out = capsys.readouterr().out
+    assert "AT&T <beta> ships" in out
+    assert "<!channel>" in out
+
+
+@pytest.mark.parametrize("platform", [platform for platform in PLATFORMS if platform != "text"])
+def test_main_render_human_view_separates_parts(capsys: pytest.CaptureFixture[str], platform: str) -> None:
+    assert main(["render", str(EXAMPLES / "2025-10-01.md"), "--for", platform]) == 0
+    out = capsys.readouterr().out
+    module = __import__(f"bot.render.{platform}", fromlist=["render_digest"])
+    parts = len(module.render_digest(parse_file(EXAMPLES / "2025-10-01.md")))
+    assert out.count("─" * 60) == parts - 1
+
+
+def test_main_reports_digest_errors_without_raising(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.md"
+    path.write_text("---\ntitle: T\ndate: 2025-10-01\n---\n\n1. no link\n", encoding="utf-8")
+    assert main(["render", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"{path}:6: item 1 has no link: expected '1.  [Title](https://…)'\n"
+    assert captured.out == ""
