@@ -382,7 +382,10 @@ def test_render_items_is_checked_like_a_digest(heading: str, copies: int) -> Non
 
 
 @PROPERTY_SETTINGS
-@given(st.text(min_size=1, max_size=9000, alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")))
+@given(st.text(min_size=1, max_size=9000, alphabet=st.characters(
+    blacklist_categories=("Cs", "Cc", "Zl", "Zp"),
+    # Lone regional indicators pair up arbitrarily; the cut-edge check assumes whole flags.
+    blacklist_characters="".join(chr(code) for code in range(0x1F1E6, 0x1F200))))
        | st.lists(st.sampled_from(TOKENS), min_size=1, max_size=3000).map("".join))
 def test_notices_are_plain_escaped_text(text: str) -> None:
     payloads = render_notice(text)
@@ -525,6 +528,40 @@ def test_unusable_urls_are_shown_as_text_and_blank_labels_become_the_url() -> No
     links = [(entity.url, message.parsed.entity_text(entity)) for entity in message.parsed.entities
              if entity.type == "text_link"]
     assert links == [("https://example.com/blank", "https://example.com/blank")]
+
+
+def test_item_headings_are_never_left_alone_at_the_end_of_a_message() -> None:
+    # Each item is too long for one message, so it must be broken up, but never after its heading.
+    paragraph = (Text("每段摘要都很长，占满大半条消息。" * 150),)
+    digest = _digest([Item(number, f"Heading {number}", f"https://example.com/{number}", (paragraph, paragraph))
+                      for number in range(1, 6)])
+    messages = check_messages(render_digest(digest), expected_digest(digest), _first_line(digest))
+    assert len(messages) >= 4
+    for message in messages:
+        last_line = message.parsed.text.rstrip().rsplit("\n", 1)[-1]
+        assert not re.fullmatch(r"\d+\. Heading \d+", last_line), last_line
+
+
+def test_a_giant_title_is_split_and_the_first_message_carries_its_marker_in_front() -> None:
+    title = "超长标题没有标点" * 700
+    digest = _digest([Item(1, "One", "https://example.com/1", ())], title=title)
+    messages = check_messages(render_digest(digest), expected_digest(digest))
+    total = len(messages)
+    assert total >= 2
+    assert messages[0].parsed.text.startswith(f"(1/{total})\n超长标题")
+    first_bold = messages[0].parsed.entities[0]
+    assert first_bold.type == "bold" and messages[0].parsed.entity_span(first_bold)[0] == messages[0].body_start
+
+
+def test_a_giant_link_title_is_one_link_cut_in_pieces() -> None:
+    label = "very long headline words " * 400
+    digest = _digest([Item(1, label, "https://example.com/long?x=1&y=2", ((Text("摘要。"),),))])
+    messages = check_messages(render_digest(digest), expected_digest(digest))
+    assert len(messages) >= 3
+    pieces = [(entity.url, message.parsed.entity_text(entity)) for message in messages
+              for entity in message.parsed.entities if entity.type == "text_link"]
+    assert {url for url, _text in pieces} == {"https://example.com/long?x=1&y=2"}
+    assert _unspaced("".join(text for _url, text in pieces)) == _unspaced(label)
 
 
 def test_control_characters_are_cleaned_the_way_telegram_would() -> None:

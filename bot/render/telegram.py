@@ -16,6 +16,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text
@@ -100,6 +101,8 @@ class _Block:
     separator: str = "\n\n"
     # The first message's part marker goes right after this block (the title and date line).
     marker_after: bool = False
+    # A heading: never the last thing in a message when the block after it could follow.
+    keep_with_next: bool = False
 
 
 # Telegram's server turns control characters into spaces and drops CR and U+2028..U+202E
@@ -132,6 +135,7 @@ _URL_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl",
 _PORT = re.compile(r"[1-9][0-9]{0,4}")
 
 
+@lru_cache(maxsize=4096)
 def telegram_link_url(url: str, limits: TelegramLimits = LIMITS) -> str | None:
     """``url`` if Telegram surely keeps it as a link target, else None (it is then shown as text).
 
@@ -221,14 +225,14 @@ def _paragraph_block(paragraph: Paragraph, separator: str = "\n\n") -> _Block:
     return _Block(segments, separator)
 
 
-def _bold_block(text: str, separator: str = "\n\n") -> _Block:
-    return _Block([_Segment(_clean(text), (_BOLD,))], separator)
+def _heading_block(text: str, separator: str = "\n\n") -> _Block:
+    return _Block([_Segment(_clean(text), (_BOLD,))], separator, keep_with_next=True)
 
 
 def _item_blocks(item: Item) -> list[_Block]:
     heading: list[_Segment] = [_Segment(f"{item.number}. ")]
     _link_segments(item.url, (Text(item.title),), (), heading)
-    blocks = [_Block(heading)]
+    blocks = [_Block(heading, keep_with_next=True)]
     for index, paragraph in enumerate(item.summary):
         block = _paragraph_block(paragraph, "\n" if index == 0 else "\n\n")
         if block.segments:
@@ -249,7 +253,7 @@ def _digest_sections(digest: Digest) -> list[list[_Block]]:
     sections += [_item_blocks(item) for item in digest.items]
     closing: list[_Block] = []
     if digest.commentary_heading and _clean(digest.commentary_heading).strip(_BLANK):
-        closing.append(_bold_block(digest.commentary_heading))
+        closing.append(_heading_block(digest.commentary_heading))
     for paragraph in digest.commentary:
         block = _paragraph_block(paragraph, "\n" if closing and len(closing) == 1 else "\n\n")
         if block.segments:
@@ -329,6 +333,8 @@ class _Part:
     html: list[str] = field(default_factory=list)
     usage: _Usage = field(default_factory=_Usage)
     marker_slot: int | None = None
+    # The last thing in the message is a heading waiting for its first paragraph.
+    heading_last: bool = False
 
     @property
     def empty(self) -> bool:
@@ -374,8 +380,14 @@ class _Packer:
                 return
             if self.fits(total):
                 self.new_part()
-        for entry in rendered:
-            self._add_block(*entry)
+        for index, (block, html, usage) in enumerate(rendered):
+            if block.keep_with_next and index + 1 < len(rendered) and not self.current.empty:
+                following, _following_html, following_usage = rendered[index + 1]
+                together = (self.current.usage.plus(_separator_usage(block.separator)).plus(usage)
+                            .plus(_separator_usage(following.separator)).plus(following_usage))
+                if not self.fits(together):
+                    self.new_part()
+            self._add_block(block, html, usage)
 
     def _add_block(self, block: _Block, html: str, usage: _Usage) -> None:
         part = self.current
@@ -383,7 +395,7 @@ class _Packer:
         if self.fits(needed):
             self._append(block, html, usage)
             return
-        if not part.empty and self.fits(usage):
+        if not part.empty and not part.heading_last and self.fits(usage):
             self.new_part()
             self._append(block, html, usage)
             return
@@ -396,6 +408,7 @@ class _Packer:
             part.usage = part.usage.plus(_separator_usage(block.separator))
         part.html.append(html)
         part.usage = part.usage.plus(usage)
+        part.heading_last = block.keep_with_next
         if block.marker_after:
             part.marker_slot = len(part.html)
 
@@ -416,7 +429,7 @@ class _Packer:
             separator = block.separator if first and not part.empty else ""
             # A message that already holds something only takes a piece ending at a sentence;
             # otherwise the piece starts the next message.
-            worst = BreakLevel.SENTENCE if not part.empty else BreakLevel.GRAPHEME
+            worst = BreakLevel.GRAPHEME if part.empty or part.heading_last else BreakLevel.SENTENCE
             cut = self._scan(block, text, levels, ends, start, separator, worst)
             if cut is None:
                 if part.empty:
@@ -428,10 +441,12 @@ class _Packer:
                 part.html.append(_escape_text(separator))
             part.html.append(_slice_html(block.segments, ends, start, end))
             part.usage = usage
+            part.heading_last = False
             first = False
             start = end
             if start < len(text):
                 self.new_part()
+        self.current.heading_last = block.keep_with_next
         if block.marker_after:
             self.current.marker_slot = len(self.current.html)
 
@@ -549,12 +564,14 @@ def render_digest(digest: Digest) -> list[Payload]:
 
 def render_items(heading: str, items: Sequence[Item], digest: Digest) -> list[Payload]:
     """A reply listing some items of ``digest`` (one item, a category) under ``heading``."""
-    sections: list[list[_Block]] = []
+    sections = [_item_blocks(item) for item in items]
     if _clean(heading).strip(_BLANK):
-        heading_block = _bold_block(heading)
+        heading_block = _heading_block(heading)
         heading_block.marker_after = True
-        sections.append([heading_block])
-    sections += [_item_blocks(item) for item in items]
+        if sections:
+            sections[0] = [heading_block, *sections[0]]
+        else:
+            sections = [[heading_block]]
     return _pack(sections)
 
 
