@@ -7,14 +7,18 @@ import datetime as dt
 import json
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.store import DeliveryKey, LedgerEntry, Store, Subscription, mask_url, open_store
+from bot.store.memory import MemoryStore
 from tests.conftest import ROOT
 
 TODAY = dt.date(2025, 9, 25)
@@ -390,6 +394,74 @@ async def test_concurrent_first_seen_admits_one_caller(backend: Backend) -> None
     stores = [backend.open() for _ in range(4)] if backend.kind != "memory" else [backend.open()] * 4
     fresh = await asyncio.gather(*(stores[n % 4].first_seen("Ev-race", LONG) for n in range(CLAIMERS)))
     assert fresh.count(True) == 1
+
+
+# -- same answers as the in-process store, for any sequence of changes ---------------------------
+_CHATS = st.sampled_from(["a", "b", "c"])
+_CHANNELS = ["ai-news", "telegram:a"]
+# An example changes either chat state or the ledger, so each kind gets dense sequences.
+_OPERATIONS = st.one_of(
+    st.lists(st.one_of(
+        st.tuples(st.just("subscribe"), _CHATS, st.sampled_from([None, "09:30", "0 10 * * 1-5"])),
+        st.tuples(st.just("unsubscribe"), _CHATS),
+        st.tuples(st.just("move"), _CHATS, _CHATS),
+        st.tuples(st.just("inactive"), _CHATS, st.sampled_from(["kicked", "blocked"])),
+        st.tuples(st.just("reactivate"), _CHATS),
+    ), max_size=20),
+    st.lists(st.one_of(
+        st.tuples(st.just("begin"), st.sampled_from(_CHANNELS), st.integers(0, 3), st.integers(1, 4)),
+        st.tuples(st.just("record"), st.sampled_from(_CHANNELS), st.integers(0, 3), st.sampled_from("xyz")),
+        st.tuples(st.just("finish"), st.sampled_from(_CHANNELS)),
+    ), max_size=20),
+)
+
+
+async def _apply(store: Store, space: str, operation: tuple[object, ...]) -> object:
+    # `space` keeps the examples sharing one store apart: it names the platform and the channels.
+    match operation:
+        case ("subscribe", str(chat), schedule):
+            return await store.subscribe(Subscription(space, chat, schedule if isinstance(schedule, str)
+                                                      else None))
+        case ("unsubscribe", str(chat)):
+            return await store.unsubscribe(space, chat)
+        case ("move", str(old), str(new)):
+            return await store.move_chat(space, old, new)
+        case ("inactive", str(chat), str(reason)):
+            return await store.mark_inactive(space, chat, reason)
+        case ("reactivate", str(chat)):
+            return await store.reactivate(space, chat)
+        case ("begin", str(channel), int(part), int(total)):
+            return await store.begin_part(DeliveryKey(TODAY, f"{space}/{channel}"), part, total)
+        case ("record", str(channel), int(part), str(message_id)):
+            return await store.record_part(DeliveryKey(TODAY, f"{space}/{channel}"), part, message_id)
+        case ("finish", str(channel)):
+            return await store.finish(DeliveryKey(TODAY, f"{space}/{channel}"))
+    raise AssertionError(f"unknown operation {operation}")
+
+
+async def _observe(store: Store, space: str) -> dict[str, object]:
+    return {
+        "subscriptions": [s for s in await store.subscriptions() if s.platform == space],
+        "resolved": {chat: await store.resolve_chat(space, chat) for chat in "abc"},
+        "inactive": {chat: reason for chat, reason in (await store.inactive_chats()).items() if chat[0] == space},
+        "ledger": {channel: await store.ledger(DeliveryKey(TODAY, f"{space}/{channel}")) for channel in _CHANNELS},
+        "finished": {channel for channel in await store.finished_deliveries(TODAY)
+                     if channel.startswith(f"{space}/")},
+    }
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)],
+                         indirect=True)
+@settings(max_examples=100, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=_OPERATIONS)
+async def test_any_sequence_of_changes_leaves_the_same_state_as_in_memory(
+        store: Store, operations: list[tuple[object, ...]]) -> None:
+    space = f"p{uuid.uuid4().hex[:10]}"
+    reference = MemoryStore()
+    for operation in operations:
+        assert await _apply(store, space, operation) == await _apply(reference, space, operation), operation
+    assert await _observe(store, space) == await _observe(reference, space)
 
 
 # -- opening -----------------------------------------------------------------------------------
