@@ -9,6 +9,7 @@ with the digest; well above 1.0 means something grows faster than the text does.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import importlib.util
 import sys
@@ -81,7 +82,8 @@ def main() -> int:
         timings: dict[int, float] = {}
         for size, digest in digests.items():
             messages = len(module.render_digest(digest))
-            timings[size] = seconds_per_call(lambda d=digest, m=module: m.render_digest(d), args.seconds, args.rounds)
+            render = functools.partial(module.render_digest, digest)
+            timings[size] = seconds_per_call(render, args.seconds, args.rounds)
             print(f"{platform:<10}{size:>7}{messages:>10}{1 / timings[size]:>12.1f}{timings[size] * 1000:>12.3f}")
         small, large = SIZES
         ratio = timings[large] / timings[small] / (large / small)
