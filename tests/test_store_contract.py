@@ -416,27 +416,28 @@ _OPERATIONS = st.one_of(
 )
 
 
-async def _apply(store: Store, space: str, operation: tuple[object, ...]) -> object:
+async def _apply(store: Store, space: str, operation: tuple[object, ...]) -> bool | None:
     # `space` keeps the examples sharing one store apart: it names the platform and the channels.
     match operation:
         case ("subscribe", str(chat), schedule):
-            return await store.subscribe(Subscription(space, chat, schedule if isinstance(schedule, str)
-                                                      else None))
+            await store.subscribe(Subscription(space, chat, schedule if isinstance(schedule, str) else None))
         case ("unsubscribe", str(chat)):
             return await store.unsubscribe(space, chat)
         case ("move", str(old), str(new)):
-            return await store.move_chat(space, old, new)
+            await store.move_chat(space, old, new)
         case ("inactive", str(chat), str(reason)):
-            return await store.mark_inactive(space, chat, reason)
+            await store.mark_inactive(space, chat, reason)
         case ("reactivate", str(chat)):
-            return await store.reactivate(space, chat)
+            await store.reactivate(space, chat)
         case ("begin", str(channel), int(part), int(total)):
-            return await store.begin_part(DeliveryKey(TODAY, f"{space}/{channel}"), part, total)
+            await store.begin_part(DeliveryKey(TODAY, f"{space}/{channel}"), part, total)
         case ("record", str(channel), int(part), str(message_id)):
-            return await store.record_part(DeliveryKey(TODAY, f"{space}/{channel}"), part, message_id)
+            await store.record_part(DeliveryKey(TODAY, f"{space}/{channel}"), part, message_id)
         case ("finish", str(channel)):
-            return await store.finish(DeliveryKey(TODAY, f"{space}/{channel}"))
-    raise AssertionError(f"unknown operation {operation}")
+            await store.finish(DeliveryKey(TODAY, f"{space}/{channel}"))
+        case _:
+            raise AssertionError(f"unknown operation {operation}")
+    return None
 
 
 async def _observe(store: Store, space: str) -> dict[str, object]:
