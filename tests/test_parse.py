@@ -474,3 +474,14 @@ def test_inline_parsing_is_total_and_keeps_plain_text(text: str) -> None:
     assert well_formed(nodes)
     if not set("*_`[]<\\") & set(text):
         assert nodes == ((Text(text),) if text else ())
+
+
+def test_the_documented_example_parses_as_documented() -> None:
+    document = (EXAMPLES.parent / "docs" / "format.md").read_text(encoding="utf-8")
+    example = re.search(r"```markdown\n(.*?)```", document, re.DOTALL)
+    assert example is not None
+    parsed = parse_digest(example.group(1), "docs/format.md")
+    assert [item.number for item in parsed.items] == [1, 2]
+    assert parsed.items[0].categories == ("Hardware", "开发工具")
+    assert parsed.commentary_heading == "点评"
+    assert plain_text(parsed.commentary[-1]) == "• List lines are kept, one per line."
