@@ -125,3 +125,20 @@ async def test_platform_names_with_a_colon_are_refused() -> None:
             await store.subscribe(Subscription("tele:gram", "-100"))
     finally:
         await store.close()
+
+
+async def test_ping_gives_up_within_its_timeout_while_other_calls_keep_retrying(
+        private_redis: RedisServer) -> None:
+    store = RedisStore(private_redis.url, prefix="digestbot-probe:", ping_timeout=0.3)
+    try:
+        await store.ping()
+        private_redis.stop()
+        pending = asyncio.create_task(store.first_seen("Ev01", 30))
+        with pytest.raises(StoreError, match="no answer within 0.3s"):
+            await store.ping()
+        assert not pending.done(), "a readiness probe must not cut other calls short"
+        await asyncio.to_thread(private_redis.start)
+        assert await asyncio.wait_for(pending, 60)
+        await store.ping()
+    finally:
+        await store.close()

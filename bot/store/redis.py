@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -139,10 +140,12 @@ class RedisStore(Store):
         backoff_base: float = 0.05,
         backoff_cap: float = 2.0,
         health_check_interval: int = 10,
+        ping_timeout: float = 3.0,
     ) -> None:
         self.prefix = prefix
         self.display_url = mask_url(url)
         self._retention = int(retention)
+        self._ping_timeout = ping_timeout
         retry = Retry(ExponentialBackoff(cap=backoff_cap, base=backoff_base), retries)
         try:
             self._client: Redis = Redis.from_url(
@@ -216,7 +219,13 @@ class RedisStore(Store):
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def ping(self) -> None:
-        await self._call(self._client.ping())
+        # Readiness probes call this: answer within a bound instead of waiting out every retry.
+        try:
+            async with asyncio.timeout(self._ping_timeout):
+                await self._call(self._client.ping())
+        except TimeoutError as error:
+            raise StoreError(f"redis store {self.display_url}: no answer within {self._ping_timeout:g}s") \
+                from error
 
     async def close(self) -> None:
         await self._call(self._client.aclose())
