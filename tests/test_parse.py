@@ -485,3 +485,28 @@ def test_the_documented_example_parses_as_documented() -> None:
     assert parsed.items[0].categories == ("Hardware", "开发工具")
     assert parsed.commentary_heading == "点评"
     assert plain_text(parsed.commentary[-1]) == "• List lines are kept, one per line."
+
+
+def test_a_link_inside_link_text_keeps_only_its_text() -> None:
+    assert parse_inline("[a [b](https://u.example) c](https://v.example)") == (
+        Link("https://v.example", (Text("a b c"),)),)
+
+
+@pytest.mark.parametrize("text", [
+    "*a " * 500 + "a* " * 500,
+    "[" * 500 + "a" + "](https://u.example)" * 500,
+    "*" * 3000 + "a" + "*" * 3000,
+    "[" * 3000 + "`" * 3000,
+], ids=["nested-emphasis", "nested-links", "long-runs", "unmatched"])
+def test_pathological_nesting_stays_shallow(text: str) -> None:
+    def depth(nodes: Paragraph) -> int:
+        return max([0, *(1 + depth(node.children) for node in nodes if isinstance(node, Bold | Italic | Link))])
+
+    parsed = parse_digest(digest(f"1. [A](https://a.example)\n\n    {text}\n"))
+    assert depth(parsed.items[0].summary[0]) <= 12
+
+
+def test_yaml_values_yaml_cannot_convert_are_reported() -> None:
+    error = error_of("---\ntitle: !!int abc\ndate: 2025-10-01\n---\n1. [A](https://a.example)\n")
+    assert error.line == 2
+    assert "front matter" in error.reason

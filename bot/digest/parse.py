@@ -100,7 +100,17 @@ def parse_inline(source: str) -> Paragraph:
     Soft line breaks ("\\n") are kept as they are; paragraph building decides what they become.
     HTML entities and raw HTML are not interpreted: they are text a reader sees as written.
     """
-    pieces = _tokenize(source)
+    return _parse_inline(source, 0)
+
+
+# Deeper nesting than any writer uses is kept flat, so that no input can exhaust the recursion
+# of the code that walks the model (here and in every renderer).
+_MAX_LINK_DEPTH = 3
+_MAX_EMPHASIS_DEPTH = 12
+
+
+def _parse_inline(source: str, depth: int) -> Paragraph:
+    pieces = _tokenize(source, depth)
     _process_emphasis(pieces)
     return _finish(pieces)
 
@@ -123,10 +133,11 @@ def _code_span_end(source: str, start: int) -> tuple[int, int] | None:
         search = end
 
 
-def _tokenize(source: str) -> list[_Piece]:
+def _tokenize(source: str, depth: int) -> list[_Piece]:
     pieces: list[_Piece] = []
     buffer: list[str] = []
     length = len(source)
+    brackets = _bracket_pairs(source) if depth < _MAX_LINK_DEPTH and "[" in source else {}
 
     def flush() -> None:
         if buffer:
@@ -189,7 +200,7 @@ def _tokenize(source: str) -> list[_Piece]:
             index += 1
             continue
         if char == "[":
-            parsed = _try_link(source, index)
+            parsed = _try_link(source, index, brackets.get(index), depth)
             if parsed is not None:
                 nodes, end = parsed
                 flush()
@@ -233,12 +244,13 @@ def _delimiter(char: str, count: int, before: str, after: str) -> _Delimiter:
     return _Delimiter(char, count, count, can_open, can_close)
 
 
-def _try_link(source: str, start: int) -> tuple[list[_Piece], int] | None:
-    """`[text](destination "title")` at start: the link node (or, for an empty destination, its
-    text) and the index after it; None when the bracket does not begin an inline link."""
+def _bracket_pairs(source: str) -> dict[int, int]:
+    """Each `[` that has a matching `]` → the index of that `]`, skipping escaped brackets and
+    brackets inside code spans and autolinks (one left-to-right pass, as CommonMark reads them)."""
+    pairs: dict[int, int] = {}
+    open_brackets: list[int] = []
     length = len(source)
-    depth = 0
-    index = start + 1
+    index = 0
     while index < length:
         char = source[index]
         if char == "\\":
@@ -249,28 +261,32 @@ def _try_link(source: str, start: int) -> tuple[list[_Piece], int] | None:
             if span is not None:
                 index = span[0] + span[1]
                 continue
+            while index < length and source[index] == "`":
+                index += 1
+            continue
         if char == "<":
             match = _AUTOLINK.match(source, index)
             if match:
                 index = match.end()
                 continue
         if char == "[":
-            depth += 1
-        elif char == "]":
-            if depth == 0:
-                break
-            depth -= 1
+            open_brackets.append(index)
+        elif char == "]" and open_brackets:
+            pairs[open_brackets.pop()] = index
         index += 1
-    else:
-        return None
-    close = index
-    if close + 1 >= length or source[close + 1] != "(":
+    return pairs
+
+
+def _try_link(source: str, start: int, close: int | None, depth: int) -> tuple[list[_Piece], int] | None:
+    """`[text](destination "title")` at start: the link node (or, for an empty destination, its
+    text) and the index after it; None when the bracket does not begin an inline link."""
+    if close is None or close + 1 >= len(source) or source[close + 1] != "(":
         return None
     parsed = _link_destination(source, close + 2)
     if parsed is None:
         return None
     url, end = parsed
-    children = _without_links(parse_inline(source[start + 1:close]))
+    children = _without_links(_parse_inline(source[start + 1:close], depth + 1))
     if not url:
         return list(children), end
     return [Link(url, children)], end
@@ -352,11 +368,12 @@ def _without_links(nodes: Paragraph) -> tuple[Inline, ...]:
             out.append(Italic(_without_links(node.children)))
         else:
             out.append(node)
-    return tuple(out)
+    return _finish(list(out))
 
 
 def _process_emphasis(pieces: list[_Piece]) -> None:
     """CommonMark's "process emphasis" over the delimiter runs in pieces, in place."""
+    nesting: dict[int, int] = {}   # id(Bold/Italic made here) → how deeply emphasis nests inside it
     closer_index = 0
     while closer_index < len(pieces):
         closer = pieces[closer_index]
@@ -384,17 +401,22 @@ def _process_emphasis(pieces: list[_Piece]) -> None:
         assert isinstance(opener, _Delimiter)
         used = 2 if opener.count >= 2 and closer.count >= 2 else 1
         inner = _finish(pieces[opener_index + 1:closer_index])
-        node: Bold | Italic = Bold(inner) if used == 2 else Italic(inner)
+        level = 1 + max((nesting.get(id(node), 1) for node in inner if isinstance(node, Bold | Italic)), default=0)
         opener.count -= used
         closer.count -= used
         replacement: list[_Piece] = []
         if opener.count:
             replacement.append(opener)
-        replacement.append(node)
+        if level > _MAX_EMPHASIS_DEPTH:
+            replacement.extend(inner)
+        else:
+            node: Bold | Italic = Bold(inner) if used == 2 else Italic(inner)
+            nesting[id(node)] = level
+            replacement.append(node)
         if closer.count:
             replacement.append(closer)
         pieces[opener_index:closer_index + 1] = replacement
-        closer_index = opener_index + (1 if opener.count else 0) + 1
+        closer_index = opener_index + len(replacement) - (1 if closer.count else 0)
 
 
 def _finish(pieces: list[_Piece]) -> tuple[Inline, ...]:
@@ -645,6 +667,10 @@ class _Parser:
             problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
             line = base + mark.line if mark is not None else opening.number
             raise self.fail(f"front matter is not valid YAML: {' '.join(str(problem).split())}", line) from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            # A tagged scalar YAML cannot convert, like `!!int abc`.
+            raise self.fail(f"front matter has a value YAML cannot read: {' '.join(str(exc).split())}",
+                            base) from None
         finally:
             loader.dispose()
         if data is None:
@@ -888,6 +914,13 @@ def _parse_date(value: object) -> tuple[dt.date, dt.datetime | None] | None:
 
 def parse_digest(text: str | bytes, source: str = "<digest>") -> Digest:
     """A digest from its file content; raises DigestError naming source and line for bad input."""
+    try:
+        return _parse(text, source)
+    except RecursionError:
+        raise DigestError(source, "markup nested too deeply to read") from None
+
+
+def _parse(text: str | bytes, source: str) -> Digest:
     parser = _Parser(source)
     decoded = parser.decode(text)
     lines = parser.lines(decoded)
