@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.digest.parse import parse_file
+from bot.digest.parse import parse_digest, parse_file
+from bot.render import text as text_renderer
 from tests.conftest import EXAMPLES, ROOT
 from tests.test_parse import MALFORMED
 
@@ -166,14 +167,10 @@ def test_main_reports_digest_errors_without_raising(tmp_path: Path, capsys: pyte
 # The plain-text renderer behind `render --for text` and the console.
 
 def test_text_renderer_shows_links_and_drops_markup() -> None:
-    from bot.render.text import render_digest
-
     source = ("---\ntitle: T\ndate: 2025-10-01T09:30:00+08:00\n---\n\nSee **this** and [the docs](https://d.example).\n\n"
               "---\n\n1.  [Item](https://i.example)\n\n    A `code` span, *italic*, <https://auto.example>.\n\n"
               "---\n\n## Notes\n\n- one\n- two\n\nEnd.\n")
-    from bot.digest.parse import parse_digest
-
-    [payload] = render_digest(parse_digest(source))
+    [payload] = text_renderer.render_digest(parse_digest(source))
     assert payload == {"text": "T\n2025-10-01 09:30 +08:00\n\n"
                                "See this and the docs (https://d.example).\n\n"
                                "1. Item\n   https://i.example\n\n   A code span, italic, https://auto.example.\n\n"
@@ -181,11 +178,8 @@ def test_text_renderer_shows_links_and_drops_markup() -> None:
 
 
 def test_text_renderer_items_and_notices_keep_terminal_control_out() -> None:
-    from bot.digest.parse import parse_digest
-    from bot.render.text import render_items, render_notice
-
     digest = parse_digest("---\ntitle: T\ndate: 2025-10-01\n---\n\n1. [A\x1bc](https://a.example)\n\n    S\x07.\n\n"
                           "2. [B](https://b.example)\n")
-    [payload] = render_items("Hardware — 2025-10-01", digest.items[:1], digest)
+    [payload] = text_renderer.render_items("Hardware — 2025-10-01", digest.items[:1], digest)
     assert payload == {"text": "Hardware — 2025-10-01\n\n1. Ac\n   https://a.example\n\n   S."}
-    assert render_notice("no digest yet\x1b]0;x\x07") == [{"text": "no digest yet]0;x"}]
+    assert text_renderer.render_notice("no digest yet\x1b]0;x\x07") == [{"text": "no digest yet]0;x"}]
