@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text
 from bot.render import Payload
 from bot.render.splitting import BreakLevel, break_levels, graphemes, split_text
-from bot.render.telegram import LIMITS, render_digest, render_items, render_notice, telegram_link_url
+from bot.render.telegram import (
+    LIMITS,
+    TelegramLimits,
+    render_digest,
+    render_items,
+    render_notice,
+    telegram_link_url,
+)
 from tests.conftest import EXAMPLES, reference_digests
 from tests.fakes import tdparse
 
@@ -47,12 +54,13 @@ class Expected:
 
     text: list[str]
     links: list[tuple[str, str]]
+    limits: TelegramLimits = LIMITS
 
     def add_plain(self, text: str) -> None:
         self.text.append(_unspaced(text))
 
     def add_link(self, url: str, label: str) -> None:
-        if telegram_link_url(url) is not None:
+        if telegram_link_url(url, self.limits) is not None:
             target = tdparse.normalized_link(url)
             assert target is not None, f"renderer links {url!r}, which Telegram would drop"
             shown = url if _blank(label) else label
@@ -80,8 +88,8 @@ def _plain(nodes: Sequence[Inline]) -> str:
     return "".join(parts)
 
 
-def expected_digest(digest: Digest) -> Expected:
-    expected = Expected([], [])
+def expected_digest(digest: Digest, limits: TelegramLimits = LIMITS) -> Expected:
+    expected = Expected([], [], limits)
     if not _blank(digest.title):
         expected.add_plain(digest.title)
     expected.add_plain(digest.date.isoformat())
@@ -127,7 +135,7 @@ def _merge_links(links: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def check_messages(payloads: Sequence[Payload], expected: Expected | None = None,
-                   first_line: str | None = None) -> list[Message]:
+                   first_line: str | None = None, limits: TelegramLimits = LIMITS) -> list[Message]:
     """Every limit and rule for each message, then (given ``expected``) nothing lost, in order."""
     assert payloads, "nothing to send"
     total = len(payloads)
@@ -137,18 +145,18 @@ def check_messages(payloads: Sequence[Payload], expected: Expected | None = None
         assert payload["parse_mode"] == "HTML"
         assert payload["link_preview_options"] == {"is_disabled": True}
         html = payload["text"]
-        assert len(html.encode("utf-8")) <= LIMITS.max_html_bytes
+        assert len(html.encode("utf-8")) <= limits.max_html_bytes
         tags = {tag.lower() for tag in re.findall(r"</?\s*([A-Za-z][A-Za-z0-9-]*)", html)}
         assert tags <= ALLOWED_TAGS, f"part {number}: tags {tags - ALLOWED_TAGS}"
         assert "\r" not in html
         assert tdparse.check_send_message(payload) is None, (number, tdparse.check_send_message(payload))
         parsed = tdparse.parse_html(html)
-        assert len(parsed.text) <= LIMITS.max_chars
-        assert len(parsed.entities) <= LIMITS.max_entities
+        assert len(parsed.text) <= limits.max_chars
+        assert len(parsed.entities) <= limits.max_entities
         assert tdparse.entity_payload_bytes(parsed.entities) <= tdparse.MAX_ENTITY_BYTES
-        our_measure = sum(LIMITS.entity_overhead_bytes + len((entity.url or "").encode("utf-8"))
+        our_measure = sum(limits.entity_overhead_bytes + len((entity.url or "").encode("utf-8"))
                           for entity in parsed.entities)
-        assert our_measure <= LIMITS.max_entity_bytes
+        assert our_measure <= limits.max_entity_bytes
         body, body_start = _without_marker(parsed.text, number, total)
         _check_cut_edges(body, number, total)
         messages.append(Message(payload, parsed, body, body_start))
@@ -351,6 +359,42 @@ def test_every_digest_renders_into_messages_telegram_accepts_losing_nothing(dige
     check_messages(payloads, expected_digest(digest), _first_line(digest) if short_title else None)
 
 
+@st.composite
+def small_limits(draw: st.DrawFn) -> TelegramLimits:
+    """Tight budgets, so that small digests exercise every kind of cut; each still fits one
+    grapheme inside bold, italic, code and a link of the longest URL allowed."""
+    url_bytes = draw(st.integers(30, 200))
+    return TelegramLimits(
+        max_chars=draw(st.integers(40, 600)),
+        max_entities=draw(st.integers(4, 12)),
+        max_entity_bytes=4 * 20 + url_bytes + draw(st.integers(0, 600)),
+        entity_overhead_bytes=20,
+        max_html_bytes=6 * url_bytes + 200 + draw(st.integers(0, 3000)),
+        max_link_url_bytes=url_bytes,
+    )
+
+
+@settings(PROPERTY_SETTINGS, max_examples=80)
+@given(digests(), small_limits())
+def test_tight_limits_force_every_kind_of_cut_and_still_lose_nothing(digest: Digest, limits: TelegramLimits) -> None:
+    payloads = render_digest(digest, limits=limits)
+    check_messages(payloads, expected_digest(digest, limits), limits=limits)
+    heading = "分类 Category"
+    expected = Expected([], [], limits)
+    expected.add_plain(heading)
+    _expect_items(expected, digest.items)
+    check_messages(render_items(heading, digest.items, digest, limits=limits), expected, limits=limits)
+
+
+def test_more_than_999_messages_are_numbered_with_room_for_the_digits() -> None:
+    limits = TelegramLimits(max_chars=40)
+    digest = _digest([Item(1, "Long", "https://example.com/", ((Text("字" * 30_000),),))])
+    messages = check_messages(render_digest(digest, limits=limits), expected_digest(digest, limits), limits=limits)
+    total = len(messages)
+    assert total > 999
+    assert messages[-1].parsed.text.startswith(f"({total}/{total})\n")
+
+
 @settings(PROPERTY_SETTINGS, max_examples=60)
 @given(digests_with_giant_item())
 def test_a_giant_item_is_spread_over_several_messages(case: tuple[Digest, str]) -> None:
@@ -361,7 +405,7 @@ def test_a_giant_item_is_spread_over_several_messages(case: tuple[Digest, str]) 
     check_messages(payloads, expected_digest(digest), _first_line(digest) if len(digest.title) < 1000 else None)
 
 
-@settings(PROPERTY_SETTINGS, max_examples=25)
+@settings(PROPERTY_SETTINGS, max_examples=20)
 @given(digests_with_hundreds_of_items())
 def test_hundreds_of_items(digest: Digest) -> None:
     payloads = render_digest(digest)

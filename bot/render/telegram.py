@@ -167,18 +167,18 @@ def telegram_link_url(url: str, limits: TelegramLimits = LIMITS) -> str | None:
     return url
 
 
-def _inline_segments(nodes: Sequence[Inline], marks: Marks, out: list[_Segment]) -> None:
+def _inline_segments(nodes: Sequence[Inline], marks: Marks, out: list[_Segment], limits: TelegramLimits) -> None:
     for node in nodes:
         if isinstance(node, Text | Code):
             text = _clean(node.text)
             if text:
                 out.append(_Segment(text, _push(marks, _CODE) if isinstance(node, Code) else marks))
         elif isinstance(node, Bold):
-            _inline_segments(node.children, _push(marks, _BOLD), out)
+            _inline_segments(node.children, _push(marks, _BOLD), out, limits)
         elif isinstance(node, Italic):
-            _inline_segments(node.children, _push(marks, _ITALIC), out)
+            _inline_segments(node.children, _push(marks, _ITALIC), out, limits)
         elif isinstance(node, Link):
-            _link_segments(node.url, node.children, marks, out)
+            _link_segments(node.url, node.children, marks, out, limits)
 
 
 def _push(marks: Marks, mark: _Mark) -> Marks:
@@ -198,11 +198,12 @@ def _is_blank(segments: Sequence[_Segment]) -> bool:
     return not any(segment.text.strip(_BLANK) for segment in segments)
 
 
-def _link_segments(url: str, children: Sequence[Inline], marks: Marks, out: list[_Segment]) -> None:
+def _link_segments(url: str, children: Sequence[Inline], marks: Marks, out: list[_Segment],
+                   limits: TelegramLimits) -> None:
     label: list[_Segment] = []
-    href = telegram_link_url(url)
+    href = telegram_link_url(url, limits)
     if href is None:
-        _inline_segments(children, marks, label)
+        _inline_segments(children, marks, label, limits)
         shown_url = _clean(url)
         if not _is_blank(label):
             out.extend(label)
@@ -211,7 +212,7 @@ def _link_segments(url: str, children: Sequence[Inline], marks: Marks, out: list
             out.append(_Segment(shown_url, marks))
         return
     link_marks = _push(marks, _Mark("a", href))
-    _inline_segments(children, link_marks, label)
+    _inline_segments(children, link_marks, label, limits)
     if not _is_blank(label):
         out.extend(label)
     else:
@@ -219,9 +220,9 @@ def _link_segments(url: str, children: Sequence[Inline], marks: Marks, out: list
         out.append(_Segment(href, link_marks))
 
 
-def _paragraph_block(paragraph: Paragraph, separator: str = "\n\n") -> _Block:
+def _paragraph_block(paragraph: Paragraph, limits: TelegramLimits, separator: str = "\n\n") -> _Block:
     segments: list[_Segment] = []
-    _inline_segments(paragraph, (), segments)
+    _inline_segments(paragraph, (), segments, limits)
     return _Block(segments, separator)
 
 
@@ -229,18 +230,18 @@ def _heading_block(text: str, separator: str = "\n\n") -> _Block:
     return _Block([_Segment(_clean(text), (_BOLD,))], separator, keep_with_next=True)
 
 
-def _item_blocks(item: Item) -> list[_Block]:
+def _item_blocks(item: Item, limits: TelegramLimits) -> list[_Block]:
     heading: list[_Segment] = [_Segment(f"{item.number}. ")]
-    _link_segments(item.url, (Text(item.title),), (), heading)
+    _link_segments(item.url, (Text(item.title),), (), heading, limits)
     blocks = [_Block(heading, keep_with_next=True)]
     for index, paragraph in enumerate(item.summary):
-        block = _paragraph_block(paragraph, "\n" if index == 0 else "\n\n")
+        block = _paragraph_block(paragraph, limits, "\n" if index == 0 else "\n\n")
         if block.segments:
             blocks.append(block)
     return blocks
 
 
-def _digest_sections(digest: Digest) -> list[list[_Block]]:
+def _digest_sections(digest: Digest, limits: TelegramLimits) -> list[list[_Block]]:
     header_segments = []
     title = _clean(digest.title)
     if title.strip(_BLANK):
@@ -248,14 +249,17 @@ def _digest_sections(digest: Digest) -> list[list[_Block]]:
         header_segments.append(_Segment("\n"))
     header_segments.append(_Segment(digest.date.isoformat()))
     opening = [_Block(header_segments, marker_after=True)]
-    opening += [block for block in map(_paragraph_block, digest.intro) if block.segments]
+    opening += [block for block in (_paragraph_block(paragraph, limits) for paragraph in digest.intro)
+                if block.segments]
     sections = [opening]
-    sections += [_item_blocks(item) for item in digest.items]
+    sections += [_item_blocks(item, limits) for item in digest.items]
     closing: list[_Block] = []
     if digest.commentary_heading and _clean(digest.commentary_heading).strip(_BLANK):
         closing.append(_heading_block(digest.commentary_heading))
     for paragraph in digest.commentary:
-        block = _paragraph_block(paragraph, "\n" if closing and len(closing) == 1 else "\n\n")
+        # The first paragraph sits right under its heading.
+        under_heading = len(closing) == 1 and closing[0].keep_with_next
+        block = _paragraph_block(paragraph, limits, "\n" if under_heading else "\n\n")
         if block.segments:
             closing.append(block)
     if closing:
@@ -523,7 +527,7 @@ def _marker(number: int, total: int) -> str:
     return f"({number}/{total})"
 
 
-def _pack(sections: Sequence[Sequence[_Block]], limits: TelegramLimits = LIMITS) -> list[Payload]:
+def _pack(sections: Sequence[Sequence[_Block]], limits: TelegramLimits) -> list[Payload]:
     digits = 3
     while True:
         # Room for " (k/n)" or "(k/n)\n" with k and n of up to ``digits`` digits.
@@ -557,14 +561,15 @@ def _payload(html: str) -> Payload:
 # Public API
 
 
-def render_digest(digest: Digest) -> list[Payload]:
+def render_digest(digest: Digest, *, limits: TelegramLimits = LIMITS) -> list[Payload]:
     """The sendMessage parameters for the whole digest, one dict per message, in order."""
-    return _pack(_digest_sections(digest))
+    return _pack(_digest_sections(digest, limits), limits)
 
 
-def render_items(heading: str, items: Sequence[Item], digest: Digest) -> list[Payload]:
+def render_items(heading: str, items: Sequence[Item], digest: Digest, *,
+                 limits: TelegramLimits = LIMITS) -> list[Payload]:
     """A reply listing some items of ``digest`` (one item, a category) under ``heading``."""
-    sections = [_item_blocks(item) for item in items]
+    sections = [_item_blocks(item, limits) for item in items]
     if _clean(heading).strip(_BLANK):
         heading_block = _heading_block(heading)
         heading_block.marker_after = True
@@ -572,11 +577,11 @@ def render_items(heading: str, items: Sequence[Item], digest: Digest) -> list[Pa
             sections[0] = [heading_block, *sections[0]]
         else:
             sections = [[heading_block]]
-    return _pack(sections)
+    return _pack(sections, limits)
 
 
-def render_notice(text: str) -> list[Payload]:
+def render_notice(text: str, *, limits: TelegramLimits = LIMITS) -> list[Payload]:
     """The bot's own words as plain text (escaped), split like any message; nothing for blank text."""
     if not _clean(text).strip(_BLANK):
         return []
-    return _pack([[_Block([_Segment(_clean(text))])]])
+    return _pack([[_Block([_Segment(_clean(text))])]], limits)
