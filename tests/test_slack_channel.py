@@ -207,6 +207,32 @@ async def test_blocks_too_long_are_split_once_into_two_ordered_messages(
     assert "rendering defect" in caplog.text
 
 
+async def test_text_too_long_without_blocks_is_split_at_a_paragraph(fake: FakeSlack, channel: SlackChannel) -> None:
+    paragraphs = [f"Paragraph {number}: " + "words and more words " * 400 for number in range(6)]
+    text = "\n\n".join(paragraphs)          # ~50,000 characters, past Slack's 40,000
+    assert len(text) > 40_000
+
+    await channel.send(CHANNEL, {"text": text, "unfurl_links": False, "unfurl_media": False})
+
+    assert fake.refused == [(CHANNEL, "msg_too_long")]
+    first, second = fake.posts[CHANNEL]
+    assert first["text"] + second["text"] == text
+    assert first["text"].endswith("\n\n") and second["text"].startswith("Paragraph 3:")
+
+
+async def test_a_server_error_on_the_second_half_is_retried_without_repeating_the_first(
+        fake: FakeSlack, channel: SlackChannel) -> None:
+    texts = [f"{number} " + "段落" * 1400 for number in range(6)]
+    payload = message(*texts)
+    # The whole payload is refused, the first half accepted, then the second half meets a 502.
+    fake.fail_server(CHANNEL, times=1, status=502, after=2)
+
+    await channel.send(CHANNEL, payload)
+
+    first, second = fake.posts[CHANNEL]
+    assert first["blocks"] + second["blocks"] == payload["blocks"]
+
+
 async def test_a_half_that_still_fails_is_a_rendering_defect(fake: FakeSlack, channel: SlackChannel) -> None:
     oversized = "y" * 3500      # a section text beyond 3,000 characters is invalid on its own
     with pytest.raises(RenderingDefect) as raised:

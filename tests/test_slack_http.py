@@ -413,6 +413,17 @@ async def test_a_public_mention_is_posted_in_the_channel(rig: Rig) -> None:
     assert rig.fake.ephemerals == []
 
 
+async def test_a_mention_in_a_thread_is_answered_in_that_thread(rig: Rig) -> None:
+    await rig.event(rig.fake.mention("<@UBOT> item 1", thread_ts="1700000000.000001"))
+    await rig.event(rig.fake.mention("<@UBOT> item 2 public", thread_ts="1700000000.000002"))
+    await rig.channel.drain()
+
+    [private] = rig.fake.ephemerals
+    assert private["thread_ts"] == "1700000000.000001" and "A GPU for small phones" in shown([private])
+    [public] = rig.fake.posts[CHANNEL]
+    assert public["thread_ts"] == "1700000000.000002" and "An SDK for agent builders" in shown([public])
+
+
 async def test_a_bare_mention_gets_help(rig: Rig) -> None:
     await rig.event(rig.fake.mention("<@UBOT>"))
 

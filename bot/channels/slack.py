@@ -32,7 +32,7 @@ from bot.delivery import Deliverer, DeliveryAborted, Outcome
 from bot.ratelimit import SlidingWindowLimiter
 from bot.render import Payload
 from bot.render import slack as render
-from bot.render.splitting import split_text
+from bot.render.splitting import BreakLevel, break_levels, split_text
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -131,11 +131,21 @@ def split_payload(payload: Payload) -> tuple[Payload, Payload] | None:
     if blocks:
         return None
     text = str(payload.get("text", ""))
-    pieces = split_text(text, max(1, math.ceil(len(text) / 2)))
-    if len(pieces) < 2:
+    middle = _middle_cut(text)
+    if middle is None:
         return None
-    middle = math.ceil(len(pieces) / 2)
-    return {**payload, "text": "".join(pieces[:middle])}, {**payload, "text": "".join(pieces[middle:])}
+    return {**payload, "text": text[:middle]}, {**payload, "text": text[middle:]}
+
+
+def _middle_cut(text: str) -> int | None:
+    """The best cut (paragraph, else sentence, word, grapheme) in the middle half, nearest the middle."""
+    size = len(text)
+    levels = break_levels(text)
+    candidates = [position for position in range(max(1, size // 4), size - size // 4)
+                  if levels[position] < BreakLevel.NONE]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda position: (levels[position], abs(2 * position - size)))
 
 
 def _block_text(block: Any) -> str:
@@ -171,6 +181,7 @@ class Invocation:
     channel: str
     text: str                   # what follows "/digest" or the bot's mention
     response_url: str = ""      # empty for mentions
+    thread_ts: str = ""         # a mention inside a thread is answered in that thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,7 +427,7 @@ class SlackChannel:
         try:
             if answer.public:
                 try:
-                    await self._post_public(invocation.channel, answer.payloads)
+                    await self._post_public(invocation.channel, self._in_thread(invocation, answer.payloads))
                     return
                 except DeliveryAborted as aborted:
                     # Usually the bot is not in the channel: the asker still gets the answer, privately.
@@ -425,6 +436,12 @@ class SlackChannel:
             await self._post_private(invocation, answer.payloads)
         except Exception:
             log.exception("slack: the answer in %s could not be sent", invocation.channel)
+
+    @staticmethod
+    def _in_thread(invocation: Invocation, payloads: Sequence[Payload]) -> list[Payload]:
+        if not invocation.thread_ts:
+            return list(payloads)
+        return [{**payload, "thread_ts": invocation.thread_ts} for payload in payloads]
 
     async def _post_public(self, channel: str, payloads: Sequence[Payload]) -> None:
         if self._deliverer is not None:
@@ -454,6 +471,8 @@ class SlackChannel:
     async def _post_ephemeral(self, invocation: Invocation, payload: Payload) -> None:
         await self._limiter.acquire(invocation.channel)
         fields = {key: payload[key] for key in _MESSAGE_KEYS if key in payload}
+        if invocation.thread_ts:
+            fields["thread_ts"] = invocation.thread_ts
         try:
             await self.client.chat_postEphemeral(channel=invocation.channel, user=invocation.user, **fields)
         except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
@@ -479,7 +498,8 @@ class SlackChannel:
                 log.info("slack: event %s seen before (retry %s); not answered again", event_id, retry)
                 return
         invocation = Invocation(user=str(event["user"]), channel=str(event.get("channel", "")),
-                                text=self._without_mention(str(event.get("text", ""))))
+                                text=self._without_mention(str(event.get("text", ""))),
+                                thread_ts=str(event.get("thread_ts") or ""))
         self._spawn(self._answer_mention(invocation))
 
     def _without_mention(self, text: str) -> str:

@@ -28,6 +28,7 @@ CHANNEL_ERRORS = ("channel_not_found", "not_in_channel", "is_archived", "account
 class _ServerFailures:
     remaining: int
     status: int
+    spared: int         # posts still let through before the failures start
 
 
 @dataclass
@@ -116,9 +117,10 @@ class FakeSlack:
         """Every post to `channel` is refused with `error` (channel_not_found, not_in_channel, ...)."""
         self._channel_errors[channel] = error
 
-    def fail_server(self, channel: str, times: int, status: int = 500) -> None:
-        """The next `times` posts to `channel` get an HTTP `status` with an HTML body, like a bad gateway."""
-        self._server_failures[channel] = _ServerFailures(times, status)
+    def fail_server(self, channel: str, times: int, status: int = 500, after: int = 0) -> None:
+        """After `after` more posts, the next `times` posts to `channel` get an HTTP `status` with an
+        HTML body, like a bad gateway."""
+        self._server_failures[channel] = _ServerFailures(times, status, after)
 
     def stall(self, channel: str, seconds: float) -> None:
         """Posts to `channel` take `seconds` before any answer (a client timeout)."""
@@ -229,7 +231,9 @@ class FakeSlack:
         if channel in self._stalls:
             await asyncio.sleep(self._stalls[channel])
         failures = self._server_failures.get(channel)
-        if failures is not None and failures.remaining > 0:
+        if failures is not None and failures.spared > 0:
+            failures.spared -= 1
+        elif failures is not None and failures.remaining > 0:
             failures.remaining -= 1
             return web.Response(status=failures.status, text="<html>upstream trouble</html>",
                                 content_type="text/html")
