@@ -434,7 +434,7 @@ class _Packer:
             # A message that already holds something only takes a piece ending at a sentence;
             # otherwise the piece starts the next message.
             worst = BreakLevel.GRAPHEME if part.empty or part.heading_last else BreakLevel.SENTENCE
-            cut = self._scan(block, text, levels, ends, start, separator, worst)
+            cut = self._scan(block, text, levels, ends, start, separator, worst, inside_cluster=part.empty)
             if cut is None:
                 if part.empty:
                     raise RuntimeError("a single character exceeds an empty Telegram message's budget")
@@ -455,8 +455,9 @@ class _Packer:
             self.current.marker_slot = len(self.current.html)
 
     def _scan(self, block: _Block, text: str, levels: bytearray, ends: list[int], start: int,
-              separator: str, worst: int) -> tuple[int, _Usage] | None:
-        """The farthest cut from ``start`` (best level first) that fits the current message."""
+              separator: str, worst: int, inside_cluster: bool) -> tuple[int, _Usage] | None:
+        """The farthest cut from ``start`` of the best level up to ``worst`` that fits the current
+        message; with ``inside_cluster``, a cut between code points when no better one fits."""
         limits, capacity = self.limits, self.capacity
         base = self.current.usage.plus(_separator_usage(separator))
         chars, entities, entity_bytes, html_bytes = base.chars, base.entities, base.entity_bytes, base.html_bytes
@@ -501,7 +502,7 @@ class _Packer:
         for candidate in latest:
             if candidate is not None:
                 return candidate
-        if worst == BreakLevel.GRAPHEME and position > start:
+        if inside_cluster and position > start:
             # Only a grapheme cluster longer than a whole message gets here: no clean cut exists,
             # so it is cut between code points rather than dropped.
             return position, _Usage(chars, entities, entity_bytes, html_bytes + closing_bytes)
