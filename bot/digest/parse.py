@@ -686,7 +686,7 @@ class _Parser:
     def title(self, data: dict[str, Any], keys: dict[str, tuple[int, Any]], opening: int) -> str:
         if "title" not in data:
             raise self.fail("front matter has no title:", opening)
-        line, node = keys["title"]
+        line, node = keys.get("title", (opening, None))
         value = data["title"]
         if value is None or not isinstance(node, yaml.ScalarNode):
             raise self.fail("title must be a line of text", line)
@@ -699,7 +699,7 @@ class _Parser:
              opening: int) -> tuple[dt.date, dt.datetime | None]:
         if "date" not in data:
             raise self.fail("front matter has no date:", opening)
-        line, node = keys["date"]
+        line, node = keys.get("date", (opening, None))
         parsed = _parse_date(data["date"] if not isinstance(node, yaml.ScalarNode) else node.value)
         if parsed is None:
             shown = node.value if isinstance(node, yaml.ScalarNode) else data["date"]
@@ -710,7 +710,7 @@ class _Parser:
     def categories(self, data: dict[str, Any], keys: dict[str, tuple[int, Any]]) -> tuple[str, ...]:
         if data.get("categories") is None:
             return ()
-        line, node = keys["categories"]
+        line, node = keys.get("categories", (None, None))
         names: list[str] = []
         if isinstance(node, yaml.ScalarNode):
             names = [part.strip() for part in _NAME_SEPARATORS.split(node.value)]
