@@ -201,6 +201,14 @@ def test_scaled_limits_speed_every_rate_up() -> None:
         TelegramRateLimits().scaled(0)
 
 
+@pytest.mark.parametrize(("overall", "burst"), [(30, 3), (60, 6), (600, 60), (31, 1), (5, 1), (45, 3)])
+def test_the_overall_limit_leaves_in_small_bursts_that_divide_it(overall: int, burst: int) -> None:
+    limits = TelegramRateLimits(overall_limit=overall)
+    assert limits.overall_burst() == burst
+    # Windows of `burst` messages laid end to end fill one overall window with exactly the limit.
+    assert overall % burst == 0
+
+
 async def test_the_token_never_reaches_the_logs(
     fake: FakeTelegram, make_channel: ChannelFactory, caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -93,12 +93,13 @@ class Session:
     def words(self, key: str, **values: object) -> str:
         return text(self.language, key, **values)
 
-    async def ask(self, command: str, *, chat: int = PRIVATE, user: int = PRIVATE, parts: int = 1) -> list[SentMessage]:
+    async def ask(self, command: str, *, chat: int = PRIVATE, user: int = PRIVATE, parts: int = 1,
+                  **how: Any) -> list[SentMessage]:
         """Send `command` as `user` in `chat`; return the `parts` messages the bot answered with."""
         before = len(self.fake.sent.get(str(chat), []))
         if chat == PRIVATE:
             user = PRIVATE
-        update = self.fake.message_update(command, chat=chat, user=user)
+        update = self.fake.message_update(command, chat=chat, user=user, **how)
         self.last_update = update
         await self.deliver(update)
         self.expected_total += parts
@@ -313,6 +314,16 @@ async def test_only_group_admins_change_the_subscription(session: Session) -> No
     assert len(await session.store.subscriptions()) == 1
     assert await session.answer("/unsubscribe", chat=GROUP, user=ADMIN) == session.words("unsubscribed")
     assert await session.store.subscriptions() == []
+
+
+async def test_anonymous_admins_and_channel_posts_count_as_admins(session: Session) -> None:
+    subscribed = session.words("subscribed", time="09:30", timezone="Asia/Shanghai")
+    assert await session.answer("/subscribe", chat=GROUP, as_chat=True) == subscribed
+    channel = -1005550000001
+    assert await session.answer(f"/subscribe@{BOT}", chat=channel, chat_type="channel") == subscribed
+    assert {subscription.chat for subscription in await session.store.subscriptions()} == {str(GROUP), str(channel)}
+    # Telegram vouches for both senders; nobody had to be looked up.
+    assert session.fake.method_calls("getChatMember") == []
 
 
 async def test_a_private_chat_subscribes_without_an_admin_check(session: Session) -> None:

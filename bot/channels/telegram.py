@@ -43,6 +43,7 @@ from bot.channels.base import ChatGone, ChatMoved, RateLimited, RenderingDefect,
 from bot.commands import COMMANDS, CommandContext, Commands, Reply, menu
 from bot.config import TelegramSettings
 from bot.delivery import Deliverer, DeliveryAborted
+from bot.errors import DigestBotError
 from bot.i18n import LANGUAGES
 from bot.ratelimit import KeyedLocks, LimiterChain, SlidingWindowLimiter
 from bot.render import Payload
@@ -137,11 +138,23 @@ class TelegramRateLimits:
         def everything(chat: str) -> Hashable:
             return "all"
 
+        burst = self.overall_burst()
         return LimiterChain([
             (SlidingWindowLimiter(self.chat_limit, self.chat_period), every_chat),
             (SlidingWindowLimiter(self.group_limit, self.group_period), groups_only),
-            (SlidingWindowLimiter(self.overall_limit, self.overall_period), everything),
+            (SlidingWindowLimiter(burst, self.overall_period * burst / self.overall_limit), everything),
         ])
+
+    def overall_burst(self) -> int:
+        """How many messages may leave together under the overall limit.
+
+        A whole second's allowance sent at once reaches the server spread over the time it takes
+        to carry and process it, and part of it is then counted in the next second, which is 429.
+        So the overall limit is kept over windows a tenth as long with a tenth of the messages.
+        The burst divides the limit exactly, so any full window still holds at most the limit.
+        """
+        target = max(1, self.overall_limit // 10)
+        return max(size for size in range(1, target + 1) if self.overall_limit % size == 0)
 
 
 def _seconds(value: int | float | dt.timedelta) -> float:
@@ -378,7 +391,10 @@ class TelegramChannel:
         sender = message.from_user
         user_id = str(sender.id) if sender is not None else str(
             message.sender_chat.id if message.sender_chat is not None else chat.id)
-        context_for_commands = self._context(chat_id, user_id, is_group, channel_post=chat.type == ChatType.CHANNEL)
+        # Only admins post in a channel, and only admins write anonymously as the group itself.
+        speaks_as_chat = chat.type == ChatType.CHANNEL or (
+            message.sender_chat is not None and message.sender_chat.id == chat.id)
+        context_for_commands = self._context(chat_id, user_id, is_group, known_admin=speaks_as_chat)
         # One chat's commands are answered in the order they came.
         async with self._command_locks(chat_id):
             try:
@@ -394,10 +410,9 @@ class TelegramChannel:
                     "message_id": message.message_id, "allow_sending_without_reply": True}}
             await self._reply(chat_id, payloads)
 
-    def _context(self, chat: str, user: str, is_group: bool, *, channel_post: bool) -> CommandContext:
+    def _context(self, chat: str, user: str, is_group: bool, *, known_admin: bool) -> CommandContext:
         async def is_admin() -> bool:
-            if not is_group or channel_post:
-                # A private chat is its own admin; only admins can post in a channel.
+            if not is_group or known_admin:
                 return True
             try:
                 member = await self.application.bot.get_chat_member(chat_id=_chat_id(chat), user_id=int(user))
@@ -475,7 +490,7 @@ class TelegramChannel:
         return web.Response(status=200)
 
 
-class TelegramStartError(Exception):
+class TelegramStartError(DigestBotError):
     """The Telegram adapter could not start; the message is safe to show (no token)."""
 
 

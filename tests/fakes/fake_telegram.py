@@ -31,6 +31,8 @@ BLOCKED = "Forbidden: bot was blocked by the user"
 KICKED = "Forbidden: bot was kicked from the group chat"
 CHAT_NOT_FOUND = "Bad Request: chat not found"
 UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
+# The user Telegram shows as the sender of an anonymous group admin's messages.
+ANONYMOUS_ADMIN = 1087968824
 
 ADMIN_RIGHTS = {
     "can_be_edited": False, "is_anonymous": False, "can_manage_chat": True, "can_delete_messages": True,
@@ -282,30 +284,45 @@ class FakeTelegram:
         language_code: str | None = "en",
         username: str = "reader",
         chat_title: str = "Test group",
+        chat_type: str | None = None,
+        as_chat: bool = False,
     ) -> JSONDict:
-        """An update carrying a text message, with the bot_command entity Telegram would add."""
+        """An update carrying a text message, with the bot_command entity Telegram would add.
+
+        `as_chat`: written in the chat's own name, as an anonymous group admin does; in a channel
+        (`chat_type="channel"`) every post is, and arrives as a channel_post without a sender.
+        """
         chat_id = int(chat)
-        kind = chat_type_of(chat_id)
+        kind = chat_type or chat_type_of(chat_id)
         chat_json: JSONDict = {"id": chat_id, "type": kind}
         if kind == "private":
             chat_json["first_name"] = username.title()
             chat_json["username"] = username
         else:
             chat_json["title"] = chat_title
-        sender: JSONDict = {"id": int(user), "is_bot": False, "first_name": username.title(), "username": username}
-        if language_code:
-            sender["language_code"] = language_code
         message: JSONDict = {
             "message_id": next(self._next_ids(str(chat_id))),
             "date": int(time.time()),
             "chat": chat_json,
-            "from": sender,
             "text": text,
         }
+        if kind == "channel":
+            message["sender_chat"] = chat_json
+        elif as_chat:
+            message["sender_chat"] = chat_json
+            message["from"] = {"id": ANONYMOUS_ADMIN, "is_bot": True, "first_name": "Group",
+                               "username": "GroupAnonymousBot"}
+        else:
+            sender: JSONDict = {"id": int(user), "is_bot": False, "first_name": username.title(),
+                                "username": username}
+            if language_code:
+                sender["language_code"] = language_code
+            message["from"] = sender
         match = re.match(r"/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]{3,32})?", text)
         if match:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(match.group(0))}]
-        return {"update_id": next(self._update_ids), "message": message}
+        key = "channel_post" if kind == "channel" else "message"
+        return {"update_id": next(self._update_ids), key: message}
 
     async def push_update(self, update: JSONDict) -> None:
         async with self._updates_arrived:

@@ -1,0 +1,125 @@
+"""Telegram fan-out: how close the bot's pacing gets to Telegram's flood limits without a single 429.
+
+    python bench/telegram_fanout.py [--chats 200] [--scale 2] [--groups 0.3] [--digest PATH]
+
+Starts the fake Bot API server with Telegram's limits sped up `--scale` times (30 msg/s overall,
+20 msg/min per group, about 1 msg/s per chat, all multiplied), then sends one digest to every chat
+through TelegramChannel and the Deliverer (memory store), all chats at once, as a scheduled post does.
+
+"achieved ÷ allowed" divides the messages sent by the most the limits allow in the elapsed time.
+The overall limit is a sliding window of `L` messages per second, so within T seconds at most
+L × (⌊T⌋ + 1) messages can go out; per-chat spacing adds a lower bound on T when chats are few.
+The client and the fake share one process: keep `scale` low enough that the machine, not the limit,
+is not the bottleneck (about 130 sends per second fit on two cores, parsing included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from telegram.warnings import PTBDeprecationWarning  # noqa: E402
+
+from bot.channels.telegram import TelegramChannel, TelegramRateLimits  # noqa: E402
+from bot.config import DeliverySettings, TelegramSettings  # noqa: E402
+from bot.delivery import Deliverer, Outcome, SendEvent, Target  # noqa: E402
+from bot.digest.parse import parse_file  # noqa: E402
+from bot.render.telegram import render_digest  # noqa: E402
+from bot.store import open_store  # noqa: E402
+from bot.store.base import DeliveryKey  # noqa: E402
+from tests.fakes.fake_telegram import FakeLimits, FakeTelegram  # noqa: E402
+
+TOKEN = "424242424:AAH-benchmark-token-not-a-real-one-xyz"
+
+
+def chats_for(count: int, group_share: float) -> list[str]:
+    groups = round(count * group_share)
+    return [str(-1_001_000_000_000 - n) for n in range(groups)] + [str(10_000 + n) for n in range(count - groups)]
+
+
+async def run(chat_count: int, scale: float, group_share: float, digest_path: Path) -> int:
+    digest = parse_file(digest_path)
+    payloads = render_digest(digest)
+    chats = chats_for(chat_count, group_share)
+    limits = TelegramRateLimits().scaled(scale)
+    events: Counter[str] = Counter()
+
+    def count(event: SendEvent) -> None:
+        events[event.kind] += 1
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store("memory://", Path(folder))
+        async with FakeTelegram(TOKEN, limits=FakeLimits(scale=scale)) as fake:
+            channel = TelegramChannel(TelegramSettings(token=TOKEN, base_url=fake.base_url, updates="off"),
+                                      rate_limits=limits)
+            deliverer = Deliverer(store, {"telegram": channel}, DeliverySettings(), on_event=count)
+            await channel.send(chats[0], {"text": "warming up the connection", "parse_mode": "HTML"})
+            await asyncio.sleep(limits.chat_period)
+            fake.sent.clear()
+            started = time.monotonic()
+            results = await asyncio.gather(*(
+                deliverer.deliver(DeliveryKey(digest.date, f"bench-{chat}"), Target(f"bench-{chat}", "telegram", chat),
+                                  payloads)
+                for chat in chats))
+            arrivals = [message.at for messages in fake.sent.values() for message in messages]
+            await channel.stop()
+        await store.close()
+
+    sent = len(arrivals)
+    first, last = min(arrivals), max(arrivals)
+    elapsed = last - started
+    span = last - first
+    overall_rate = limits.overall_limit / limits.overall_period
+    allowed_in_elapsed = limits.overall_limit * (math.floor(elapsed / limits.overall_period) + 1)
+    # Per-chat spacing: the parts of one chat cannot go out faster than one per chat window.
+    per_chat_floor = (len(payloads) - 1) * limits.chat_period
+    allowed = allowed_in_elapsed if elapsed >= per_chat_floor else 0
+    outcomes = Counter(result.outcome for result in results)
+    flood_refusals = Counter(kind for _, kind in fake.rate_limited)
+
+    print(f"digest      {digest_path.name}: {len(payloads)} message(s) per chat")
+    print(f"chats       {len(chats)} ({round(len(chats) * group_share)} groups), {sent} messages sent")
+    print(f"limits ×{scale:g}   {overall_rate:g} msg/s overall, 1 msg per {limits.chat_period:.3g} s per chat, "
+          f"{limits.group_limit} msg per {limits.group_period:.3g} s per group")
+    print(f"elapsed     {elapsed:.2f} s from the first delivery call to the last arrival "
+          f"(arrivals span {span:.2f} s)")
+    print(f"achieved    {sent / elapsed:.1f} msg/s; steady rate after the first window "
+          f"{(sent - limits.overall_limit) / max(span - limits.overall_period, 1e-9):.1f} msg/s"
+          if span > limits.overall_period else f"achieved    {sent / elapsed:.1f} msg/s")
+    ratio = sent / allowed if allowed else float("nan")
+    print(f"achieved ÷ allowed  {ratio:.3f}   ({sent} sent, at most {allowed} allowed in {elapsed:.2f} s)")
+    print(f"429s        {events['rate_limited']} received by the bot; "
+          f"fake refused {sum(flood_refusals.values())} for flood control {dict(flood_refusals) or ''}")
+    print(f"outcomes    {', '.join(f'{outcome.value} {n}' for outcome, n in outcomes.items())}")
+    return 0 if outcomes[Outcome.DELIVERED] == len(chats) and not flood_refusals else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--chats", type=int, default=200, help="how many chats get the digest (default 200)")
+    parser.add_argument("--scale", type=float, default=2.0, help="speed-up of Telegram's limits (default 2)")
+    parser.add_argument("--groups", type=float, default=0.3, help="share of the chats that are groups (default 0.3)")
+    parser.add_argument("--digest", type=Path, default=ROOT / "examples" / "2025-10-01.md",
+                        help="the digest to send (default: the long example)")
+    args = parser.parse_args()
+    if args.chats < 1 or args.scale <= 0 or not 0 <= args.groups <= 1:
+        parser.error("--chats must be >= 1, --scale > 0 and --groups between 0 and 1")
+    if not args.digest.is_file():
+        parser.error(f"{args.digest}: no such digest")
+    # PTB warns about its own retry_after type on every 429; that is not the benchmark's business.
+    warnings.simplefilter("ignore", PTBDeprecationWarning)
+    return asyncio.run(run(args.chats, args.scale, args.groups, args.digest))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
