@@ -922,6 +922,8 @@ def summarize(settings: Settings) -> str:
     database = sqlite_path(settings)
     if database is not None:
         store = f"{store} ({database})"
+    elif settings.store.startswith(("redis://", "rediss://")):
+        store = f"{store} (keys prefixed {settings.store_prefix})"
     telegram = (f"configured ({settings.telegram.updates})" if settings.telegram.configured
                 else "skipped (no token)")
     if settings.slack.configured:

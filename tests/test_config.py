@@ -106,7 +106,8 @@ def test_example_config_documents_every_key() -> None:
                 "catch_up:", "fetch_timeout:", "categories:", "store:", "telegram:", "token:", "base_url:",
                 "updates:", "webhook_url:", "webhook_secret:", "slack:", "signing_secret:", "app_token:",
                 "admins:", "public_replies:", "server:", "listen:", "max_body_bytes:", "delivery:",
-                "lease_ttl:", "max_attempts:", "backoff_base:", "backoff_max:", "channels:", "schedule:"):
+                "lease_ttl:", "max_attempts:", "backoff_base:", "backoff_max:", "channels:", "schedule:",
+                "store_prefix:", "rate_limit_scale:"):
         assert key in text, f"config.example.yaml does not document {key}"
 
 
@@ -304,6 +305,21 @@ def test_store_urls(tmp_path: Path) -> None:
     for bad in ("postgres://db/bot", "sqlite://bot.db", "redis:///0", "redis://host:6379/zero"):
         error = config_error(write(tmp_path, BASE + f"store: {bad}\n"))
         assert [p for p, _ in error.problems] == ["store"], bad
+
+
+def test_store_prefix_and_rate_limit_scales(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "store: redis://127.0.0.1:6379/0\nstore_prefix: 'team-a:'\n"
+                                   "telegram: {token: '', rate_limit_scale: 2}\n"
+                                   "slack: {token: '', rate_limit_scale: '${SLACK_SCALE}'}\n")
+    settings = load_config(path, env={"SLACK_SCALE": "0.5"})
+    assert (settings.store_prefix, settings.telegram.rate_limit_scale, settings.slack.rate_limit_scale) == (
+        "team-a:", 2.0, 0.5)
+    assert "team-a:" in summarize(settings)
+    error = config_error(path, env={"SLACK_SCALE": "fast"})
+    assert "number" in problem_at(error, "slack.rate_limit_scale")
+    bad = write(tmp_path, BASE + "store_prefix: 'has space'\ntelegram: {token: '', rate_limit_scale: 0}\n")
+    error = config_error(bad)
+    assert problem_at(error, "store_prefix") and problem_at(error, "telegram.rate_limit_scale")
 
 
 def test_url_template_sources(tmp_path: Path) -> None:
