@@ -1,0 +1,170 @@
+"""Three `digestbot run` replicas on one Redis: exactly once together, takeover after a kill, a Redis restart."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.procs import (
+    BotGroup,
+    BotProcess,
+    ChannelSpec,
+    Fakes,
+    MultiPartDigest,
+    PersistentRedis,
+    bot_config,
+    complete,
+    duplicated_parts,
+    fanout_channels,
+    missing,
+    parts_in_flight,
+    schedule_just_passed,
+    wait_until,
+    write_config,
+    write_multipart_digest,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
+
+REPLICAS = 3
+CHANNELS = 300
+# Bot and fakes both run the platforms' limits this many times faster. Each replica keeps
+# Telegram's overall limit on its own, so together they exceed it and see (and wait out) 429s.
+SCALE = 4.0
+# Long enough that no live owner loses its lease while the fan-out competes for two cores.
+STEADY_LEASE_TTL = 30.0
+# Short, so the survivors take over a dead replica's channels within seconds.
+TAKEOVER_LEASE_TTL = 3.0
+
+
+class Fanout:
+    """One digest to many channels, and the replicas sending it."""
+
+    def __init__(self, tmp_path: Path, fakes: Fakes, bots: BotGroup, store: str, prefix: str,
+                 channels: int = CHANNELS, lease_ttl: float = STEADY_LEASE_TTL) -> None:
+        self.tmp_path = tmp_path
+        self.fakes = fakes
+        self.bots = bots
+        self.store = store
+        self.prefix = prefix
+        self.lease_ttl = lease_ttl
+        self.channels: list[ChannelSpec] = fanout_channels(channels)
+        schedule, self.digest_date = schedule_just_passed("UTC")
+        self.digest: MultiPartDigest = write_multipart_digest(tmp_path / "digests", self.digest_date)
+        self.schedule = schedule
+        self.messages = sum(len(self.digest.expected(channel)) for channel in self.channels)
+
+    async def start(self, replica: int) -> BotProcess:
+        config = write_config(self.tmp_path / f"replica-{replica}.yaml", bot_config(
+            self.tmp_path, store=self.store, store_prefix=self.prefix, channels=self.channels,
+            schedule=self.schedule, fakes=self.fakes, scale=SCALE, lease_ttl=self.lease_ttl))
+        return await self.bots.start("run", config, log_name=f"replica-{replica}.log")
+
+    def complete(self) -> bool:
+        return complete(self.fakes, self.digest, self.channels)
+
+    async def wait_complete(self, processes: list[BotProcess], within: float = 120.0) -> None:
+        await wait_until(self.complete, within=within, processes=processes,
+                         what=f"every channel complete (still missing: "
+                              f"{missing(self.fakes, self.digest, self.channels)})")
+
+    def duplicates(self) -> dict[str, list[int]]:
+        """Channel -> parts received twice; fails if any channel lacks a part or got them out of order."""
+        found: dict[str, list[int]] = {}
+        for channel in self.channels:
+            repeats = duplicated_parts(self.digest.expected(channel), self.fakes.received(channel))
+            if repeats:
+                found[channel.name] = repeats
+        return found
+
+
+async def stop_cleanly(processes: list[BotProcess]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        assert await process.wait_exit() == 0, process.tail()
+
+
+async def test_three_replicas_deliver_every_part_exactly_once(tmp_path: Path, redis_url: str,
+                                                              redis_prefix: str) -> None:
+    async with Fakes(scale=SCALE) as fakes, BotGroup(tmp_path) as bots:
+        fanout = Fanout(tmp_path, fakes, bots, redis_url, redis_prefix)
+        replicas = [await fanout.start(replica) for replica in range(REPLICAS)]
+        await fanout.wait_complete(replicas)
+        await stop_cleanly(replicas)
+
+    assert fanout.duplicates() == {}
+    assert fakes.total_received() == fanout.messages
+    # Each delivery was carried out by exactly one replica, as the replicas themselves report it.
+    delivered_by = collections.Counter(name for replica in replicas for name in replica.delivered_channels())
+    assert delivered_by == collections.Counter(channel.name for channel in fanout.channels)
+    print(f"deliveries per replica: {[len(replica.delivered_channels()) for replica in replicas]}, "
+          f"429s answered by the fakes: {len(fakes.telegram.rate_limited)} telegram, "
+          f"{sum(fakes.slack.rate_limited.values())} slack")
+
+
+async def test_survivors_finish_the_channels_of_a_killed_replica(tmp_path: Path, redis_url: str,
+                                                                 redis_prefix: str) -> None:
+    async with Fakes(scale=SCALE) as fakes, BotGroup(tmp_path) as bots:
+        fanout = Fanout(tmp_path, fakes, bots, redis_url, redis_prefix, lease_ttl=TAKEOVER_LEASE_TTL)
+        replicas = [await fanout.start(replica) for replica in range(REPLICAS)]
+        victim, survivors = replicas[0], replicas[1:]
+        await wait_until(lambda: victim.delivered_channels() != []
+                         and fakes.total_received() >= fanout.messages // 3,
+                         within=60, processes=replicas, what="a third of the fan-out, some of it by replica 0")
+        victim.kill()
+        assert await victim.wait_exit() == -signal.SIGKILL
+        # Taken while the survivors go on: a superset of what the dead replica had in flight.
+        in_flight = await parts_in_flight(redis_url, tmp_path, fanout.digest_date, fanout.channels, redis_prefix)
+        assert not fanout.complete(), "the fan-out ended before the kill"
+        await fanout.wait_complete(survivors)
+        await stop_cleanly(survivors)
+
+    duplicates = fanout.duplicates()
+    for name, parts in duplicates.items():
+        assert len(parts) == 1 and parts[0] in in_flight.get(name, set()), (
+            f"{name} got parts {parts} twice; the ledger had {sorted(in_flight.get(name, set()))} in flight")
+    # Nothing the survivors sent was sent twice by them: every repeat is a part the victim had on the wire.
+    assert len(duplicates) <= len(in_flight)
+    taken_over = {name for survivor in survivors for name in survivor.delivered_channels()} \
+        & {name for name, parts in in_flight.items() if parts}
+    print(f"killed replica had delivered {len(victim.delivered_channels())} channels; "
+          f"{len(in_flight)} channels in flight at the kill, {len(taken_over)} of them finished by survivors; "
+          f"duplicates: {sum(len(parts) for parts in duplicates.values())}")
+
+
+@pytest.fixture
+def persistent_redis(tmp_path: Path) -> Iterator[PersistentRedis]:
+    server = PersistentRedis(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_fanout_completes_across_a_redis_restart(tmp_path: Path, persistent_redis: PersistentRedis) -> None:
+    async with Fakes(scale=SCALE) as fakes, BotGroup(tmp_path) as bots:
+        fanout = Fanout(tmp_path, fakes, bots, persistent_redis.url, "digestbot:", channels=100)
+        replicas = [await fanout.start(replica) for replica in range(2)]
+        await wait_until(lambda: fakes.total_received() >= fanout.messages // 4, within=60, processes=replicas,
+                         what="a quarter of the fan-out")
+        persistent_redis.stop()
+        received_when_stopped = fakes.total_received()
+        # An outage of a second or two: the bots' store calls ride it out with their own retries.
+        await asyncio.sleep(1.5)
+        persistent_redis.start()
+        assert not fanout.complete(), "the fan-out ended before Redis went away"
+        await fanout.wait_complete(replicas)
+        await stop_cleanly(replicas)
+
+    duplicates = fanout.duplicates()
+    for name, parts in duplicates.items():
+        assert len(parts) == 1, f"{name} got parts {parts} twice across one Redis restart"
+    print(f"Redis stopped after {received_when_stopped} of {fanout.messages} messages; "
+          f"duplicates after the restart: {sum(len(parts) for parts in duplicates.values())}")
