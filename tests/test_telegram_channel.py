@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.channels.base import ChatGone, ChatMoved, RateLimited, RenderingDefect, SendError, TransientError
-from bot.channels.telegram import TelegramChannel, TelegramRateLimits
+from bot.channels.telegram import TelegramChannel, TelegramRateLimits, TelegramStartError
 from bot.config import TelegramSettings
 from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
 
@@ -235,3 +235,32 @@ async def test_the_token_never_reaches_the_logs(
     for record in caplog.records:
         assert TOKEN not in record.getMessage()
         assert TOKEN not in caplog.text
+
+
+async def test_start_fails_in_one_line_without_the_token(fake: FakeTelegram) -> None:
+    wrong = "987654321:AAWrong-token-that-telegram-does-not-know"
+    refused = TelegramChannel(TelegramSettings(token=wrong, base_url=fake.base_url))
+    with pytest.raises(TelegramStartError) as raised:
+        await refused.start()
+    assert "token" in str(raised.value) and wrong not in str(raised.value)
+    assert not await refused.ready()
+    await refused.stop()
+
+    deaf = TelegramChannel(TelegramSettings(token=TOKEN, base_url=fake.base_url, updates="webhook",
+                                            webhook_url="https://bot.example.com/telegram/webhook"))
+    with pytest.raises(TelegramStartError, match="webhook_secret"):
+        await deaf.start()
+    assert fake.method_calls("setWebhook") == []
+
+    insecure = TelegramChannel(TelegramSettings(token=TOKEN, base_url=fake.base_url, updates="webhook",
+                                                webhook_url="http://bot.example.com/hook", webhook_secret="s3cret"))
+    with pytest.raises(TelegramStartError, match="webhook") as raised:
+        await insecure.start()
+    assert TOKEN not in str(raised.value) and "https" in str(raised.value).lower()
+    assert not await insecure.ready()
+
+    await fake.stop()
+    unreachable = TelegramChannel(TelegramSettings(token=TOKEN, base_url=fake.base_url))
+    with pytest.raises(TelegramStartError, match="unreachable") as raised:
+        await unreachable.start()
+    assert TOKEN not in str(raised.value)

@@ -247,9 +247,16 @@ class TelegramChannel:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Connect, publish the command menu, then take updates by polling or by webhook."""
+        """Connect, publish the command menu, then take updates by polling or by webhook.
+
+        Raises TelegramStartError (a one-line reason, never the token) when the bot cannot work.
+        """
         if self._started:
             return
+        settings = self.settings
+        if settings.updates == "webhook" and not settings.webhook_secret:
+            # Without a secret the route refuses every update: fail loudly instead of going deaf.
+            raise TelegramStartError("telegram.webhook_secret is required when telegram.updates is webhook")
         application = self.application
         try:
             await application.initialize()    # calls getMe
@@ -262,22 +269,27 @@ class TelegramChannel:
         self._username = application.bot.username
         self._ready = True
         await self._publish_menu()
-        if self.settings.updates == "webhook":
-            await application.bot.set_webhook(
-                url=self.settings.webhook_url, secret_token=self.settings.webhook_secret or None,
-                allowed_updates=[Update.MESSAGE, Update.CHANNEL_POST],
-            )
-            log.info("telegram: receiving commands by webhook as @%s", self._username)
-        await application.start()
-        if self.settings.updates == "polling":
-            assert application.updater is not None
-            # start_polling deletes any webhook first: Telegram refuses getUpdates while one is set.
-            await application.updater.start_polling(
-                timeout=dt.timedelta(seconds=self._poll_timeout),
-                allowed_updates=[Update.MESSAGE, Update.CHANNEL_POST],
-                error_callback=self._on_polling_error,
-            )
-            log.info("telegram: receiving commands by polling as @%s", self._username)
+        try:
+            if settings.updates == "webhook":
+                await application.bot.set_webhook(
+                    url=settings.webhook_url, secret_token=settings.webhook_secret,
+                    allowed_updates=[Update.MESSAGE, Update.CHANNEL_POST],
+                )
+                log.info("telegram: receiving commands by webhook as @%s", self._username)
+            await application.start()
+            if settings.updates == "polling":
+                assert application.updater is not None
+                # start_polling deletes any webhook first: Telegram refuses getUpdates while one is set.
+                await application.updater.start_polling(
+                    timeout=dt.timedelta(seconds=self._poll_timeout),
+                    allowed_updates=[Update.MESSAGE, Update.CHANNEL_POST],
+                    error_callback=self._on_polling_error,
+                )
+                log.info("telegram: receiving commands by polling as @%s", self._username)
+        except TelegramError as error:
+            await self.stop()
+            raise TelegramStartError(
+                f"Telegram refused to deliver updates ({settings.updates}): {self._scrub(str(error))}") from None
 
     async def stop(self) -> None:
         """Stop taking updates and close the HTTP client; safe to call more than once."""
@@ -302,9 +314,13 @@ class TelegramChannel:
         if self.commands is None:
             return
         bot = self.application.bot
-        for language in LANGUAGES:
-            await bot.set_my_commands(self._menu(language), language_code=language)
-        await bot.set_my_commands(self._menu(self.language), scope=BotCommandScopeDefault())
+        try:
+            for language in LANGUAGES:
+                await bot.set_my_commands(self._menu(language), language_code=language)
+            await bot.set_my_commands(self._menu(self.language), scope=BotCommandScopeDefault())
+        except TelegramError as error:
+            # The menu is a convenience: commands work without it, so this never stops the bot.
+            log.warning("telegram: could not publish the command menu: %s", self._scrub(str(error)))
 
     def _menu(self, language: str) -> list[BotCommand]:
         assert self.commands is not None
