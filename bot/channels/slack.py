@@ -29,6 +29,7 @@ from bot.channels.base import ChatGone, RateLimited, RenderingDefect, SendError,
 from bot.commands import CommandContext, Commands, Reply
 from bot.config import SlackSettings
 from bot.delivery import Deliverer, DeliveryAborted, Outcome
+from bot.i18n import text as words
 from bot.ratelimit import SlidingWindowLimiter
 from bot.render import Payload
 from bot.render import slack as render
@@ -396,15 +397,14 @@ class SlackChannel:
         name, args = parse_command(invocation.text)
         if self.commands is None:
             return Answer([], public=False)
-        reply = await self.commands.handle(name, args, self._context(invocation))
-        public = reply.public or (self.settings.public_replies and reply.ok
-                                  and name.lower() in PUBLIC_BY_CONFIG)
         try:
-            payloads = render_reply(reply)
+            reply = await self.commands.handle(name, args, self._context(invocation))
+            public = reply.public or (self.settings.public_replies and reply.ok
+                                      and name.lower() in PUBLIC_BY_CONFIG)
+            return Answer(render_reply(reply), public=public)
         except Exception:
-            log.exception("slack: rendering the answer to %r failed", name)
-            return Answer([], public=False)
-        return Answer(payloads, public=public)
+            log.exception("slack: answering %r in %s failed", name, invocation.channel)
+            return Answer(render.render_notice(words(self.language, "failure")), public=False)
 
     async def _command_response(self, invocation: Invocation) -> Payload | None:
         """What to answer a slash command with right away (None: an empty ack); the rest follows."""
