@@ -24,6 +24,7 @@ from tests.fakes.slackcheck import (
     mrkdwn_links,
     mrkdwn_to_plain,
     payload_texts,
+    styled_text,
     text_objects,
 )
 
@@ -224,6 +225,13 @@ def assert_nothing_lost(digest: Digest, payloads: Sequence[dict[str, Any]]) -> N
 # Properties
 # ---------------------------------------------------------------------------------------------
 
+DAY = dt.date(2025, 10, 2)
+
+
+def sections(payloads: Sequence[dict[str, Any]]) -> list[str]:
+    return [block["text"]["text"] for payload in payloads for block in payload["blocks"] if block["type"] == "section"]
+
+
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -283,20 +291,45 @@ def test_render_items_shows_the_chosen_items(digest: Digest, data: st.DataObject
     assert_nothing_lost(subset, payloads)
 
 
+def intended_styles(nodes: Sequence[Inline], styles: frozenset[str] = frozenset()) -> list[tuple[str, frozenset[str]]]:
+    out: list[tuple[str, frozenset[str]]] = []
+    for node in nodes:
+        if isinstance(node, Text):
+            out.extend((char, styles) for char in node.text)
+        elif isinstance(node, Code):
+            out.extend((char, styles | {"`"}) for char in node.text)
+        elif isinstance(node, Bold):
+            out.extend(intended_styles(node.children, styles | {"*"}))
+        elif isinstance(node, Italic):
+            out.extend(intended_styles(node.children, styles | {"_"}))
+        else:
+            out.extend(intended_styles(node.children, styles))
+    return out
+
+
+def significant(styled: Sequence[tuple[str, frozenset[str]]]) -> list[tuple[str, frozenset[str]]]:
+    # Spaces and literal marker characters may sit just outside a span (a marker cannot take effect
+    # next to them); every other character must carry exactly the styles the digest gave it.
+    return [(char, styles) for char, styles in styled if not char.isspace() and char not in "*_~`" + ZWSP]
+
+
+@PROPERTY
+@given(st.lists(paragraphs, min_size=1, max_size=3), st.sampled_from([LIMITS, SMALL]))
+def test_formatting_is_exactly_what_the_digest_says(intro: list[Paragraph], limits: SlackLimits) -> None:
+    digest = Digest("T", DAY, None, (), tuple(intro), ())
+    payloads = render_digest(digest, limits)
+    seen = [pair for text in sections(payloads) for pair in styled_text(text)]
+    wanted = [pair for paragraph in intro for pair in intended_styles(paragraph)]
+    assert significant(seen) == significant(wanted)
+
+
 # ---------------------------------------------------------------------------------------------
 # Focused cases
 # ---------------------------------------------------------------------------------------------
 
-DAY = dt.date(2025, 10, 2)
-
-
 def digest_of(*summary: Inline, title: str = "Daily", url: str = "https://example.com/a", **fields: Any) -> Digest:
     item = Item(1, fields.pop("item_title", "First"), url, ((*summary,),) if summary else ())
     return Digest(title, DAY, None, (), fields.pop("intro", ()), (item,), **fields)
-
-
-def sections(payloads: Sequence[dict[str, Any]]) -> list[str]:
-    return [block["text"]["text"] for payload in payloads for block in payload["blocks"] if block["type"] == "section"]
 
 
 def test_html_specials_are_entities_in_text_and_labels() -> None:

@@ -278,7 +278,14 @@ def _code_pieces(line: str, run: _Run) -> list[_Run]:
 
 
 class _Writer:
-    """Writes runs into one mrkdwn string, placing U+200B where a marker needs a boundary."""
+    """Writes runs into one mrkdwn string, placing U+200B where a marker needs a boundary.
+
+    Slack applies ``*bold*``, ``_italic_`` and backtick code only when the opening marker follows a
+    boundary and the closing marker is followed by one; a CJK character is no boundary, so
+    ``中*粗体*文`` stays literal. A U+200B is written before an opener and after a closer whenever the
+    neighbour is not whitespace. Whitespace and literal marker characters at the edges of a span move
+    outside it, because a marker next to them would not take effect either.
+    """
 
     def __init__(self) -> None:
         self.out: list[str] = []
@@ -474,12 +481,12 @@ class _Flow:
         for separator, runs in self.paragraphs:
             whole = _render(runs)
             pieces = [whole] if len(whole) <= limit else [_render(piece) for piece in _split_runs(runs, limit)]
-            for piece in pieces:
+            for number, piece in enumerate(pieces):
                 if not _visible(piece):
                     continue
                 if not current:
                     current = piece
-                elif len(current) + len(separator) + len(piece) <= limit:
+                elif number == 0 and len(current) + len(separator) + len(piece) <= limit:
                     current += separator + piece
                 else:
                     texts.append(current)

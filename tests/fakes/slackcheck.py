@@ -225,6 +225,45 @@ def _pair(line: str, marker: str, excluded: frozenset[int]) -> list[tuple[int, i
     return pairs
 
 
+def styled_text(text: str) -> list[tuple[str, frozenset[str]]]:
+    """Each character a reader sees, with the markers in effect on it (``*``, ``_``, ``~``, backtick).
+
+    A link's label takes the styles around the link. Entities count as the character they stand for.
+    """
+    out: list[tuple[str, frozenset[str]]] = []
+    labels: list[str] = []
+
+    def keep_label(match: re.Match[str]) -> str:
+        url, label = match.group(1), match.group(2)
+        labels.append(unescape(url) if label is None else mrkdwn_to_plain(label))
+        return _LINK_MARK
+
+    masked = _LINK.sub(keep_label, text)
+    links = iter(labels)
+    for number, line in enumerate(masked.split("\n")):
+        if number:
+            out.append(("\n", frozenset()))
+        spans = emphasis_spans(line)
+        markup = {index for _, opener, closer in spans for index in (opener, closer)}
+        index = 0
+        while index < len(line):
+            if index in markup or line[index] == ZWSP:
+                index += 1
+                continue
+            styles = frozenset(marker for marker, opener, closer in spans if opener < index < closer)
+            entity = _ENTITY.match(line, index)
+            if entity:
+                out.append((_ENTITIES[entity.group(1)], styles))
+                index = entity.end()
+            elif line[index] == _LINK_MARK:
+                out.extend((char, styles) for char in next(links))
+                index += 1
+            else:
+                out.append((line[index], styles))
+                index += 1
+    return out
+
+
 def payload_texts(payload: Mapping[str, Any]) -> list[str]:
     """What a reader sees of each text object of one payload, in order (plain_text as is)."""
     texts = []
