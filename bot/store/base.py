@@ -92,7 +92,8 @@ class Store(ABC):
     async def begin_part(self, key: DeliveryKey, part: int, parts_total: int) -> None:
         """Record that `part` is about to be sent (before the network call).
 
-        A part already recorded as sent stays sent (it is not put back in flight)."""
+        A part already recorded as sent stays sent (it is not put back in flight).
+        """
 
     @abstractmethod
     async def record_part(self, key: DeliveryKey, part: int, message_id: str) -> None:
