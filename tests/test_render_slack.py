@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import urllib.parse
 from collections.abc import Sequence
@@ -541,3 +542,48 @@ def test_example_digests_render_within_limits(path: Any) -> None:
         payloads = render_digest(digest, limits)
         assert_valid_payloads(payloads, limits)
         assert_nothing_lost(digest, payloads)
+
+
+# ---------------------------------------------------------------------------------------------
+# The checker the fake Slack API answers with
+# ---------------------------------------------------------------------------------------------
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+@pytest.mark.parametrize(("params", "error"), [
+    ({"text": "hi", "blocks": [section("ok")]}, None),
+    ({"text": "only text"}, None),
+    ({}, "no_text"),
+    ({"text": "", "blocks": []}, "no_text"),
+    ({"text": "x", "blocks": [section("b")] * 51}, "invalid_blocks"),
+    ({"text": "x", "blocks": [section("s" * 3_001)]}, "invalid_blocks"),
+    ({"text": "x", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]},
+     "invalid_blocks"),
+    ({"text": "x", "blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "h"}}]}, "invalid_blocks"),
+    ({"text": "x", "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}]},
+     "invalid_blocks"),
+    ({"text": "x", "blocks": [section("")]}, "invalid_blocks"),
+    ({"text": "x", "blocks": [{**section("b"), "colour": "red"}]}, "invalid_blocks"),
+    ({"text": "x", "blocks": [{"type": "no_such_block"}]}, "invalid_blocks"),
+    ({"text": "x", "blocks": "[not json"}, "invalid_blocks"),
+    ({"text": "x", "blocks": [section("s" * 3_000)] * 4}, None),
+    ({"text": "x", "blocks": [section("s" * 2_500)] * 5}, "msg_blocks_too_long"),
+    ({"text": "t" * 40_001}, "msg_too_long"),
+])
+def test_checker_answers_like_slack(params: dict[str, Any], error: str | None) -> None:
+    assert check_post_message(params) == error
+
+
+def test_checker_accepts_blocks_sent_as_a_json_string() -> None:
+    payload = render_digest(digest_of(Text("x")))[0]
+    assert check_post_message({**payload, "blocks": json.dumps(payload["blocks"])}) is None
+
+
+def test_reader_model_keeps_literal_markers_and_drops_real_ones() -> None:
+    assert mrkdwn_to_plain("*bold* _it_ ~gone~ `code` &lt;&amp;&gt;") == "bold it gone code <&>"
+    assert mrkdwn_to_plain("中*粗体*文 snake_case 2 * 3") == "中*粗体*文 snake_case 2 * 3"
+    assert mrkdwn_links("see <https://a.example/?x=1&amp;y=2|A &amp; B> and <https://b.example>") == [
+        ("https://a.example/?x=1&y=2", "A & B"), ("https://b.example", "https://b.example")]
+    assert live_mentions("hi <!here> and <@U1> but &lt;!channel&gt;") == ["<!here>", "<@U1>"]
