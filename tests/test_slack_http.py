@@ -74,7 +74,8 @@ def make_commands(folder: Path, store: Store) -> Commands:
 
 
 def make_channel(fake: FakeSlack, commands: Commands, store: Store, **settings: Any) -> SlackChannel:
-    inline_wait = settings.pop("inline_wait", 2.0)
+    # Generous, so a busy test machine never turns an answer in place into a follow-up.
+    inline_wait = settings.pop("inline_wait", 10.0)
     values: dict[str, Any] = {"token": fake.token, "signing_secret": SECRET, "base_url": fake.base_url,
                               "admins": (LISTED_ADMIN,)}
     values.update(settings)
@@ -245,6 +246,16 @@ async def test_a_slow_answer_is_acked_at_once_and_follows_through_the_response_u
         assert "An SDK for agent builders" in shown([follow_up])
     finally:
         await close_rig(rig)
+
+
+async def test_hints_name_the_slash_command_as_the_workspace_set_it_up(rig: Rig) -> None:
+    fields = rig.fake.slash_command("item", command="/news")
+    body = urlencode(fields).encode()
+    response = await rig.client.post("/slack/commands", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", **signed_headers(SECRET, body)})
+
+    answer = await response.json()
+    assert "/news item N" in shown([answer]) and "/digest" not in shown([answer])
 
 
 # -- public answers -----------------------------------------------------------------------------

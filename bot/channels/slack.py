@@ -58,7 +58,7 @@ STOP_GRACE = 5.0
 # Slack's own requests are a few KB; this leaves room and still refuses junk early.
 MAX_REQUEST_BYTES = 64 * 1024
 
-# How the commands are typed here, for the hints in replies.
+# How the commands are typed, for the hints in replies (a slash command's own name wins).
 COMMAND_PREFIX = "/digest "
 # Commands whose answer the public_replies switch posts for the whole channel.
 PUBLIC_BY_CONFIG = frozenset({"today", "item", "category"})
@@ -183,6 +183,7 @@ class Invocation:
     text: str                   # what follows "/digest" or the bot's mention
     response_url: str = ""      # empty for mentions
     thread_ts: str = ""         # a mention inside a thread is answered in that thread
+    prefix: str = COMMAND_PREFIX    # how this workspace types the command, for the hints in replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +379,7 @@ class SlackChannel:
         return CommandContext(platform=self.platform, chat=invocation.channel, user=invocation.user,
                               is_group=not invocation.channel.startswith("D"), language=self.language,
                               timezone=self.timezone, is_admin=is_admin, now=self._now(),
-                              command_prefix=COMMAND_PREFIX)
+                              command_prefix=invocation.prefix)
 
     async def is_admin(self, user: str) -> bool:
         """Workspace admins and owners, and the users the config names, may change subscriptions."""
@@ -593,5 +594,7 @@ def _command_invocation(fields: Mapping[str, Any]) -> Invocation | None:
     channel = str(fields.get("channel_id") or "")
     if not user or not channel:
         return None
+    command = str(fields.get("command") or "").strip()
     return Invocation(user=user, channel=channel, text=str(fields.get("text") or ""),
-                      response_url=str(fields.get("response_url") or ""))
+                      response_url=str(fields.get("response_url") or ""),
+                      prefix=f"{command} " if command.startswith("/") else COMMAND_PREFIX)
