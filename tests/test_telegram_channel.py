@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.channels.base import ChatGone, ChatMoved, RateLimited, RenderingDefect, SendError, TransientError
@@ -264,3 +265,47 @@ async def test_start_fails_in_one_line_without_the_token(fake: FakeTelegram) -> 
     with pytest.raises(TelegramStartError, match="unreachable") as raised:
         await unreachable.start()
     assert TOKEN not in str(raised.value)
+
+
+async def test_the_fake_answers_in_the_bot_apis_envelope(fake: FakeTelegram) -> None:
+    """The fake is only worth its tests if it behaves like the Bot API for raw HTTP clients too."""
+    base = f"{fake.base_url}{TOKEN}"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/sendMessage", json={"chat_id": 5, "text": "<b>x</b>", "parse_mode": "HTML"}) as r:
+            body = await r.json()
+            assert (r.status, body["ok"], body["result"]["text"]) == (200, True, "x")
+        async with http.post(f"{base}/sendMessage", data={"chat_id": "6", "text": "<i>y"}) as r:
+            assert (r.status, (await r.json())["result"]["text"]) == (200, "<i>y")   # no parse_mode: literal
+        async with http.post(f"{base}/sendMessage", data={"chat_id": "7", "text": "<i>y", "parse_mode": "HTML"}) as r:
+            body = await r.json()
+            assert (r.status, body["ok"], body["error_code"]) == (400, False, 400)
+            assert body["description"].startswith("Bad Request: can't parse entities")
+        bad_menu = {"commands": [{"command": "Bad-Name", "description": "x"}]}
+        async with http.post(f"{base}/setMyCommands", json=bad_menu) as r:
+            assert (r.status, (await r.json())["description"]) == (400, "Bad Request: BOT_COMMAND_INVALID")
+        async with http.post(f"{base}/nosuchMethod") as r:
+            assert r.status == 404
+        async with http.post(f"{fake.base_url}1:wrong/getMe") as r:
+            assert (r.status, (await r.json())["description"]) == (401, "Unauthorized")
+
+        first = await fake.say("/help", chat=5)
+        second = await fake.say("/today", chat=5)
+        async with http.post(f"{base}/getUpdates", json={"timeout": 0}) as r:
+            assert [u["update_id"] for u in (await r.json())["result"]] == [first["update_id"], second["update_id"]]
+        async with http.post(f"{base}/getUpdates", json={"offset": second["update_id"], "timeout": 0}) as r:
+            assert [u["update_id"] for u in (await r.json())["result"]] == [second["update_id"]]
+        hook = {"url": "https://example.com/hook", "secret_token": "ok_1"}
+        async with http.post(f"{base}/setWebhook", json=hook) as r:
+            assert (await r.json())["result"] is True
+        async with http.post(f"{base}/getUpdates", json={"timeout": 0}) as r:
+            assert r.status == 409
+
+        fake.migrate(-77, -1007700)
+        async with http.post(f"{base}/sendMessage", json={"chat_id": -77, "text": "hi"}) as r:
+            body = await r.json()
+            assert (r.status, body["parameters"]) == (400, {"migrate_to_chat_id": -1007700})
+        fake.chaos(seed=3, rate_429=1.0, retry_after=4)
+        async with http.post(f"{base}/sendMessage", json={"chat_id": 8, "text": "hi"}) as r:
+            body = await r.json()
+            assert (r.status, body["parameters"], body["description"]) == (
+                429, {"retry_after": 4}, "Too Many Requests: retry after 4")
