@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.base import ChatGone, RateLimited, RenderingDefect, TransientError
-from bot.channels.slack import FALLBACK_TEXT_LIMIT, SlackChannel, SlackRateLimit
+from bot.channels.slack import FALLBACK_TEXT_LIMIT, SlackChannel, SlackRateLimit, SlackStartError
 from bot.config import SlackSettings
 from bot.store.memory import MemoryStore
 from tests.conftest import free_port
@@ -113,12 +113,32 @@ async def test_a_revoked_token_is_chat_gone_and_the_token_is_never_in_the_error(
 async def test_a_start_with_a_bad_token_fails_without_showing_it(fake: FakeSlack) -> None:
     slack = make_channel(fake, token="xoxb-wrong-token-123")
 
-    with pytest.raises(RuntimeError) as raised:
+    with pytest.raises(SlackStartError) as raised:
         await slack.start()
 
-    assert "invalid_auth" in str(raised.value)
-    assert "xoxb-wrong-token-123" not in str(raised.value)
+    assert str(raised.value) == "Slack refused the bot token (slack.token): invalid_auth"
     assert not await slack.ready()
+
+
+async def test_a_start_with_slack_unreachable_says_so(fake: FakeSlack) -> None:
+    slack = make_channel(fake, base_url=f"http://127.0.0.1:{free_port()}/api/")
+
+    with pytest.raises(SlackStartError) as raised:
+        await slack.start()
+
+    assert str(raised.value).startswith("Slack is unreachable at start: ")
+    assert fake.token not in str(raised.value)
+
+
+async def test_send_works_without_start_for_one_off_posts(fake: FakeSlack) -> None:
+    # `digestbot send` delivers without taking commands, so it never calls start().
+    slack = make_channel(fake)
+    try:
+        assert await slack.send(CHANNEL, message("one-off"))
+    finally:
+        await slack.stop()
+    assert [post["text"] for post in fake.posts[CHANNEL]] == ["digest"]
+    assert fake.calls == ["chat.postMessage"]
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

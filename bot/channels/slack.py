@@ -29,6 +29,7 @@ from bot.channels.base import ChatGone, RateLimited, RenderingDefect, SendError,
 from bot.commands import CommandContext, Commands, Reply
 from bot.config import SlackSettings
 from bot.delivery import Deliverer, DeliveryAborted, Outcome
+from bot.errors import DigestBotError
 from bot.i18n import text as words
 from bot.ratelimit import SlidingWindowLimiter
 from bot.render import Payload
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # chat.postMessage errors after which the chat will never take another message from us.
 GONE_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth"})
+# auth.test answers that mean the token itself is wrong.
+TOKEN_REFUSALS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
 # Errors that mean the payload itself is wrong: retrying the same bytes can only fail again.
 RENDERING_ERRORS = frozenset({"invalid_blocks", "msg_too_long", "msg_blocks_too_long"})
 # The notification text beside blocks; Slack truncates far later, but longer helps nobody.
@@ -66,6 +69,10 @@ PUBLIC_BY_CONFIG = frozenset({"today", "item", "category"})
 WORKING_ACK: Payload = {"response_type": "ephemeral", "text": "…"}
 # Keys of a rendered payload that also mean something in a slash-command or response_url answer.
 _MESSAGE_KEYS = ("text", "blocks")
+
+
+class SlackStartError(DigestBotError):
+    """The Slack adapter could not start; the message is safe to show (no token)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,31 +264,36 @@ class SlackChannel:
     # -- lifecycle ------------------------------------------------------------------------------
     @property
     def client(self) -> AsyncWebClient:
+        """The Web API client, opened on first use: `digestbot send` posts without start()."""
         if self._web is None:
-            raise RuntimeError("SlackChannel.start() has not been called")
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._request_timeout))
+            # No retry handlers: the deliverer alone decides about retries, so a timed-out post that
+            # did arrive is never silently sent a second time underneath it.
+            self._web = AsyncWebClient(token=self.settings.token, base_url=self.settings.base_url,
+                                       session=self._session, timeout=math.ceil(self._request_timeout),
+                                       retry_handlers=[])
         return self._web
 
     async def start(self) -> None:
+        """Sign in (auth.test) and start taking commands; raises SlackStartError, never showing a token."""
         if self._started:
             return
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._request_timeout))
-        # No retry handlers: the deliverer alone decides about retries, so a timed-out post that
-        # did arrive is never silently sent a second time underneath it.
-        self._web = AsyncWebClient(token=self.settings.token, base_url=self.settings.base_url,
-                                   session=self._session, timeout=math.ceil(self._request_timeout),
-                                   retry_handlers=[])
+        client = self.client
         self._started = True
         try:
-            identity = await self._web.auth_test()
+            identity = await client.auth_test()
         except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
             await self.stop()
-            raise RuntimeError(f"slack auth.test failed: {translate_error(error).reason}") from None
+            reason = translate_error(error).reason
+            if reason in TOKEN_REFUSALS:
+                raise SlackStartError(f"Slack refused the bot token (slack.token): {reason}") from None
+            raise SlackStartError(f"Slack is unreachable at start: {reason}") from None
         self.bot_user_id = str(identity.get("user_id", ""))
         self.bot_id = str(identity.get("bot_id", ""))
         self.team_id = str(identity.get("team_id", ""))
         log.info("slack: signed in as %s in team %s", self.bot_user_id, self.team_id)
         if self.settings.app_token:
-            self._socket = SocketModeClient(self.settings.app_token, web_client=self._web, logger=log)
+            self._socket = SocketModeClient(self.settings.app_token, web_client=client, logger=log)
             self._socket.socket_mode_request_listeners.append(self._on_socket_request)
             # connect() retries until it succeeds; /readyz reports the wait instead of blocking start-up.
             self._socket_task = asyncio.create_task(self._socket.connect())  # type: ignore[no-untyped-call]
