@@ -69,6 +69,8 @@ PUBLIC_BY_CONFIG = frozenset({"today", "item", "category"})
 WORKING_ACK: Payload = {"response_type": "ephemeral", "text": "…"}
 # Keys of a rendered payload that also mean something in a slash-command or response_url answer.
 _MESSAGE_KEYS = ("text", "blocks")
+# What a Web API call may raise; translate_error turns each into the bot's SendError.
+API_FAILURES = (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError)
 
 
 class SlackStartError(DigestBotError):
@@ -215,9 +217,14 @@ def render_reply(reply: Reply) -> list[Payload]:
     return []
 
 
+def message_only(payload: Payload) -> Payload:
+    """The message itself (text and blocks), without chat.postMessage's delivery options."""
+    return {key: payload[key] for key in _MESSAGE_KEYS if key in payload}
+
+
 def message_fields(payload: Payload, response_type: str = "ephemeral") -> Payload:
     """A rendered payload as a slash-command or response_url answer."""
-    return {"response_type": response_type, **{key: payload[key] for key in _MESSAGE_KEYS if key in payload}}
+    return {"response_type": response_type, **message_only(payload)}
 
 
 class SlackChannel:
@@ -282,7 +289,7 @@ class SlackChannel:
         self._started = True
         try:
             identity = await client.auth_test()
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+        except API_FAILURES as error:
             await self.stop()
             reason = translate_error(error).reason
             if reason in TOKEN_REFUSALS:
@@ -366,7 +373,7 @@ class SlackChannel:
         arguments = {**payload, "channel": chat, "unfurl_links": False, "unfurl_media": False}
         try:
             response = await self.client.chat_postMessage(**arguments)
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+        except API_FAILURES as error:
             raise translate_error(error) from None
         return str(response.get("ts", ""))
 
@@ -399,7 +406,7 @@ class SlackChannel:
             return True
         try:
             response = await self.client.users_info(user=user)
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+        except API_FAILURES as error:
             log.warning("slack: could not look up user %s: %s", user, translate_error(error).reason)
             return False
         profile = response.get("user") or {}
@@ -483,12 +490,12 @@ class SlackChannel:
 
     async def _post_ephemeral(self, invocation: Invocation, payload: Payload) -> None:
         await self._limiter.acquire(invocation.channel)
-        fields = {key: payload[key] for key in _MESSAGE_KEYS if key in payload}
+        fields = message_only(payload)
         if invocation.thread_ts:
             fields["thread_ts"] = invocation.thread_ts
         try:
             await self.client.chat_postEphemeral(channel=invocation.channel, user=invocation.user, **fields)
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+        except API_FAILURES as error:
             raise translate_error(error) from None
 
     # -- mentions -------------------------------------------------------------------------------
