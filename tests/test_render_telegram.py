@@ -499,6 +499,10 @@ def test_break_levels_prefer_sentences_in_chinese_and_english() -> None:
     sentence_cuts = [index for index, level in enumerate(levels) if level == BreakLevel.SENTENCE]
     assert [text[index:index + 3] for index in sentence_cuts] == ["第二句", "The", "e.g", "3.1", "下一行"]
     assert levels[text.index("14")] == BreakLevel.GRAPHEME
+    numbered = "1. 标题 and 2. more, non\u00a0breaking"
+    numbered_levels = break_levels(numbered)
+    assert BreakLevel.SENTENCE not in numbered_levels
+    assert numbered_levels[numbered.index("breaking")] == BreakLevel.GRAPHEME
 
 
 def test_a_bold_span_cut_across_messages_is_closed_and_reopened() -> None:

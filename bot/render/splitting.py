@@ -42,6 +42,8 @@ _CJK_SENTENCE_ENDERS = frozenset("。！？；｡．…‼⁇⁈⁉")
 # ASCII enders end a sentence only when whitespace follows ("3.14", "a.com" and "e.g." inside a
 # sentence stay whole).
 _ASCII_SENTENCE_ENDERS = frozenset(".!?;")
+# Spaces that promise not to break a line.
+_NO_BREAK_SPACES = frozenset("\u00a0\u2007\u202f")
 # Closing quotes and brackets stay with the sentence they close.
 _CLOSERS = frozenset("\"')]}”’」』）】》〉〕］｝»›")
 
@@ -175,10 +177,10 @@ def break_levels(text: str) -> bytearray:
     index = 0
     while index < size:
         char = text[index]
-        if char.isspace():
+        if char.isspace() and char not in _NO_BREAK_SPACES:
             run_end = index
             newlines = 0
-            while run_end < size and text[run_end].isspace():
+            while run_end < size and text[run_end].isspace() and text[run_end] not in _NO_BREAK_SPACES:
                 newlines += text[run_end] == "\n"
                 run_end += 1
             if run_end < size and boundaries[run_end]:
@@ -210,7 +212,13 @@ def _ends_sentence_before(text: str, space_index: int) -> bool:
     index = space_index - 1
     while index >= 0 and text[index] in _CLOSERS:
         index -= 1
-    return index >= 0 and (text[index] in _ASCII_SENTENCE_ENDERS or text[index] in _CJK_SENTENCE_ENDERS)
+    if index < 0:
+        return False
+    char = text[index]
+    if char == "." and index > 0 and text[index - 1].isdigit():
+        # "1. " numbers a list item or ends an ordinal; it rarely ends a sentence.
+        return False
+    return char in _ASCII_SENTENCE_ENDERS or char in _CJK_SENTENCE_ENDERS
 
 
 def best_cut(levels: Sequence[int], start: int, stop: int, worst: int = BreakLevel.GRAPHEME) -> int | None:
