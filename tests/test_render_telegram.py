@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text
+from bot.digest.parse import parse_file
 from bot.render import Payload
 from bot.render.splitting import BreakLevel, break_levels, graphemes, split_text
 from bot.render.telegram import (
@@ -660,13 +661,7 @@ def test_render_items_and_notice_examples() -> None:
     assert len(long_notice) == 3
 
 
-def _parse_file(path: Path) -> Digest:
-    parse = pytest.importorskip("bot.digest.parse")
-    digest: Digest = parse.parse_file(path)
-    return digest
-
-
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.md")) + reference_digests(), ids=lambda path: path.name)
 def test_example_and_reference_digests(path: Path) -> None:
-    digest = _parse_file(path)
+    digest = parse_file(path)
     check_messages(render_digest(digest), expected_digest(digest), _first_line(digest))
