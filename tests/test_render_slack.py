@@ -99,9 +99,10 @@ def digests(draw: st.DrawFn, max_items: int = 6) -> Digest:
 def giant_digests(draw: st.DrawFn) -> Digest:
     """One item far over a message (over 12,500 characters), between ordinary ones."""
     base = draw(digests(max_items=3))
-    pieces = draw(st.lists(inline_nodes(1), min_size=2, max_size=8))
-    repeat = 12_500 // max(1, len(plain_text(tuple(pieces)))) + 1
-    giant_paragraph: Paragraph = tuple(pieces) * min(repeat, 4_000)
+    pieces = tuple(draw(st.lists(inline_nodes(1), min_size=2, max_size=8))) * draw(st.integers(1, 300))
+    filler = draw(visible_texts)
+    missing = max(0, 12_500 - len(plain_text(pieces)))
+    giant_paragraph: Paragraph = (*pieces, Text(filler * (missing // len(filler) + 1)), *pieces)
     giant = Item(number=len(base.items) + 1, title=draw(visible_texts), url=draw(urls),
                  summary=(giant_paragraph, *draw(st.lists(paragraphs, max_size=2))))
     return Digest(base.title, base.date, None, (), base.intro, (*base.items, giant), base.commentary_heading,
@@ -170,7 +171,7 @@ def reader_text(payloads: Sequence[dict[str, Any]]) -> str:
 
 
 def link_targets(payloads: Sequence[dict[str, Any]]) -> list[str]:
-    targets = []
+    targets: list[str] = []
     for payload in payloads:
         for kind, text in text_objects(payload["blocks"]):
             if kind == "mrkdwn":
