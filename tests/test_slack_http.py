@@ -549,6 +549,34 @@ async def test_an_unsigned_url_verification_is_refused(rig: Rig) -> None:
     assert response.status == 401
 
 
+async def test_slacks_certificate_check_is_answered_and_runs_nothing(rig: Rig) -> None:
+    body = urlencode({"ssl_check": "1", "token": "legacy-verification-token"}).encode()
+    response = await rig.client.post("/slack/commands", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", **signed_headers(SECRET, body)})
+
+    assert response.status == 200 and await response.read() == b""
+    assert rig.fake.calls == ["auth.test"]
+
+
+async def test_a_signed_request_that_is_no_command_is_a_bad_request(rig: Rig) -> None:
+    # Slack signs UTF-8 text; bytes that are not cannot be one of its requests, whatever the signature.
+    body = b"\xff\xfe not a form"
+    response = await rig.client.post("/slack/commands", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", **signed_headers(SECRET, body)})
+    assert response.status == 401
+
+    body = urlencode({"text": "today"}).encode()        # no user, no channel
+    response = await rig.client.post("/slack/commands", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", **signed_headers(SECRET, body)})
+    assert response.status == 400
+
+    raw = b"[1, 2, 3]"
+    response = await rig.client.post("/slack/events", data=raw, headers={
+        "Content-Type": "application/json", **signed_headers(SECRET, raw)})
+    assert response.status == 400
+    assert rig.fake.calls == ["auth.test"]
+
+
 async def test_an_oversized_body_is_refused_before_anything_else(rig: Rig) -> None:
     raw = b"text=" + b"a" * (128 * 1024)
     response = await rig.client.post("/slack/commands", data=raw, headers={

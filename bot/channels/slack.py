@@ -573,6 +573,8 @@ class SlackChannel:
             form = dict(parse_qsl(verified.decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError:
             return web.Response(status=400, text="not a form")
+        if form.get("ssl_check") == "1":
+            return web.Response(status=200)     # Slack checking the certificate of the command URL
         invocation = _command_invocation(form)
         if invocation is None:
             return web.Response(status=400, text="not a slash command")
