@@ -194,8 +194,9 @@ async def test_today_is_answered_privately_with_the_digest(rig: Rig) -> None:
     assert rig.fake.all_posts() == [] and rig.fake.response_posts(response_url) == []
 
 
-async def test_item_is_answered_with_that_item_only(rig: Rig) -> None:
-    status, answer, _ = await rig.command("item 3")
+@pytest.mark.parametrize("text", ["item 3", "  item\t3 ", "ITEM  #3"])
+async def test_item_is_answered_with_that_item_only(rig: Rig, text: str) -> None:
+    status, answer, _ = await rig.command(text)
 
     assert status == 200 and answer is not None and answer["response_type"] == "ephemeral"
     assert "A robot arm that folds shirts" in shown([answer])

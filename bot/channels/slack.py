@@ -203,8 +203,8 @@ class Answer:
 
 def parse_command(text: str) -> tuple[str, str]:
     """("item", "3 public") from "item 3 public"; a bare /digest asks for help."""
-    name, _, args = text.strip().partition(" ")
-    return (name or "help"), args.strip()
+    words = text.split(maxsplit=1)
+    return (words[0] if words else "help"), (words[1].strip() if len(words) > 1 else "")
 
 
 def render_reply(reply: Reply) -> list[Payload]:
