@@ -6,9 +6,10 @@ Starts the fake Bot API server with Telegram's limits sped up `--scale` times (3
 20 msg/min per group, about 1 msg/s per chat, all multiplied), then sends one digest to every chat
 through TelegramChannel and the Deliverer (memory store), all chats at once, as a scheduled post does.
 
-"achieved ÷ allowed" divides the messages sent by the most the limits allow in the elapsed time.
-The overall limit is a sliding window of `L` messages per second, so within T seconds at most
-L × (⌊T⌋ + 1) messages can go out; per-chat spacing adds a lower bound on T when chats are few.
+"achieved ÷ allowed" divides the achieved rate (messages ÷ seconds from the first delivery call to
+the last arrival) by the overall limit's rate. A stricter figure is printed beside it: the messages
+sent ÷ the most a sliding window of L per second admits within T seconds, L × (⌊T⌋ + 1), which
+counts an initial full-second burst the bot deliberately never sends.
 The client and the fake share one process: keep `scale` low enough that the machine, not the limit,
 is not the bottleneck (about 130 sends per second fit on two cores, parsing included).
 """
@@ -93,11 +94,10 @@ async def run(chat_count: int, scale: float, group_share: float, digest_path: Pa
           f"{limits.group_limit} msg per {limits.group_period:.3g} s per group")
     print(f"elapsed     {elapsed:.2f} s from the first delivery call to the last arrival "
           f"(arrivals span {span:.2f} s)")
-    print(f"achieved    {sent / elapsed:.1f} msg/s; steady rate after the first window "
-          f"{(sent - limits.overall_limit) / max(span - limits.overall_period, 1e-9):.1f} msg/s"
-          if span > limits.overall_period else f"achieved    {sent / elapsed:.1f} msg/s")
-    ratio = sent / allowed if allowed else float("nan")
-    print(f"achieved ÷ allowed  {ratio:.3f}   ({sent} sent, at most {allowed} allowed in {elapsed:.2f} s)")
+    print(f"achieved    {sent / elapsed:.1f} msg/s of {overall_rate:g} allowed")
+    strict = sent / allowed if allowed else float("nan")
+    print(f"achieved ÷ allowed  {sent / elapsed / overall_rate:.3f}   "
+          f"(strict bound: {sent} sent ÷ at most {allowed} admitted in {elapsed:.2f} s = {strict:.3f})")
     print(f"429s        {events['rate_limited']} received by the bot; "
           f"fake refused {sum(flood_refusals.values())} for flood control {dict(flood_refusals) or ''}")
     print(f"outcomes    {', '.join(f'{outcome.value} {n}' for outcome, n in outcomes.items())}")
