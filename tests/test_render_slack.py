@@ -248,7 +248,7 @@ def test_any_digest_renders_to_payloads_slack_accepts_without_losing_text(digest
 @PROPERTY
 @given(digests())
 def test_small_limits_force_every_kind_of_split_and_still_lose_nothing(digest: Digest) -> None:
-    payloads = render_digest(digest, SMALL)
+    payloads = render_digest(digest, limits=SMALL)
     assert_valid_payloads(payloads, SMALL)
     assert_nothing_lost(digest, payloads)
 
@@ -274,7 +274,7 @@ def test_hundreds_of_items_split_between_items(digest: Digest) -> None:
 @PROPERTY
 @given(st.text(min_size=1, max_size=400), st.sampled_from([LIMITS, SMALL]))
 def test_notices_keep_every_word(text: str, limits: SlackLimits) -> None:
-    payloads = render_notice(text, limits)
+    payloads = render_notice(text, limits=limits)
     if not text.replace(ZWSP, "").strip():
         assert payloads == []
         return
@@ -319,7 +319,7 @@ def significant(styled: Sequence[tuple[str, frozenset[str]]]) -> list[tuple[str,
 @given(st.lists(paragraphs, min_size=1, max_size=3), st.sampled_from([LIMITS, SMALL]))
 def test_formatting_is_exactly_what_the_digest_says(intro: list[Paragraph], limits: SlackLimits) -> None:
     digest = Digest("T", DAY, None, (), tuple(intro), ())
-    payloads = render_digest(digest, limits)
+    payloads = render_digest(digest, limits=limits)
     seen = [pair for text in sections(payloads) for pair in styled_text(text)]
     wanted = [pair for paragraph in intro for pair in intended_styles(paragraph)]
     assert significant(seen) == significant(wanted)
@@ -540,7 +540,7 @@ def test_example_digests_render_within_limits(path: Any) -> None:
     parse = pytest.importorskip("bot.digest.parse")
     digest = parse.parse_file(path)
     for limits in (LIMITS, SMALL):
-        payloads = render_digest(digest, limits)
+        payloads = render_digest(digest, limits=limits)
         assert_valid_payloads(payloads, limits)
         assert_nothing_lost(digest, payloads)
 

@@ -624,6 +624,7 @@ def _assemble(groups: Sequence[_Group], limits: SlackLimits, *, header: str | No
         blocks: list[dict[str, Any]] = []
         if number == 1:
             if header:
+                # emoji=False: a ":name:" in a title stays as written, as it does in the sections' text.
                 blocks.append({"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}})
             if first_context_text or mark:
                 context = first_context_text + mark if first_context_text else _part_mark(number, parts)
@@ -677,7 +678,7 @@ def _text_cost_of(text: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def render_digest(digest: Digest, limits: SlackLimits = LIMITS) -> list[Payload]:
+def render_digest(digest: Digest, *, limits: SlackLimits = LIMITS) -> list[Payload]:
     """The whole digest as chat.postMessage parameters, one dict per message, in order."""
     header, shortened = _header_text(digest.title, limits)
     groups: list[_Group] = []
@@ -707,7 +708,8 @@ def render_digest(digest: Digest, limits: SlackLimits = LIMITS) -> list[Payload]
                      part_title=digest.title or date, fallback_title=f"{digest.title} · {date}".strip(" ·"))
 
 
-def render_items(heading: str, items: Sequence[Item], digest: Digest, limits: SlackLimits = LIMITS) -> list[Payload]:
+def render_items(heading: str, items: Sequence[Item], digest: Digest, *,
+                 limits: SlackLimits = LIMITS) -> list[Payload]:
     """Some items of a digest (an answer to /item or /category) under ``heading``."""
     header, shortened = _header_text(heading, limits)
     groups: list[_Group] = []
@@ -723,7 +725,7 @@ def render_items(heading: str, items: Sequence[Item], digest: Digest, limits: Sl
                      part_title=heading or digest.title or date, fallback_title=heading or context)
 
 
-def render_notice(text: str, limits: SlackLimits = LIMITS) -> list[Payload]:
+def render_notice(text: str, *, limits: SlackLimits = LIMITS) -> list[Payload]:
     """The bot's own words (plain text, paragraphs on blank lines) as messages; none for blank text."""
     flow = _Flow()
     for paragraph in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")):
