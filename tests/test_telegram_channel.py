@@ -133,6 +133,19 @@ async def test_a_payload_telegram_refuses_is_a_rendering_defect(
     assert fake.refused and fake.refused[-1][1] == 400
 
 
+@pytest.mark.parametrize("payload", [
+    {"parse_mode": "HTML"},
+    {"text": "x", "entities": [{"kind": "bold"}]},
+    {"text": "x", "link_preview_options": {"disabled": True}},
+])
+async def test_a_payload_that_is_not_a_send_message_call_is_a_rendering_defect(
+    fake: FakeTelegram, make_channel: ChannelFactory, payload: dict[str, Any],
+) -> None:
+    error = await sent_by(make_channel(), PRIVATE, payload)
+    assert isinstance(error, RenderingDefect)
+    assert fake.method_calls("sendMessage") == []
+
+
 async def test_a_hanging_request_times_out_as_transient(fake: FakeTelegram, make_channel: ChannelFactory) -> None:
     fake.hang(PRIVATE, seconds=5.0)
     channel = make_channel(read_timeout=0.3)

@@ -329,18 +329,21 @@ class TelegramChannel:
     # -- sending --------------------------------------------------------------------------------
     async def send(self, chat: str, payload: Payload) -> str:
         """Send one sendMessage payload to `chat`; the message id, or a SendError subclass."""
+        arguments = dict(payload)
+        extra: dict[str, Any] = {}
+        try:
+            text = arguments.pop("text")
+            if (options := arguments.pop("link_preview_options", None)) is not None:
+                extra["link_preview_options"] = LinkPreviewOptions(**options)
+            if (entities := arguments.pop("entities", None)) is not None:
+                extra["entities"] = [MessageEntity(**entity) for entity in entities]
+            if (reply := arguments.pop("reply_parameters", None)) is not None:
+                extra["reply_parameters"] = ReplyParameters(**reply)
+        except (KeyError, TypeError) as error:
+            raise RenderingDefect(f"not a sendMessage payload: {error}") from None
+        parse_mode = arguments.pop("parse_mode", None)
         await self._ensure_bot()
         await self._limiter.acquire(chat)
-        arguments = dict(payload)
-        text = arguments.pop("text")
-        extra: dict[str, Any] = {}
-        if (options := arguments.pop("link_preview_options", None)) is not None:
-            extra["link_preview_options"] = LinkPreviewOptions(**options)
-        if (entities := arguments.pop("entities", None)) is not None:
-            extra["entities"] = [MessageEntity(**entity) for entity in entities]
-        if (reply := arguments.pop("reply_parameters", None)) is not None:
-            extra["reply_parameters"] = ReplyParameters(**reply)
-        parse_mode = arguments.pop("parse_mode", None)
         try:
             message = await self.application.bot.send_message(
                 chat_id=_chat_id(chat), text=text, parse_mode=parse_mode,
