@@ -243,6 +243,13 @@ def _normalise(runs: Sequence[_Run]) -> list[_Run]:
             else:
                 pieces.extend(_code_pieces(line, run))
     merged: list[_Run] = []
+    pending: list[str] = []  # texts joined once at the end of a stretch: joining as we go is quadratic
+
+    def flush() -> None:
+        if len(pending) > 1:
+            merged[-1] = merged[-1].with_text("".join(pending))
+        pending.clear()
+
     for run in pieces:
         if not run.text:
             continue
@@ -250,9 +257,12 @@ def _normalise(runs: Sequence[_Run]) -> list[_Run]:
         if (previous is not None and run.kind == "text" and previous.kind == "text"
                 and (run.bold, run.italic) == (previous.bold, previous.italic)
                 and "\n" not in (run.text, previous.text)):
-            merged[-1] = previous.with_text(previous.text + run.text)
-        else:
-            merged.append(run)
+            pending.append(run.text)
+            continue
+        flush()
+        merged.append(run)
+        pending.append(run.text)
+    flush()
     return merged
 
 
