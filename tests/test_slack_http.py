@@ -17,7 +17,14 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.slack import COMMAND_PREFIX, SlackChannel, SlackRateLimit, message_fields, render_reply
+from bot.channels.slack import (
+    COMMAND_PREFIX,
+    RESPONSE_URL_POSTS,
+    SlackChannel,
+    SlackRateLimit,
+    message_fields,
+    render_reply,
+)
 from bot.commands import CommandContext, Commands
 from bot.config import DeliverySettings, SlackSettings
 from bot.delivery import Deliverer
@@ -50,6 +57,7 @@ TODAY_ITEMS = [
     ("A chip plant opens", "https://news.example.com/4", "Production starts next spring."),
 ]
 LONG_DAY = dt.date(2025, 10, 3)
+HUGE_DAY = dt.date(2025, 10, 1)
 
 
 def long_items(count: int = 24) -> list[tuple[str, str, str]]:
@@ -64,6 +72,8 @@ def write_digests(folder: Path) -> Path:
     (folder / "today.md").write_text(digest_text("2025-10-07T08:05:00+08:00", "Tuesday brief", TODAY_ITEMS,
                                                  categories=["Hardware", "Robotics"]), encoding="utf-8")
     (folder / "long.md").write_text(digest_text(LONG_DAY.isoformat(), "A long Friday", long_items()),
+                                    encoding="utf-8")
+    (folder / "huge.md").write_text(digest_text(HUGE_DAY.isoformat(), "A huge Wednesday", long_items(100)),
                                     encoding="utf-8")
     return folder
 
@@ -232,6 +242,21 @@ async def test_a_long_digest_arrives_privately_through_the_response_url_in_order
     assert status == 200 and answer is None       # an empty ack; the parts follow
     await rig.fake.wait_until(lambda: len(rig.fake.response_posts(response_url)) == len(expected))
     assert rig.fake.response_posts(response_url) == [message_fields(payload) for payload in expected]
+    assert rig.fake.all_posts() == []
+
+
+async def test_parts_beyond_what_a_response_url_takes_follow_as_ephemeral_messages(rig: Rig) -> None:
+    expected = await expected_payloads(rig.commands, f"date {HUGE_DAY}")
+    assert len(expected) > RESPONSE_URL_POSTS, "the huge digest must need more messages than a response_url takes"
+
+    status, answer, response_url = await rig.command(f"date {HUGE_DAY}")
+
+    assert status == 200 and answer is None
+    await rig.channel.drain()
+    assert rig.fake.response_posts(response_url) == [message_fields(p) for p in expected[:RESPONSE_URL_POSTS]]
+    assert [(e["channel"], e["user"]) for e in rig.fake.ephemerals] == [(CHANNEL, MEMBER)] * (
+        len(expected) - RESPONSE_URL_POSTS)
+    assert [e["blocks"] for e in rig.fake.ephemerals] == [p["blocks"] for p in expected[RESPONSE_URL_POSTS:]]
     assert rig.fake.all_posts() == []
 
 
