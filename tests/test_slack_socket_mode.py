@@ -83,6 +83,16 @@ async def test_it_connects_with_the_app_token_and_closes_on_stop(rig: SocketRig)
     assert not await rig.channel.ready()
 
 
+async def test_commands_keep_working_after_slack_asks_for_a_new_connection(rig: SocketRig) -> None:
+    await rig.fake.refresh()
+
+    await rig.fake.wait_until(lambda: rig.fake.socket_connections == 2 and rig.fake.open_sockets == 1)
+    assert rig.fake.calls.count("apps.connections.open") == 2
+    assert await until_ready(rig.channel)
+    ack, _ = await rig.command("item 1")
+    assert "A GPU for small phones" in shown([ack["payload"]])
+
+
 async def test_a_short_answer_is_the_ack_itself(rig: SocketRig) -> None:
     ack, response_url = await rig.command("item 3")
 

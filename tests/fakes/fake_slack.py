@@ -329,6 +329,10 @@ class FakeSlack:
     def socket_open(self) -> bool:
         return bool(self._sockets)
 
+    @property
+    def open_sockets(self) -> int:
+        return len(self._sockets)
+
     async def push(self, envelope_type: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
         """Send an envelope over the open Socket Mode connection; returns its envelope_id."""
         if not self._sockets:
@@ -341,6 +345,13 @@ class FakeSlack:
             envelope["retry_reason"] = "timeout" if retry_attempt else ""
         await self._sockets[-1].send_str(json.dumps(envelope))
         return envelope_id
+
+    async def refresh(self) -> None:
+        """Ask the client to move to a new connection, as Slack does every few hours."""
+        if not self._sockets:
+            raise RuntimeError("no Socket Mode connection is open")
+        await self._sockets[-1].send_str(json.dumps({"type": "disconnect", "reason": "refresh_requested",
+                                                     "debug_info": {"host": "fake"}}))
 
     async def wait_ack(self, envelope_id: str, within: float = 10.0) -> dict[str, Any]:
         await self.wait_until(lambda: envelope_id in self.acks, within)
