@@ -300,6 +300,8 @@ class Commands:
         else:
             time_of_day = self.default_time
         existing = {(s.platform, s.chat) for s in await self.store.subscriptions()}
+        # Asking again is the way back for a chat once marked gone (the bot was re-invited).
+        await self.store.reactivate(ctx.platform, ctx.chat)
         await self.store.subscribe(Subscription(platform=ctx.platform, chat=ctx.chat, schedule=time_of_day,
                                                 timezone=ctx.timezone.key, subscribed_by=ctx.user))
         log.info("%s:%s subscribed at %s %s by %s", ctx.platform, ctx.chat, time_of_day, ctx.timezone.key,

@@ -405,6 +405,13 @@ async def test_subscribe_with_a_time_and_change_it(commands: Commands, store: St
     assert await store.subscriptions() == [Subscription("telegram", "-1001", "18:30", "America/New_York", "u42")]
 
 
+async def test_subscribing_again_brings_back_a_chat_marked_gone(commands: Commands, store: Store) -> None:
+    await store.mark_inactive("telegram", "-1001", "Forbidden: bot was kicked from the group chat")
+    reply = await commands.handle("subscribe", "08:00", context())
+    assert reply.ok
+    assert await store.inactive_reason("telegram", "-1001") is None
+
+
 @pytest.mark.parametrize("argument", ["25:00", "12:60", "noon", "7", "07:45 08:00", "0 9 * * *"])
 @pytest.mark.parametrize("language", ["en", "zh"])
 async def test_subscribe_refuses_bad_times(commands: Commands, store: Store, argument: str, language: str) -> None:

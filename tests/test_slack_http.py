@@ -23,7 +23,6 @@ from bot.channels.slack import (
     SlackChannel,
     SlackRateLimit,
     message_fields,
-    render_reply,
 )
 from bot.commands import CommandContext, Commands
 from bot.config import DeliverySettings, SlackSettings
@@ -31,6 +30,7 @@ from bot.delivery import Deliverer
 from bot.digest.categories import Categorizer, rules_from_mapping
 from bot.digest.sources import FolderSource
 from bot.i18n import text as words
+from bot.render import render_reply
 from bot.render import slack as render
 from bot.store import Store, Subscription, open_store
 from tests.fakes.fake_slack import FakeSlack, signed_headers
@@ -108,7 +108,7 @@ async def expected_payloads(commands: Commands, text: str, user: str = MEMBER,
 
     context = CommandContext(platform="slack", chat=channel, user=user, is_group=True, language="en",
                              timezone=SHANGHAI, is_admin=admin, now=MORNING, command_prefix=COMMAND_PREFIX)
-    return render_reply(await commands.handle(name or "help", args, context))
+    return render_reply(render, await commands.handle(name or "help", args, context))
 
 
 def shown(payloads: list[dict[str, Any]]) -> str:

@@ -26,13 +26,13 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.base import ChatGone, RateLimited, RenderingDefect, SendError, TransientError
-from bot.commands import CommandContext, Commands, Reply
+from bot.commands import CommandContext, Commands
 from bot.config import SlackSettings
 from bot.delivery import Deliverer, DeliveryAborted, Outcome
 from bot.errors import DigestBotError
 from bot.i18n import text as words
 from bot.ratelimit import SlidingWindowLimiter
-from bot.render import Payload
+from bot.render import Payload, render_reply
 from bot.render import slack as render
 from bot.render.splitting import BreakLevel, break_levels, split_text
 from bot.store.base import Store
@@ -205,16 +205,6 @@ def parse_command(text: str) -> tuple[str, str]:
     """("item", "3 public") from "item 3 public"; a bare /digest asks for help."""
     words = text.split(maxsplit=1)
     return (words[0] if words else "help"), (words[1].strip() if len(words) > 1 else "")
-
-
-def render_reply(reply: Reply) -> list[Payload]:
-    if reply.digest is not None:
-        return render.render_digest(reply.digest)
-    if reply.items and reply.digest_of_items is not None:
-        return render.render_items(reply.heading or "", reply.items, reply.digest_of_items)
-    if reply.notice:
-        return render.render_notice(reply.notice)
-    return []
 
 
 def message_only(payload: Payload) -> Payload:
@@ -421,7 +411,7 @@ class SlackChannel:
             reply = await self.commands.handle(name, args, self._context(invocation))
             public = reply.public or (self.settings.public_replies and reply.ok
                                       and name.lower() in PUBLIC_BY_CONFIG)
-            return Answer(render_reply(reply), public=public)
+            return Answer(render_reply(render, reply), public=public)
         except Exception:
             log.exception("slack: answering %r in %s failed", name, invocation.channel)
             return Answer(render.render_notice(words(self.language, "failure")), public=False)
