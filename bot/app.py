@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target
 from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
+from bot.errors import DigestBotError
 from bot.render import Renderer, render_reply
 from bot.scheduler import Scheduler, utc_now
 from bot.store import open_store
@@ -180,7 +181,11 @@ class App:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            raise DigestBotError(f"server.listen {self.settings.server.host}:{self.settings.server.port}: "
+                                 f"cannot listen ({error.strerror or error})") from None
         log.info("listening on %s:%s", self.settings.server.host, self.settings.server.port)
 
     async def _store_ready(self) -> bool:
