@@ -46,7 +46,8 @@ def _unspaced(text: str) -> str:
 
 
 def _blank(text: str) -> bool:
-    return not _unspaced(text)
+    # Invisible characters do not make a heading or a link label (tdlib's notion of empty text).
+    return not _unspaced(text).strip("\u200b\u200c\u200d\u200e\u200f\ufeff")
 
 
 @dataclass
