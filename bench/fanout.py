@@ -1,0 +1,414 @@
+"""Fan-out cost: the bot's delivery path (ledger on SQLite or Redis) against bare client loops, per message.
+
+    python bench/fanout.py [--channels 1000] [--parts 3] [--scale 4] [--redis redis://127.0.0.1:6379/15]
+                           [--platforms telegram,slack]
+
+Every run sends `--parts` messages to each of `--channels` chats of one platform through the fake
+Telegram or Slack server, whose limits (and the bot's own client-side limits) are sped up `--scale`
+times. Each run happens in a fresh worker process, and the fake servers in a process of their own,
+so the worker's CPU time (getrusage) and peak RSS are the sender's alone.
+
+- bot:    bot.app.App built from a config (rate_limit_scale, store), deliveries through its Deliverer:
+          lease, ledger writes before and after every part, per-chat order, retries; up to 64
+          deliveries at once, as the scheduler runs them.
+- bare:   python-telegram-bot's Bot.send_message (or slack-sdk's chat_postMessage) in a loop with the
+          same client-side rate limiter and concurrency, no store at all.
+
+"allowed" is the most the platform's limits let through in the elapsed time T: for Telegram the
+overall window, L × (⌊T⌋ + 1) messages with L = 30 × scale per second; Slack has no overall limit,
+so for it the bound comes from the per-channel window: each of the 64 deliveries in progress sends
+its `parts` messages one window apart.
+The store's overhead shows as the CPU-per-message ratio of a bot run to the bare run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TELEGRAM_TOKEN = "424242424:AAH-benchmark-token-not-a-real-one-xyz"
+SLACK_TOKEN = "xoxb-bench-0000-not-a-real-token"
+# As many deliveries at once as the scheduler runs (Scheduler's max_concurrency).
+CONCURRENCY = 64
+GROUP_SHARE = 0.3
+
+
+# -- the fake servers, in their own process ------------------------------------------------------
+
+def serve_fakes(scale: float, conn: Connection) -> None:
+    """Runs in a child process: both fakes, then answers "stats" and "stop" over `conn`."""
+    asyncio.run(_serve_fakes(scale, conn))
+
+
+async def _serve_fakes(scale: float, conn: Connection) -> None:
+    from tests.fakes.fake_slack import FakeSlack
+    from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
+
+    telegram = FakeTelegram(TELEGRAM_TOKEN, limits=FakeLimits(scale=scale))
+    slack = FakeSlack(token=SLACK_TOKEN)
+    slack.scale(scale)
+    async with telegram, slack:
+        conn.send({"telegram": telegram.base_url, "slack": slack.base_url})
+        loop = asyncio.get_running_loop()
+        while True:
+            request = await loop.run_in_executor(None, conn.recv)
+            if request == "stop":
+                break
+            conn.send({
+                "telegram_sent": telegram.total_sent(),
+                "telegram_429": len(telegram.rate_limited),
+                "slack_sent": len(slack.all_posts()),
+                "slack_429": sum(slack.rate_limited.values()),
+            })
+    conn.close()
+
+
+class FakesProcess:
+    def __init__(self, scale: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child_conn = context.Pipe()
+        self._process = context.Process(target=serve_fakes, args=(scale, child_conn), daemon=True)
+        self._process.start()
+        if not self._conn.poll(60):
+            self._process.kill()
+            raise RuntimeError("the fake servers did not start")
+        self.urls: dict[str, str] = self._conn.recv()
+
+    def stats(self) -> dict[str, int]:
+        self._conn.send("stats")
+        result: dict[str, int] = self._conn.recv()
+        return result
+
+    def stop(self) -> None:
+        try:
+            self._conn.send("stop")
+        except OSError:
+            pass
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+# -- what is sent ----------------------------------------------------------------------------------
+
+def chats_for(platform: str, count: int) -> list[str]:
+    if platform == "slack":
+        return [f"C{n:08d}" for n in range(count)]
+    groups = round(count * GROUP_SHARE)
+    return [str(-1_001_000_000_000 - n) for n in range(groups)] + [str(10_000 + n) for n in range(count - groups)]
+
+
+def payloads_for(platform: str, parts: int) -> list[dict[str, Any]]:
+    """`parts` real rendered messages of a test digest (repeated if it renders to fewer)."""
+    import datetime as dt
+
+    from bot.digest.parse import parse_digest
+    from bot.render import slack, telegram
+    from tests.digests import digest_text
+
+    digest = parse_digest(digest_text(dt.date(2026, 1, 15), items=30, summary_sentences=5))
+    rendered = (telegram if platform == "telegram" else slack).render_digest(digest)
+    return [rendered[n % len(rendered)] for n in range(parts)]
+
+
+# -- one measured run (in a worker process) --------------------------------------------------------
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mib() -> float:
+    # Linux reports kibibytes.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+Measure = Callable[[Callable[[], Awaitable[list[Any]]]], Awaitable[dict[str, Any]]]
+
+
+async def bounded(jobs: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
+    slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def run(job: Callable[[], Awaitable[Any]]) -> Any:
+        async with slots:
+            return await job()
+
+    return await asyncio.gather(*(run(job) for job in jobs))
+
+
+async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls: dict[str, str],
+                  measure: Measure) -> dict[str, Any]:
+    import datetime as dt
+
+    import yaml
+
+    from bot.app import App
+    from bot.config import load_config
+    from bot.delivery import Target
+    from bot.store.base import DeliveryKey
+
+    with tempfile.TemporaryDirectory() as folder:
+        prefix = f"digestbot-bench-{uuid.uuid4().hex[:10]}:"
+        store = "sqlite:///./bench.db" if store_kind == "sqlite" else options["redis"]
+        config: dict[str, Any] = {
+            "version": 1, "timezone": "UTC", "language": "en",
+            "digests": {"source": folder}, "store": store, "store_prefix": prefix,
+            "telegram": {"token": TELEGRAM_TOKEN, "base_url": urls["telegram"], "updates": "off",
+                         "rate_limit_scale": options["scale"]},
+            "slack": {"token": SLACK_TOKEN, "signing_secret": "bench-signing-secret", "base_url": urls["slack"],
+                      "rate_limit_scale": options["scale"]},
+            "server": {"listen": "127.0.0.1:1"},
+            "delivery": {"lease_ttl": 60},
+            "channels": [],
+        }
+        path = Path(folder) / "bench.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        app = App(load_config(path))
+        await app.open(platforms=(platform,), receive_commands=False)
+        try:
+            channel = app.channels[platform]
+            await channel.start()     # type: ignore[attr-defined]
+            deliverer = app.deliverer
+            assert deliverer is not None
+            payloads = payloads_for(platform, options["parts"])
+            chats = chats_for(platform, options["channels"])
+            today = dt.date(2026, 1, 15)
+            await deliverer.send_parts(platform, "C0WARMUP" if platform == "slack" else "99", payloads[:1])
+            await asyncio.sleep(2 / options["scale"])
+
+            def job(chat: str) -> Callable[[], Awaitable[Any]]:
+                name = f"bench-{chat}"
+                return lambda: deliverer.deliver(DeliveryKey(today, name), Target(name, platform, chat), payloads)
+
+            result = await measure(lambda: bounded([job(chat) for chat in chats]))
+            result["outcomes"] = sorted({r.outcome.value for r in result.pop("returned")})
+            if store_kind == "redis":
+                await _drop_prefix(options["redis"], prefix)
+            return result
+        finally:
+            for receiver in list(app.channels.values()):
+                stop = getattr(receiver, "stop", None)
+                if stop is not None:
+                    await stop()
+            await app.close()
+
+
+async def _drop_prefix(url: str, prefix: str) -> None:
+    """Delete this run's keys (and only them) from the shared Redis."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start:start + 500])
+    finally:
+        await client.aclose()
+
+
+async def run_bare(platform: str, options: dict[str, Any], urls: dict[str, str],
+                   measure: Measure) -> dict[str, Any]:
+    payloads = payloads_for(platform, options["parts"])
+    chats = chats_for(platform, options["channels"])
+    if platform == "telegram":
+        return await _bare_telegram(payloads, chats, options, urls["telegram"], measure)
+    return await _bare_slack(payloads, chats, options, urls["slack"], measure)
+
+
+async def _bare_telegram(payloads: list[dict[str, Any]], chats: list[str], options: dict[str, Any], base_url: str,
+                         measure: Measure) -> dict[str, Any]:
+    from telegram import Bot, LinkPreviewOptions
+    from telegram.error import RetryAfter
+
+    from bot.channels.telegram import TelegramRateLimits
+
+    limiter = TelegramRateLimits().scaled(options["scale"]).chain()
+    bot = Bot(TELEGRAM_TOKEN, base_url=base_url)
+    no_preview = LinkPreviewOptions(is_disabled=True)
+    async with bot:
+        async def send(chat: str, payload: dict[str, Any]) -> None:
+            while True:
+                await limiter.acquire(chat)
+                try:
+                    await bot.send_message(chat_id=int(chat), text=payload["text"], parse_mode=payload["parse_mode"],
+                                           link_preview_options=no_preview)
+                    return
+                except RetryAfter as error:
+                    wait = error.retry_after
+                    await asyncio.sleep(wait if isinstance(wait, (int, float)) else wait.total_seconds())
+
+        async def deliver(chat: str) -> str:
+            for payload in payloads:
+                await send(chat, payload)
+            return "delivered"
+
+        await send("99", payloads[0])
+        await asyncio.sleep(2 / options["scale"])
+        result = await measure(lambda: bounded([partial(deliver, chat) for chat in chats]))
+    result["outcomes"] = sorted(set(result.pop("returned")))
+    return result
+
+
+async def _bare_slack(payloads: list[dict[str, Any]], chats: list[str], options: dict[str, Any], base_url: str,
+                      measure: Measure) -> dict[str, Any]:
+    import aiohttp
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.channels.slack import SlackRateLimit
+    from bot.ratelimit import SlidingWindowLimiter
+
+    pace = SlackRateLimit().scaled(options["scale"])
+    limiter = SlidingWindowLimiter(pace.per_channel, pace.period)
+    async with aiohttp.ClientSession() as session:
+        client = AsyncWebClient(token=SLACK_TOKEN, base_url=base_url, session=session, retry_handlers=[])
+
+        async def send(chat: str, payload: dict[str, Any]) -> None:
+            while True:
+                await limiter.acquire(chat)
+                try:
+                    await client.chat_postMessage(channel=chat, **payload)
+                    return
+                except SlackApiError as error:
+                    if error.response.status_code != 429:
+                        raise
+                    await asyncio.sleep(float(error.response.headers.get("Retry-After", "1")))
+
+        async def deliver(chat: str) -> str:
+            for payload in payloads:
+                await send(chat, payload)
+            return "delivered"
+
+        await send("C0WARMUP", payloads[0])
+        await asyncio.sleep(2 / options["scale"])
+        result = await measure(lambda: bounded([partial(deliver, chat) for chat in chats]))
+    result["outcomes"] = sorted(set(result.pop("returned")))
+    return result
+
+
+def worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """One run: fakes in a child process, the sender here; returns the measurements."""
+    warnings.simplefilter("ignore")
+    fakes = FakesProcess(spec["scale"])
+    try:
+        async def measure(fanout: Callable[[], Awaitable[list[Any]]]) -> dict[str, Any]:
+            before = fakes.stats()
+            cpu_before = cpu_seconds()
+            started = time.monotonic()
+            returned = await fanout()
+            elapsed = time.monotonic() - started
+            cpu = cpu_seconds() - cpu_before
+            after = fakes.stats()
+            platform = spec["platform"]
+            return {"returned": returned, "elapsed": elapsed, "cpu": cpu,
+                    "sent": after[f"{platform}_sent"] - before[f"{platform}_sent"],
+                    "refused_429": after[f"{platform}_429"] - before[f"{platform}_429"]}
+
+        if spec["sender"] == "bot":
+            result = asyncio.run(run_bot(spec["platform"], spec["store"], spec, fakes.urls, measure))
+        else:
+            result = asyncio.run(run_bare(spec["platform"], spec, fakes.urls, measure))
+    finally:
+        fakes.stop()
+    result["peak_rss_mib"] = peak_rss_mib()
+    return result
+
+
+# -- the driver -----------------------------------------------------------------------------------
+
+def allowed_messages(platform: str, elapsed: float, scale: float, channels: int, parts: int) -> float:
+    if platform == "telegram":
+        from bot.channels.telegram import TelegramRateLimits
+
+        limits = TelegramRateLimits().scaled(scale)
+        return limits.overall_limit * (math.floor(elapsed / limits.overall_period) + 1)
+    from bot.channels.slack import SlackRateLimit
+
+    pace = SlackRateLimit().scaled(scale)
+    if parts < 2:
+        return math.inf      # one message per channel: nothing spaces them out
+    # A delivery's parts go out one channel window apart, so each delivery in progress carries at most
+    # `parts` messages per (parts - 1) windows.
+    per_delivery = parts * pace.per_channel / ((parts - 1) * pace.period)
+    return min(channels, CONCURRENCY) * per_delivery * elapsed
+
+
+def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    completed = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
+                               text=True, check=False, cwd=str(ROOT))
+    if completed.returncode != 0:
+        raise SystemExit(f"worker {spec['platform']}/{spec['sender']}/{spec.get('store')} failed:\n"
+                         f"{completed.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--channels", type=int, default=1000, help="chats per run (default 1000)")
+    parser.add_argument("--parts", type=int, default=3, help="messages per chat (default 3)")
+    parser.add_argument("--scale", type=float, default=4.0,
+                        help="speed-up of the platforms' limits, for the fakes and the bot alike (default 4)")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15",
+                        help="Redis for the redis runs; keys go under a unique prefix and are removed after")
+    parser.add_argument("--platforms", default="telegram,slack", help="comma-separated: telegram, slack")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+    platforms = [p for p in args.platforms.split(",") if p]
+    if args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= {"telegram", "slack"}:
+        parser.error("--channels and --parts must be >= 1, --scale > 0, --platforms telegram and/or slack")
+
+    base = {"channels": args.channels, "parts": args.parts, "scale": args.scale, "redis": args.redis}
+    print(f"{args.channels} channels × {args.parts} parts per run, limits ×{args.scale:g}, "
+          f"{CONCURRENCY} deliveries at once\n")
+    header = (f"{'platform':<9} {'sender':<12} {'msgs':>6} {'secs':>7} {'msg/s':>7} {'allowed/s':>9} "
+              f"{'ach÷allow':>9} {'429s':>5} {'CPU ms/msg':>10} {'peak RSS':>9}")
+    print(header)
+    print("-" * len(header))
+    for platform in platforms:
+        cpu_per_message: dict[str, float] = {}
+        for sender, store in (("bot", "sqlite"), ("bot", "redis"), ("bare", None)):
+            spec = {**base, "platform": platform, "sender": sender, "store": store}
+            result = run_worker(spec)
+            label = f"{sender}+{store}" if store else "bare loop"
+            elapsed, sent = result["elapsed"], result["sent"]
+            allowed = allowed_messages(platform, elapsed, args.scale, args.channels, args.parts)
+            per_message = 1000 * result["cpu"] / max(sent, 1)
+            cpu_per_message[label] = per_message
+            print(f"{platform:<9} {label:<12} {sent:>6} {elapsed:>7.2f} {sent / elapsed:>7.1f} "
+                  f"{allowed / elapsed:>9.1f} {sent / allowed:>9.3f} {result['refused_429']:>5} "
+                  f"{per_message:>10.3f} {result['peak_rss_mib']:>7.1f} M"
+                  + ("" if result["outcomes"] == ["delivered"] else f"   outcomes {result['outcomes']}"))
+        bare = cpu_per_message["bare loop"]
+        print(f"{'':<9} CPU per message vs the bare loop: "
+              + ", ".join(f"{label} ×{value / bare:.2f}" for label, value in cpu_per_message.items()
+                          if label != "bare loop"))
+    print("\nallowed: Telegram 30×scale msg/s overall (sliding 1 s window); Slack: each of the deliveries in "
+          "progress sends its parts one channel window (1 s / scale) apart.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
