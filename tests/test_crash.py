@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import signal
 from collections.abc import Callable
@@ -46,8 +47,10 @@ async def crash_repeatedly(tmp_path: Path, store: str, prefix: str, seed: str) -
     channels = fanout_channels(CHANNELS)
     schedule, digest_date = schedule_just_passed("UTC")
     digest = write_multipart_digest(tmp_path / "digests", digest_date)
-    # channel -> parts begun but not recorded, as the ledger stood after each kill
+    # After each kill: channel -> parts begun but not recorded, as the ledger stood ...
     in_flight_at_kill: list[dict[str, set[int]]] = []
+    # ... and channel -> messages it had received by then, which tells which life sent each message.
+    received_at_kill: list[dict[str, int]] = []
 
     async with Fakes(scale=SCALE) as fakes, BotGroup(tmp_path) as bots:
         config = write_config(tmp_path / "digestbot.yaml", bot_config(
@@ -59,8 +62,10 @@ async def crash_repeatedly(tmp_path: Path, store: str, prefix: str, seed: str) -
                              what=f"messages flowing in life {life}", processes=[bot])
             bot.kill()
             assert await bot.wait_exit() == -signal.SIGKILL
+            await settled(fakes)
             assert not complete(fakes, digest, channels), f"the fan-out ended before kill {life + 1}"
             in_flight_at_kill.append(await parts_in_flight(store, tmp_path, digest_date, channels, prefix))
+            received_at_kill.append({channel.name: len(fakes.received(channel)) for channel in channels})
 
         last = await bots.start("run", config)
         await wait_until(lambda: complete(fakes, digest, channels), within=120, processes=[last],
@@ -69,21 +74,37 @@ async def crash_repeatedly(tmp_path: Path, store: str, prefix: str, seed: str) -
         last.terminate()
         assert await last.wait_exit() == 0
 
-    total_duplicates = 0
+    duplicates_per_kill = [0] * KILLS
     for channel in channels:
-        repeats = duplicated_parts(digest.expected(channel), fakes.received(channel))
-        kills_in_flight = [kill for kill in in_flight_at_kill if channel.name in kill]
-        assert len(repeats) <= len(kills_in_flight), (
-            f"{channel.name} got parts {repeats} twice but had a part in flight at only "
-            f"{len(kills_in_flight)} kill(s)")
-        for part in repeats:
-            assert any(part in kill[channel.name] for kill in kills_in_flight), (
-                f"{channel.name} got part {part} twice, yet it was never in flight at a kill")
-        total_duplicates += len(repeats)
-    # A kill cuts off at most the sends on the wire, each of which is a part the ledger shows in flight.
-    assert total_duplicates <= sum(len(kill) for kill in in_flight_at_kill)
-    print(f"{store.split(':')[0]}: {KILLS} kills, duplicates {total_duplicates}, "
-          f"channels in flight per kill {[len(kill) for kill in in_flight_at_kill]}")
+        expected, received = digest.expected(channel), fakes.received(channel)
+        duplicated_parts(expected, received)     # every part, in order, repeats only right after themselves
+        for position in range(len(received) - 1):
+            if received[position] != received[position + 1]:
+                continue
+            # The first copy went out in some life and was never recorded: that life must have ended in
+            # a kill with this very part in flight, and a life leaves at most one such part per chat.
+            kill = next((n for n, counts in enumerate(received_at_kill) if position < counts[channel.name]), None)
+            part = expected.index(received[position])
+            assert kill is not None, f"{channel.name}: part {part} sent twice by the run that was not killed"
+            assert part in in_flight_at_kill[kill].get(channel.name, set()), (
+                f"{channel.name}: part {part} sent twice, but it was not in flight at kill {kill + 1}")
+            earlier = received_at_kill[kill - 1][channel.name] if kill else 0
+            assert sum(received[n] == received[n + 1] for n in range(earlier, position)) == 0, (
+                f"{channel.name}: more than one duplicate from kill {kill + 1}")
+            duplicates_per_kill[kill] += 1
+    for kill, duplicates in enumerate(duplicates_per_kill):
+        assert duplicates <= len(in_flight_at_kill[kill])
+    print(f"{store.split(':')[0]}: {KILLS} kills; duplicates per kill {duplicates_per_kill} "
+          f"(total {sum(duplicates_per_kill)}); chats with a part in flight per kill "
+          f"{[len(kill) for kill in in_flight_at_kill]}")
+
+
+async def settled(fakes: Fakes, quiet: float = 0.3) -> None:
+    """Let the fakes finish requests a killed process had already written to its sockets."""
+    count = -1
+    while count != fakes.total_received():
+        count = fakes.total_received()
+        await asyncio.sleep(quiet)
 
 
 async def test_sqlite_fanout_survives_ten_kills(tmp_path: Path) -> None:
