@@ -77,7 +77,10 @@ class Fanout:
         """Channel -> parts received twice; fails if any channel lacks a part or got them out of order."""
         found: dict[str, list[int]] = {}
         for channel in self.channels:
-            repeats = duplicated_parts(self.digest.expected(channel), self.fakes.received(channel))
+            try:
+                repeats = duplicated_parts(self.digest.expected(channel), self.fakes.received(channel))
+            except AssertionError as error:
+                raise AssertionError(f"{channel.name} ({channel.platform} {channel.chat}): {error}") from None
             if repeats:
                 found[channel.name] = repeats
         return found
@@ -168,3 +171,36 @@ async def test_fanout_completes_across_a_redis_restart(tmp_path: Path, persisten
         assert len(parts) == 1, f"{name} got parts {parts} twice across one Redis restart"
     print(f"Redis stopped after {received_when_stopped} of {fanout.messages} messages; "
           f"duplicates after the restart: {sum(len(parts) for parts in duplicates.values())}")
+
+
+def took_over(replica: BotProcess) -> bool:
+    return any(str(record.get("msg", "")).startswith("resuming ") for record in replica.log_records())
+
+
+async def test_a_paused_replica_does_not_send_after_its_leases_moved_on(tmp_path: Path, redis_url: str,
+                                                                        redis_prefix: str) -> None:
+    """A stall longer than the lease (a frozen VM, a throttled container): the others take over, and the
+    stalled replica, once it runs again, must not go on sending parts of deliveries it no longer holds."""
+    async with Fakes(scale=SCALE) as fakes, BotGroup(tmp_path) as bots:
+        fanout = Fanout(tmp_path, fakes, bots, redis_url, redis_prefix, channels=100, lease_ttl=TAKEOVER_LEASE_TTL)
+        replicas = [await fanout.start(replica) for replica in range(2)]
+        paused, other = replicas
+        await wait_until(lambda: paused.delivered_channels() != [] and fakes.total_received() >= fanout.messages // 4,
+                         within=60, processes=replicas, what="a quarter of the fan-out, some of it by replica 0")
+        paused.signal(signal.SIGSTOP)
+        try:
+            # The stall itself: longer than the lease, so the other replica may take over.
+            await asyncio.sleep(TAKEOVER_LEASE_TTL * 1.5)
+            await wait_until(lambda: took_over(other), within=60, processes=[other],
+                             what="the other replica resuming a delivery of the paused one")
+        finally:
+            paused.signal(signal.SIGCONT)
+        await fanout.wait_complete(replicas)
+        # Whatever the resumed replica still had queued must reach no chat.
+        await asyncio.sleep(TAKEOVER_LEASE_TTL)
+        await stop_cleanly(replicas)
+
+    duplicates = fanout.duplicates()
+    for name, parts in duplicates.items():
+        assert len(parts) == 1, f"{name} got parts {parts} twice across one pause"
+    print(f"duplicates after a pause longer than the lease: {sum(len(p) for p in duplicates.values())}")
