@@ -156,6 +156,16 @@ async def test_a_hanging_request_times_out_as_transient(fake: FakeTelegram, make
     assert await channel.send(PRIVATE, {"text": "again", **HTML}) == "1"
 
 
+async def test_a_timed_out_send_may_still_have_been_delivered(
+    fake: FakeTelegram, make_channel: ChannelFactory,
+) -> None:
+    fake.hang(PRIVATE, seconds=0.8, delivered=True)
+    error = await sent_by(make_channel(read_timeout=0.3), PRIVATE, {"text": "late but there", **HTML})
+    assert isinstance(error, TransientError) and "may have been delivered" in error.reason
+    (message,) = await fake.wait_for_messages(PRIVATE, 1)
+    assert message.text == "late but there"
+
+
 async def test_a_refused_token_is_transient_and_never_shown(fake: FakeTelegram, make_channel: ChannelFactory) -> None:
     wrong = "987654321:AAWrong-token-that-telegram-does-not-know"
     channel = make_channel(token=wrong)

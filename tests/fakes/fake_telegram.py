@@ -109,6 +109,7 @@ class ChatFaults:
     server_status: int = 502
     hangs: int = 0
     hang_seconds: float = 0.0
+    hang_delivers: bool = False
 
 
 @dataclass(slots=True)
@@ -184,6 +185,7 @@ class FakeTelegram:
         self._message_ids: dict[str, itertools.count[int]] = {}
         self._sent_changed = asyncio.Condition()
         self._windows: dict[tuple[str, str], deque[float]] = {}
+        self._background: set[asyncio.Future[JSONDict]] = set()
         self._handlers: dict[str, Callable[[JSONDict], Awaitable[Any]]] = {
             "getme": self._get_me,
             "getupdates": self._get_updates,
@@ -222,6 +224,8 @@ class FakeTelegram:
 
     async def stop(self) -> None:
         self._closing.set()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         async with self._updates_arrived:
             self._updates_arrived.notify_all()
         if self._runner is not None:
@@ -256,11 +260,16 @@ class FakeTelegram:
         faults.server_errors = times
         faults.server_status = status
 
-    def hang(self, chat: str | int, seconds: float, times: int = 1) -> None:
-        """The next `times` sends to `chat` get no answer for `seconds` (then a 504, delivered or not)."""
+    def hang(self, chat: str | int, seconds: float, times: int = 1, *, delivered: bool = False) -> None:
+        """The next `times` sends to `chat` get no answer for `seconds`.
+
+        Then the message is refused with a 504, or, with `delivered`, accepted as usual: the case
+        where the client gave up waiting although Telegram did deliver the message.
+        """
         faults = self._faults_of(chat)
         faults.hangs = times
         faults.hang_seconds = seconds
+        faults.hang_delivers = delivered
 
     def chaos(self, *, seed: int, rate_429: float = 0.0, rate_5xx: float = 0.0, retry_after: float = 1.0) -> None:
         """Random 429s and 5xx on sendMessage, reproducible through `seed`."""
@@ -524,6 +533,13 @@ class FakeTelegram:
         arrived = time.monotonic()
         if faults is not None and faults.hangs > 0:
             faults.hangs -= 1
+            if faults.hang_delivers:
+                # Telegram goes on with the message after the client hung up: shielded from the
+                # cancellation that the client's disconnect brings to this handler.
+                later = asyncio.ensure_future(self._accept_after(faults.hang_seconds, chat, params))
+                self._background.add(later)
+                later.add_done_callback(self._background.discard)
+                return await asyncio.shield(later)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), faults.hang_seconds)
             raise ApiError(504, "Gateway Timeout")
@@ -531,6 +547,18 @@ class FakeTelegram:
             faults.server_errors -= 1
             raise ApiError(faults.server_status, "Internal Server Error" if faults.server_status == 500
                            else "Bad Gateway")
+        return await self._accept(chat, params, arrived)
+
+    async def _accept_after(self, seconds: float, chat: str, params: JSONDict) -> JSONDict:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+        if self._closing.is_set():
+            raise ApiError(504, "Gateway Timeout")
+        return await self._accept(chat, params, time.monotonic())
+
+    async def _accept(self, chat: str, params: JSONDict, arrived: float) -> JSONDict:
+        """Everything after transport trouble: flood control, the chat's state, the text itself."""
+        faults = self._faults.get(chat)
         if self._chaos is not None:
             draw = self._chaos.rng.random()
             if draw < self._chaos.rate_429:
