@@ -40,13 +40,13 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import ChatGone, ChatMoved, RateLimited, RenderingDefect, TransientError
-from bot.commands import COMMANDS, CommandContext, Commands, Reply, menu
+from bot.commands import COMMANDS, CommandContext, Commands, menu
 from bot.config import TelegramSettings
 from bot.delivery import Deliverer, DeliveryAborted
 from bot.errors import DigestBotError
 from bot.i18n import LANGUAGES
 from bot.ratelimit import KeyedLocks, LimiterChain, SlidingWindowLimiter
-from bot.render import Payload
+from bot.render import Payload, render_reply
 from bot.render import telegram as render
 
 log = logging.getLogger(__name__)
@@ -421,7 +421,7 @@ class TelegramChannel:
             except Exception:
                 log.exception("telegram: /%s in chat %s failed", name, chat_id)
                 return
-            payloads = self._render(reply)
+            payloads = render_reply(render, reply)
             if not payloads:
                 return
             if is_group:
@@ -443,16 +443,6 @@ class TelegramChannel:
         return CommandContext(platform=PLATFORM, chat=chat, user=user, is_group=is_group,
                               language=self.language, timezone=self.timezone, is_admin=is_admin,
                               now=self._now())
-
-    @staticmethod
-    def _render(reply: Reply) -> list[Payload]:
-        if reply.digest is not None:
-            return render.render_digest(reply.digest)
-        if reply.items and reply.digest_of_items is not None:
-            return render.render_items(reply.heading or "", reply.items, reply.digest_of_items)
-        if reply.notice:
-            return render.render_notice(reply.notice)
-        return []
 
     async def _reply(self, chat: str, payloads: Sequence[Payload]) -> None:
         if self._deliverer is None:
