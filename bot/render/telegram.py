@@ -39,8 +39,9 @@ class TelegramLimits:
 
     ``max_chars`` counts Unicode code points of the text after HTML parsing (tdlib's count).
     Entity payload is measured as the sum over entities of ``entity_overhead_bytes`` plus the UTF-8
-    length of the link URL; that bounds the serialized size the server checks ("entities too long",
-    seen near 9,500 bytes) from above, with room to spare. ``max_link_url_bytes`` keeps one huge
+    length of the link URL as Telegram stores it (a bare host gains a "/"); that bounds the
+    serialized size the server checks ("entities too long", seen near 9,500 bytes) from above,
+    with room to spare. ``max_link_url_bytes`` keeps one huge
     URL from eating a whole message's entity budget; longer URLs are shown as text instead.
     """
 
@@ -292,7 +293,16 @@ def _escaped_size(char: str) -> int:
 
 
 def _mark_entity_bytes(mark: _Mark, limits: TelegramLimits) -> int:
-    return limits.entity_overhead_bytes + len(mark.url.encode("utf-8"))
+    return limits.entity_overhead_bytes + (_stored_url_size(mark.url) if mark.url else 0)
+
+
+@lru_cache(maxsize=4096)
+def _stored_url_size(url: str) -> int:
+    """UTF-8 bytes of ``url`` as Telegram stores it: a bare host gets a "/", the host is lower-cased."""
+    parts = urlsplit(url)
+    host = parts.netloc.partition(":")[0]
+    growth = max(0, len(host.lower().encode("utf-8")) - len(host.encode("utf-8")))
+    return len(url.encode("utf-8")) + growth + (0 if parts.path else 1)
 
 
 def _html_size(text: str) -> int:
