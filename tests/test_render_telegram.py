@@ -666,3 +666,27 @@ def test_render_items_and_notice_examples() -> None:
 def test_example_and_reference_digests(path: Path) -> None:
     digest = parse_file(path)
     check_messages(render_digest(digest), expected_digest(digest), _first_line(digest))
+
+
+def test_the_tdlib_helper_answers_like_telegram() -> None:
+    check = tdparse.check_send_message
+    assert check({"text": "<b>x<br></b>", "parse_mode": "HTML"}) == (
+        'Bad Request: can\'t parse entities: Unsupported start tag "br" at byte offset 4')
+    with pytest.raises(tdparse.TelegramParseError) as refused:
+        tdparse.parse_html("<b>unclosed")
+    assert refused.value.message.startswith("Can't parse entities:")
+    assert check({"text": ""}) == tdparse.ERROR_EMPTY
+    assert check({"text": "<b> </b>\n", "parse_mode": "HTML"}) == tdparse.ERROR_EMPTY
+    assert check({"text": "字" * 4096}) is None
+    assert check({"text": "字" * 4097}) == tdparse.ERROR_TOO_LONG
+    # Code points, not UTF-16 units: 4096 emoji are 8192 UTF-16 units and still fit.
+    assert check({"text": "😀" * 4096}) is None
+    assert check({"text": "<b>a</b> " * 100, "parse_mode": "HTML"}) is None
+    assert check({"text": "<b>a</b> " * 101, "parse_mode": "HTML"}) == tdparse.ERROR_TOO_MANY_ENTITIES
+    long_link = '<a href="https://example.com/' + "x" * 1000 + '">a</a> '
+    assert check({"text": long_link * 10, "parse_mode": "HTML"}) == tdparse.ERROR_ENTITIES_TOO_LONG
+    parsed = tdparse.parse_html('😀<b>粗👍🏽</b> <a href="https://example.com">x</a>')
+    bold, link = parsed.entities
+    assert (bold.type, bold.offset, bold.length) == ("bold", 2, 5)
+    assert parsed.entity_text(bold) == "粗👍🏽" and parsed.entity_span(bold) == (1, 4)
+    assert link.to_bot_api() == {"type": "text_link", "offset": 8, "length": 1, "url": "https://example.com/"}
