@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -36,8 +35,6 @@ from tests.procs import (
     write_config,
     write_multipart_digest,
 )
-
-pytestmark = pytest.mark.slow
 
 TIMEZONE = "Asia/Shanghai"
 SECRETS_ENV = {
