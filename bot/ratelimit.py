@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 
 
 class SlidingWindowLimiter:
@@ -21,22 +22,31 @@ class SlidingWindowLimiter:
             raise ValueError("a rate limit needs limit >= 1 and period > 0")
         self.limit = limit
         self.period = period
-        self._clock = clock
+        self.clock = clock
         self._grants: dict[Hashable, deque[float]] = {}
         self._locks: dict[Hashable, asyncio.Lock] = {}
 
     async def acquire(self, key: Hashable = None) -> None:
+        async with self.room(key) as record:
+            record(self.clock())
+
+    @contextlib.asynccontextmanager
+    async def room(self, key: Hashable = None) -> AsyncIterator[Callable[[float], None]]:
+        """Wait, holding the key's place in line, until a grant fits; yield how to record it.
+
+        Recording is left to the caller so several limits can stamp one grant at the same instant.
+        """
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             grants = self._grants.setdefault(key, deque())
             while True:
-                now = self._clock()
+                now = self.clock()
                 while grants and now - grants[0] >= self.period:
                     grants.popleft()
                 if len(grants) < self.limit:
-                    grants.append(now)
-                    return
+                    break
                 await asyncio.sleep(grants[0] + self.period - now)
+            yield grants.append
 
     def forget(self, key: Hashable) -> None:
         """Drop a key's history (a chat that is gone), so the maps do not grow forever."""
@@ -57,10 +67,23 @@ class LimiterChain:
         self._limits = list(limits)
 
     async def acquire(self, chat: str) -> None:
-        for limiter, key_of in self._limits:
-            key = key_of(chat)
-            if key is not None:
-                await limiter.acquire(key)
+        # Every applicable window is entered narrowest first and held; a held window only gains room
+        # while we wait for the wider ones, so once the widest has room all do, and the grant is
+        # stamped in all of them at one instant. Stamping each as soon as it had room would record
+        # a message in its chat's window seconds before it is sent, and the platform, which counts
+        # arrivals, would see the window overfilled.
+        async with contextlib.AsyncExitStack() as stack:
+            records: list[Callable[[float], None]] = []
+            clock: Callable[[], float] | None = None
+            for limiter, key_of in self._limits:
+                key = key_of(chat)
+                if key is not None:
+                    records.append(await stack.enter_async_context(limiter.room(key)))
+                    clock = limiter.clock
+            if clock is not None:
+                now = clock()
+                for record in records:
+                    record(now)
 
 
 class KeyedLocks:
