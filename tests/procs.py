@@ -256,6 +256,19 @@ async def parts_in_flight(store_url: str, base_dir: Path, digest_date: dt.date,
         await store.close()
 
 
+async def drop_keys(redis_url: str, prefix: str) -> None:
+    """Delete every key under a test's own prefix from the shared Redis (and nothing else)."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start:start + 500])
+    finally:
+        await client.aclose()
+
+
 # -- waiting -------------------------------------------------------------------------------------
 
 async def wait_until(condition: Callable[[], bool], *, within: float, what: str,

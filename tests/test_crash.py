@@ -15,6 +15,7 @@ from tests.procs import (
     Fakes,
     bot_config,
     complete,
+    drop_keys,
     duplicated_parts,
     fanout_channels,
     missing,
@@ -113,7 +114,10 @@ async def test_sqlite_fanout_survives_ten_kills(tmp_path: Path) -> None:
 
 @pytest.mark.redis
 async def test_redis_fanout_survives_ten_kills(tmp_path: Path, redis_url: str, redis_prefix: str) -> None:
-    await crash_repeatedly(tmp_path, redis_url, redis_prefix, seed="redis-crash")
+    try:
+        await crash_repeatedly(tmp_path, redis_url, redis_prefix, seed="redis-crash")
+    finally:
+        await drop_keys(redis_url, redis_prefix)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

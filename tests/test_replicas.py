@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from tests.procs import (
     PersistentRedis,
     bot_config,
     complete,
+    drop_keys,
     duplicated_parts,
     fanout_channels,
     missing,
@@ -93,8 +94,18 @@ async def stop_cleanly(processes: list[BotProcess]) -> None:
         assert await process.wait_exit() == 0, process.tail()
 
 
-async def test_three_replicas_deliver_every_part_exactly_once(tmp_path: Path, redis_url: str,
-                                                              redis_prefix: str) -> None:
+@pytest.fixture
+async def shared_redis(redis_url: str, redis_prefix: str) -> AsyncIterator[tuple[str, str]]:
+    """The shared Redis and a prefix of this test's own, whose keys are deleted afterwards."""
+    try:
+        yield redis_url, redis_prefix
+    finally:
+        await drop_keys(redis_url, redis_prefix)
+
+
+async def test_three_replicas_deliver_every_part_exactly_once(tmp_path: Path,
+                                                              shared_redis: tuple[str, str]) -> None:
+    redis_url, redis_prefix = shared_redis
     async with Fakes(scale=SCALE) as fakes, BotGroup(tmp_path) as bots:
         fanout = Fanout(tmp_path, fakes, bots, redis_url, redis_prefix)
         replicas = [await fanout.start(replica) for replica in range(REPLICAS)]
@@ -111,8 +122,9 @@ async def test_three_replicas_deliver_every_part_exactly_once(tmp_path: Path, re
           f"{sum(fakes.slack.rate_limited.values())} slack")
 
 
-async def test_survivors_finish_the_channels_of_a_killed_replica(tmp_path: Path, redis_url: str,
-                                                                 redis_prefix: str) -> None:
+async def test_survivors_finish_the_channels_of_a_killed_replica(tmp_path: Path,
+                                                                 shared_redis: tuple[str, str]) -> None:
+    redis_url, redis_prefix = shared_redis
     async with Fakes(scale=SCALE) as fakes, BotGroup(tmp_path) as bots:
         fanout = Fanout(tmp_path, fakes, bots, redis_url, redis_prefix, lease_ttl=TAKEOVER_LEASE_TTL)
         replicas = [await fanout.start(replica) for replica in range(REPLICAS)]
@@ -177,10 +189,11 @@ def took_over(replica: BotProcess) -> bool:
     return any(str(record.get("msg", "")).startswith("resuming ") for record in replica.log_records())
 
 
-async def test_a_paused_replica_does_not_send_after_its_leases_moved_on(tmp_path: Path, redis_url: str,
-                                                                        redis_prefix: str) -> None:
+async def test_a_paused_replica_does_not_send_after_its_leases_moved_on(tmp_path: Path,
+                                                                        shared_redis: tuple[str, str]) -> None:
     """A stall longer than the lease (a frozen VM, a throttled container): the others take over, and the
     stalled replica, once it runs again, must not go on sending parts of deliveries it no longer holds."""
+    redis_url, redis_prefix = shared_redis
     async with Fakes(scale=SCALE) as fakes, BotGroup(tmp_path) as bots:
         fanout = Fanout(tmp_path, fakes, bots, redis_url, redis_prefix, channels=100, lease_ttl=TAKEOVER_LEASE_TTL)
         replicas = [await fanout.start(replica) for replica in range(2)]
