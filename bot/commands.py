@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot import metrics
 from bot.digest.model import Digest, Item
 from bot.digest.sources import DigestSource
 from bot.errors import DigestError
@@ -143,9 +145,19 @@ class Commands:
         }
 
     async def handle(self, name: str, args: str, ctx: CommandContext) -> Reply:
-        language = normalize_language(ctx.language)
         command = name.strip().lower()
         command = _ALIASES.get(command, command)
+        label = command if command in self._handlers else "unknown"
+        started = time.perf_counter()
+        try:
+            return await self._handle(command, name, args, ctx)
+        finally:
+            metrics.COMMANDS.labels(command=label, platform=ctx.platform).inc()
+            metrics.COMMAND_LATENCY.labels(command=label, platform=ctx.platform).observe(
+                time.perf_counter() - started)
+
+    async def _handle(self, command: str, name: str, args: str, ctx: CommandContext) -> Reply:
+        language = normalize_language(ctx.language)
         handler = self._handlers.get(command)
         if handler is None:
             shown = name.strip()[:32]

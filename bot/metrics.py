@@ -53,7 +53,7 @@ COMMANDS = Counter(
     ["command", "platform"], registry=REGISTRY,
 )
 COMMAND_LATENCY = Histogram(
-    "digestbot_command_latency_seconds", "Seconds from receiving a command to its reply being handed over.",
+    "digestbot_command_latency_seconds", "Seconds to work out a command's answer, by command.",
     ["command", "platform"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
