@@ -9,11 +9,21 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.channels.base import Channel, ChatGone, ChatMoved, RateLimited, RenderingDefect, TransientError
+from bot.channels.base import (
+    Channel,
+    ChatGone,
+    ChatMoved,
+    Gate,
+    NotSent,
+    RateLimited,
+    RenderingDefect,
+    TransientError,
+)
 from bot.config import DeliverySettings
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload
@@ -57,6 +67,57 @@ class DeliveryResult:
     @property
     def ok(self) -> bool:
         return self.outcome in (Outcome.DELIVERED, Outcome.ALREADY)
+
+
+class _Lease:
+    """Our claim on one delivery: renewed in the background, and confirmed before every part.
+
+    The background renewal alone is not enough: a process that stalls (CPU starvation, a paused VM)
+    past its TTL wakes up with a part about to go while another replica has taken over. So before
+    each part the lease must have at least a third of its TTL left by our own clock, else it is
+    renewed right then, and a refused renewal stops the delivery.
+    """
+
+    def __init__(self, store: Store, name: str, owner: str, ttl: float) -> None:
+        self.store = store
+        self.name = name
+        self.owner = owner
+        self.ttl = ttl
+        self.lost = False
+        self._valid_until = 0.0
+
+    async def claim(self) -> bool:
+        started = time.monotonic()
+        if await self.store.claim(self.name, self.owner, self.ttl):
+            self._valid_until = started + self.ttl
+            return True
+        return False
+
+    async def confirm(self) -> bool:
+        if self.lost:
+            return False
+        if time.monotonic() < self._valid_until - self.ttl / 3:
+            return True
+        return await self._renew()
+
+    async def keep(self) -> None:
+        while not self.lost:
+            await asyncio.sleep(self.ttl / 3)
+            await self._renew()
+
+    async def _renew(self) -> bool:
+        started = time.monotonic()
+        try:
+            still_ours = await self.store.renew(self.name, self.owner, self.ttl)
+        except Exception:
+            # A store hiccup is not proof the lease is gone, but past its TTL it may well be.
+            log.warning("could not renew lease %s", self.name, exc_info=True)
+            return time.monotonic() < self._valid_until
+        if still_ours:
+            self._valid_until = started + self.ttl
+        else:
+            self.lost = True
+        return still_ours
 
 
 class DeliveryAborted(Exception):
@@ -116,14 +177,12 @@ class Deliverer:
     async def deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
         if not payloads:
             raise ValueError(f"{key}: nothing to deliver")
-        lease = f"lease:{key}"
-        ttl = self.settings.lease_ttl
         if self.stopping:
             return self._result(target, Outcome.STOPPED, payloads, 0, target.chat, "shutting down")
-        if not await self.store.claim(lease, self.owner, ttl):
+        lease = _Lease(self.store, f"lease:{key}", self.owner, self.settings.lease_ttl)
+        if not await lease.claim():
             return self._result(target, Outcome.BUSY, payloads, 0, target.chat, "leased by another process")
-        lost = asyncio.Event()
-        keeper = asyncio.create_task(self._keep_lease(lease, ttl, lost))
+        keeper = asyncio.create_task(lease.keep())
         sent_now = 0
         chat = target.chat
         try:
@@ -144,10 +203,11 @@ class Deliverer:
                 for part in range(entry.first_unsent(), len(payloads)):
                     if self.stopping:
                         raise DeliveryAborted(Outcome.STOPPED, "shutting down")
-                    if lost.is_set():
+                    if not await lease.confirm():
                         raise DeliveryAborted(Outcome.BUSY, "lease lost to another process")
                     await self.store.begin_part(key, part, len(payloads))
-                    message_id, chat = await self._send_with_retries(target.platform, chat, payloads[part])
+                    message_id, chat = await self._send_with_retries(target.platform, chat, payloads[part],
+                                                                     gate=lease.confirm)
                     await self.store.record_part(key, part, message_id)
                     sent_now += 1
             await self.store.finish(key)
@@ -158,21 +218,8 @@ class Deliverer:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
-            if not lost.is_set():
-                await self.store.release(lease, self.owner)
-
-    async def _keep_lease(self, lease: str, ttl: float, lost: asyncio.Event) -> None:
-        while True:
-            await asyncio.sleep(ttl / 3)
-            try:
-                still_ours = await self.store.renew(lease, self.owner, ttl)
-            except Exception:
-                # A store hiccup is not proof the lease is gone; the next renewal decides.
-                log.warning("could not renew lease %s", lease, exc_info=True)
-                continue
-            if not still_ours:
-                lost.set()
-                return
+            if not lease.lost:
+                await self.store.release(lease.name, self.owner)
 
     @staticmethod
     def _result(target: Target, outcome: Outcome, payloads: Sequence[Payload], sent: int, chat: str,
@@ -190,7 +237,8 @@ class Deliverer:
         return message_ids
 
     # -- one part -----------------------------------------------------------------------------
-    async def _send_with_retries(self, platform: str, chat: str, payload: Payload) -> tuple[str, str]:
+    async def _send_with_retries(self, platform: str, chat: str, payload: Payload,
+                                 gate: Gate | None = None) -> tuple[str, str]:
         channel = self.channels.get(platform)
         if channel is None:
             raise DeliveryAborted(Outcome.FAILED, f"platform {platform} is not configured")
@@ -198,7 +246,11 @@ class Deliverer:
         moves = 0
         while True:
             try:
-                message_id = await channel.send(chat, payload)
+                message_id = await channel.send(chat, payload, gate)
+            except NotSent as error:
+                # The lease moved on during a rate-limit wait (a stalled process): another owner
+                # resends this part, so sending it here would put it out of order.
+                raise DeliveryAborted(Outcome.BUSY, f"lease lost before sending: {error.reason}") from error
             except RateLimited as error:
                 # Never dropped: the platform told us exactly how long to wait.
                 self._on_event(SendEvent(platform, "rate_limited", error.reason))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot.render import Payload
+
+Gate = Callable[[], Awaitable[bool]]
 
 
 class SendError(Exception):
@@ -39,6 +42,10 @@ class TransientError(SendError):
     """Network trouble, timeouts, 5xx: retry with backoff. A timeout may mean it was delivered."""
 
 
+class NotSent(SendError):
+    """The caller's gate withdrew the part just before it went out (its delivery lease moved on)."""
+
+
 class RenderingDefect(SendError):
     """The platform refused the payload as malformed or too long: a bug in a renderer, not retried."""
 
@@ -48,6 +55,10 @@ class Channel(Protocol):
 
     platform: str
 
-    async def send(self, chat: str, payload: Payload) -> str:
-        """Send and return the platform's message id, or raise a SendError subclass."""
+    async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
+        """Send and return the platform's message id, or raise a SendError subclass.
+
+        `gate` is asked after any rate-limit wait, right before the request goes out; when it
+        answers False the part is not sent and NotSent is raised.
+        """
         ...

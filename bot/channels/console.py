@@ -7,6 +7,7 @@ import itertools
 import sys
 from typing import TextIO
 
+from bot.channels.base import Gate, NotSent
 from bot.render import Payload
 
 
@@ -20,9 +21,11 @@ class ConsoleChannel:
         self._message_ids = itertools.count(1)
         self._lock = asyncio.Lock()
 
-    async def send(self, chat: str, payload: Payload) -> str:
+    async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
         out = self._out or sys.stdout
         async with self._lock:
+            if gate is not None and not await gate():
+                raise NotSent("withdrawn before sending")
             text = str(payload.get("text", ""))
             out.write(text if text.endswith("\n") else text + "\n")
             out.write("\n")

@@ -25,7 +25,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.base import ChatGone, RateLimited, RenderingDefect, SendError, TransientError
+from bot.channels.base import ChatGone, Gate, NotSent, RateLimited, RenderingDefect, SendError, TransientError
 from bot.commands import CommandContext, Commands
 from bot.config import SlackSettings
 from bot.delivery import Deliverer, DeliveryAborted, Outcome
@@ -345,9 +345,9 @@ class SlackChannel:
         return task
 
     # -- sending --------------------------------------------------------------------------------
-    async def send(self, chat: str, payload: Payload) -> str:
+    async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
         try:
-            return await self._post(chat, payload)
+            return await self._post(chat, payload, gate)
         except RenderingDefect as defect:
             halves = split_payload(payload)
             log.error("slack refused a payload for %s as %s: a rendering defect; %s", chat, defect.reason,
@@ -358,8 +358,10 @@ class SlackChannel:
         await self._post_second_half(chat, halves[1])
         return first_ts
 
-    async def _post(self, chat: str, payload: Payload) -> str:
+    async def _post(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
         await self._limiter.acquire(chat)
+        if gate is not None and not await gate():
+            raise NotSent("withdrawn before sending")
         arguments = {**payload, "channel": chat, "unfurl_links": False, "unfurl_media": False}
         try:
             response = await self.client.chat_postMessage(**arguments)

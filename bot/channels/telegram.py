@@ -39,7 +39,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import ChatGone, ChatMoved, RateLimited, RenderingDefect, TransientError
+from bot.channels.base import ChatGone, ChatMoved, Gate, NotSent, RateLimited, RenderingDefect, TransientError
 from bot.commands import COMMANDS, CommandContext, Commands, menu
 from bot.config import TelegramSettings
 from bot.delivery import Deliverer, DeliveryAborted
@@ -327,7 +327,7 @@ class TelegramChannel:
         return [BotCommand(name, description) for name, description in menu(language, self.commands.default_time)]
 
     # -- sending --------------------------------------------------------------------------------
-    async def send(self, chat: str, payload: Payload) -> str:
+    async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
         """Send one sendMessage payload to `chat`; the message id, or a SendError subclass."""
         arguments = dict(payload)
         extra: dict[str, Any] = {}
@@ -344,6 +344,8 @@ class TelegramChannel:
         parse_mode = arguments.pop("parse_mode", None)
         await self._ensure_bot()
         await self._limiter.acquire(chat)
+        if gate is not None and not await gate():
+            raise NotSent("withdrawn before sending")
         try:
             message = await self.application.bot.send_message(
                 chat_id=_chat_id(chat), text=text, parse_mode=parse_mode,
