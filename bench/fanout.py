@@ -202,7 +202,9 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
             result = await measure(lambda: bounded([job(chat) for chat in chats]))
             result["outcomes"] = sorted({r.outcome.value for r in result.pop("returned")})
             if store_kind == "redis":
-                await _drop_prefix(options["redis"], prefix)
+                from tests.procs import drop_keys
+
+                await drop_keys(options["redis"], prefix)
             return result
         finally:
             for receiver in list(app.channels.values()):
@@ -210,19 +212,6 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
                 if stop is not None:
                     await stop()
             await app.close()
-
-
-async def _drop_prefix(url: str, prefix: str) -> None:
-    """Delete this run's keys (and only them) from the shared Redis."""
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
-        for start in range(0, len(keys), 500):
-            await client.delete(*keys[start:start + 500])
-    finally:
-        await client.aclose()
 
 
 async def run_bare(platform: str, options: dict[str, Any], urls: dict[str, str],
