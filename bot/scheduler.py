@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 # Subscriptions made with /subscribe on another replica show up within this many seconds.
 REFRESH_SECONDS = 30.0
+# The last poll is due at the deadline itself; a loop that reaches it a little late still makes it.
+DEADLINE_TOLERANCE = dt.timedelta(seconds=60)
+# Rendered digests kept for reuse across channels; older dates are dropped.
+RENDER_CACHE_DATES = 3
 # When a chat subscribes without naming a time.
 DEFAULT_SUBSCRIPTION_SCHEDULE = "09:30"
 
@@ -35,6 +39,8 @@ class ScheduledChannel:
     target: Target
     schedule: Schedule
     timezone: ZoneInfo
+    # A /subscribe'd chat: its ledger name is made from its chat id, which a migration changes.
+    subscribed: bool = False
 
 
 @dataclass(slots=True)
@@ -80,9 +86,10 @@ class Scheduler:
         self._stopping = False
 
     # -- which channels -----------------------------------------------------------------------
-    def _scheduled(self, name: str, platform: str, chat: str, expr: str, tz_name: str | None) -> ScheduledChannel:
+    def _scheduled(self, name: str, platform: str, chat: str, expr: str, tz_name: str | None,
+                   subscribed: bool = False) -> ScheduledChannel:
         tz = ZoneInfo(tz_name) if tz_name else self._default_tz
-        return ScheduledChannel(Target(name, platform, chat), Schedule.parse(expr, tz), tz)
+        return ScheduledChannel(Target(name, platform, chat), Schedule.parse(expr, tz), tz, subscribed)
 
     async def channels(self) -> list[ScheduledChannel]:
         """Configured channels plus /subscribe'd chats, for the platforms that can deliver."""
@@ -110,7 +117,7 @@ class Scheduler:
     def _from_subscription(self, subscription: Subscription) -> ScheduledChannel:
         expr = subscription.schedule or DEFAULT_SUBSCRIPTION_SCHEDULE
         return self._scheduled(subscription.channel_name, subscription.platform, subscription.chat, expr,
-                               subscription.timezone)
+                               subscription.timezone, subscribed=True)
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -156,7 +163,7 @@ class Scheduler:
         for key, pending in list(self._pending.items()):
             if key in self._running or pending.next_attempt > now:
                 continue
-            if now > pending.deadline:
+            if now > pending.deadline + DEADLINE_TOLERANCE:
                 self._give_up(key, pending)
                 continue
             self._running[key] = asyncio.create_task(self._attempt(key, pending))
@@ -192,6 +199,9 @@ class Scheduler:
         return max(0.05, min(delay, REFRESH_SECONDS))
 
     async def _attempt(self, key: tuple[str, dt.date], pending: _Pending) -> None:
+        if self._stopping:
+            self._running.pop(key, None)
+            return
         try:
             async with self._slots:
                 retry_in = await self._try_deliver(pending)
@@ -204,10 +214,12 @@ class Scheduler:
         now = self.clock()
         if retry_in is None or self._stopping:
             self._pending.pop(key, None)
-        elif now + dt.timedelta(seconds=retry_in) > pending.deadline:
+        elif now >= pending.deadline:
             self._give_up(key, pending)
         else:
-            pending.next_attempt = now + dt.timedelta(seconds=retry_in)
+            # The last poll falls on the deadline itself, so a digest published in the final
+            # interval is still delivered.
+            pending.next_attempt = min(now + dt.timedelta(seconds=retry_in), pending.deadline)
             self._wake.set()
 
     def _give_up(self, key: tuple[str, dt.date], pending: _Pending) -> None:
@@ -217,6 +229,8 @@ class Scheduler:
 
     async def _try_deliver(self, pending: _Pending) -> float | None:
         """One attempt; returns seconds until the next one, or None when this delivery is settled."""
+        if self._stopping:
+            return None
         pending.attempts += 1
         target = pending.channel.target
         try:
@@ -225,6 +239,12 @@ class Scheduler:
             pending.last_reason = str(error)
             log.error("cannot load the digest for %s: %s", pending.digest_date, error)
             return self.settings.digests.poll_interval
+        if digest is not None and digest.date != pending.digest_date:
+            # A source answering with another day's digest (a stale copy behind a URL) must not
+            # settle today's delivery.
+            log.warning("the source answered %s with the digest of %s; waiting for the right one",
+                        pending.digest_date, digest.date)
+            digest = None
         if digest is None:
             if pending.attempts == 1:
                 log.info("no digest for %s yet; polling every %ss for %s", pending.digest_date,
@@ -232,6 +252,8 @@ class Scheduler:
             pending.last_reason = "digest not published"
             return self.settings.digests.poll_interval
         result = await self.deliver(target, digest)
+        if pending.channel.subscribed and result.chat != target.chat:
+            await self._carry_ledger(target, result.chat, digest.date)
         self._on_result(result, pending.due)
         pending.last_reason = result.reason
         if result.outcome is Outcome.BUSY:
@@ -241,6 +263,18 @@ class Scheduler:
             return self.settings.digests.poll_interval
         return None
 
+    async def _carry_ledger(self, target: Target, new_chat: str, digest_date: dt.date) -> None:
+        """A subscribed chat moved mid-delivery: its subscription now has the new id, and so will the
+        name its deliveries are recorded under. Copy what was sent, so a restart does not resend."""
+        old = await self.store.ledger(DeliveryKey(digest_date, target.name))
+        new_key = DeliveryKey(digest_date, Subscription(target.platform, new_chat).channel_name)
+        total = old.parts_total or len(old.sent)
+        for part, message_id in sorted(old.sent.items()):
+            await self.store.begin_part(new_key, part, total)
+            await self.store.record_part(new_key, part, message_id)
+        if old.finished:
+            await self.store.finish(new_key)
+
     # -- one delivery -------------------------------------------------------------------------
     def payloads_for(self, platform: str, digest: Digest) -> list[Payload]:
         cached = self._render_cache.get((digest.date, platform))
@@ -248,6 +282,9 @@ class Scheduler:
             return cached[1]
         payloads = self.renderers[platform].render_digest(digest)
         self._render_cache[(digest.date, platform)] = (digest, payloads)
+        kept = sorted({date for date, _ in self._render_cache}, reverse=True)[:RENDER_CACHE_DATES]
+        for cached_key in [k for k in self._render_cache if k[0] not in kept]:
+            del self._render_cache[cached_key]
         return payloads
 
     async def deliver(self, target: Target, digest: Digest) -> DeliveryResult:

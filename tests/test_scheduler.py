@@ -14,6 +14,7 @@ from bot.channels.console import ConsoleChannel
 from bot.config import ChannelSettings, DeliverySettings, DigestSettings, Settings
 from bot.delivery import Deliverer, DeliveryResult
 from bot.digest.categories import Categorizer
+from bot.digest.parse import parse_file
 from bot.digest.sources import open_source
 from bot.render import text as text_renderer
 from bot.scheduler import Scheduler
@@ -138,6 +139,21 @@ async def test_late_digest_is_given_up_after_the_deadline(tmp_path: Path, harnes
     assert h.deliveries_of(day) == 0
 
 
+async def test_a_digest_published_in_the_last_interval_is_still_delivered(tmp_path: Path,
+                                                                          harness: HarnessFactory) -> None:
+    day = dt.date(2025, 10, 2)
+    h = harness([ChannelSettings("terminal", "console", schedule="09:30")], at(SHANGHAI, 2025, 10, 2, 9, 0),
+                poll_interval=600.0, poll_deadline=1800.0)
+    h.start()
+    for minute in (30, 40, 50):
+        await h.at(at(SHANGHAI, 2025, 10, 2, 9, minute))
+    write_digest(tmp_path / "digests", day)             # 5 minutes before the deadline
+    await h.at(at(SHANGHAI, 2025, 10, 2, 9, 55))
+    assert h.deliveries_of(day) == 0
+    await h.at(at(SHANGHAI, 2025, 10, 2, 10, 0))        # the last poll, at the deadline itself
+    assert h.deliveries_of(day) == 1
+
+
 async def test_catch_up_after_downtime_within_the_window(tmp_path: Path, harness: HarnessFactory) -> None:
     day = dt.date(2025, 10, 3)
     write_digest(tmp_path / "digests", day)
@@ -247,3 +263,37 @@ async def test_subscriptions_are_scheduled_like_configured_channels(tmp_path: Pa
     assert h.deliveries_of(day) == 1
     assert h.results[0].target.name == "console:me"
 
+
+
+async def test_a_subscribed_group_that_migrates_is_not_sent_the_digest_again_after_a_restart(
+        tmp_path: Path, store: Store) -> None:
+    from bot.channels.telegram import TelegramChannel, TelegramRateLimits
+    from bot.config import TelegramSettings
+    from bot.render import telegram as telegram_renderer
+    from bot.store.base import Subscription
+    from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
+
+    token = "123456789:AAF-scheduler-migration-test-token-xyz"
+    day = dt.date(2025, 10, 1)
+    write_digest(tmp_path / "digests", day, items=12, summary_sentences=40)
+    settings = make_settings(tmp_path / "digests", [])
+    old_chat, new_chat = "-300001", "-1009900000001"
+    await store.subscribe(Subscription("telegram", old_chat, schedule="09:30"))
+    async with FakeTelegram(token, limits=FakeLimits(scale=20)) as fake:
+        fake.migrate(old_chat, new_chat)
+        channel = TelegramChannel(TelegramSettings(token=token, base_url=fake.base_url, updates="off"),
+                                  rate_limits=TelegramRateLimits().scaled(20))
+        try:
+            for start in (at(SHANGHAI, 2025, 10, 1, 9, 31), at(SHANGHAI, 2025, 10, 1, 10, 0)):  # run, restart
+                scheduler = Scheduler(settings, open_source(settings, Categorizer(())), store,
+                                      Deliverer(store, {"telegram": channel}, settings.delivery),
+                                      {"telegram": telegram_renderer}, clock=Clock(start))
+                await scheduler.step(start)
+                await scheduler.drain()
+        finally:
+            await channel.stop()
+        parts = len(telegram_renderer.render_digest(parse_file(next((tmp_path / "digests").iterdir()))))
+        assert parts > 1
+        assert len(fake.sent.get(new_chat, [])) == parts
+        assert fake.sent.get(old_chat, []) == []
+    assert [s.chat for s in await store.subscriptions()] == [new_chat]
