@@ -160,6 +160,7 @@ class Deliverer:
         self.owner = owner or new_owner_id()
         self._on_event = on_event or (lambda event: None)
         self._chat_locks = KeyedLocks()
+        self._delivery_locks = KeyedLocks()
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -170,13 +171,19 @@ class Deliverer:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    def chat_lock(self, platform: str, chat: str) -> asyncio.Lock:
-        return self._chat_locks((platform, chat))
+    def chat_lock(self, platform: str, chat: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._chat_locks.hold((platform, chat))
 
     # -- scheduled delivery -------------------------------------------------------------------
     async def deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
         if not payloads:
             raise ValueError(f"{key}: nothing to deliver")
+        # The store grants a lease again to the owner that holds it, and this process is one owner:
+        # two calls for the same delivery here must take turns, or both would send every part.
+        async with self._delivery_locks.hold(key):
+            return await self._deliver(key, target, payloads)
+
+    async def _deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
         if self.stopping:
             return self._result(target, Outcome.STOPPED, payloads, 0, target.chat, "shutting down")
         lease = _Lease(self.store, f"lease:{key}", self.owner, self.settings.lease_ttl)

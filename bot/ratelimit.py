@@ -87,10 +87,23 @@ class LimiterChain:
 
 
 class KeyedLocks:
-    """One asyncio lock per key, created on demand: keeps the parts of one post together in a chat."""
+    """One asyncio lock per key, created on demand and dropped when nobody holds or awaits it, so a
+    long-running process does not keep a lock for every chat it ever wrote to."""
 
     def __init__(self) -> None:
-        self._locks: dict[Hashable, asyncio.Lock] = {}
+        self._locks: dict[Hashable, tuple[asyncio.Lock, list[int]]] = {}
 
-    def __call__(self, key: Hashable) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]
+
+    def __len__(self) -> int:
+        return len(self._locks)

@@ -76,3 +76,24 @@ async def test_waiters_are_served_in_arrival_order() -> None:
         await asyncio.sleep(0)
     await asyncio.gather(*tasks)
     assert order == list(range(6))
+
+
+async def test_keyed_locks_serialise_one_key_and_forget_it_when_free() -> None:
+    from bot.ratelimit import KeyedLocks
+
+    locks = KeyedLocks()
+    inside: list[str] = []
+    overlaps = 0
+
+    async def use(key: str) -> None:
+        nonlocal overlaps
+        async with locks.hold(key):
+            if key in inside:
+                overlaps += 1
+            inside.append(key)
+            await asyncio.sleep(0.01)
+            inside.remove(key)
+
+    await asyncio.gather(*(use(key) for key in ["a", "b", "a", "a", "b"]))
+    assert overlaps == 0
+    assert len(locks) == 0

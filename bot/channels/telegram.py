@@ -417,7 +417,7 @@ class TelegramChannel:
             message.sender_chat is not None and message.sender_chat.id == chat.id)
         context_for_commands = self._context(chat_id, user_id, is_group, known_admin=speaks_as_chat)
         # One chat's commands are answered in the order they came.
-        async with self._command_locks(chat_id):
+        async with self._command_locks.hold(chat_id):
             try:
                 reply = await self.commands.handle(name, args, context_for_commands)
             except Exception:
