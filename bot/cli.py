@@ -121,9 +121,10 @@ def _add_check(commands: Any) -> None:
 # -- service: run, send, console, check-config -------------------------------------------------
 
 DEFAULT_CONFIG = "config.yaml"
-# SIGTERM/SIGINT: the part in flight gets this long to finish before it is cut off (and resumed
-# from the ledger at the next start); the process exits within 10 s either way.
-SHUTDOWN_GRACE_SECONDS = 8.0
+# SIGTERM/SIGINT: the parts in flight get this long to finish before they are cut off (and resumed
+# from the ledger at the next start), then closing connections gets the rest of a 10 s budget.
+SHUTDOWN_GRACE_SECONDS = 6.0
+SHUTDOWN_CLOSE_SECONDS = 3.0
 
 
 def _add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -180,10 +181,19 @@ async def _run_service(settings: Any) -> int:
             try:
                 await asyncio.wait_for(service, timeout=SHUTDOWN_GRACE_SECONDS)
             except TimeoutError:
-                pass
+                _log_shutdown("parts still in flight were cut off; they resume at the next start")
     finally:
-        await asyncio.wait_for(app.close(), timeout=SHUTDOWN_GRACE_SECONDS / 4)
+        try:
+            await asyncio.wait_for(app.close(), timeout=SHUTDOWN_CLOSE_SECONDS)
+        except TimeoutError:
+            _log_shutdown("connections did not close in time; exiting anyway")
     return EXIT_OK
+
+
+def _log_shutdown(message: str) -> None:
+    import logging
+
+    logging.getLogger("bot.cli").warning("shutdown: %s", message)
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
