@@ -19,15 +19,15 @@ from bot import metrics
 from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
 from bot.commands import CommandContext, Commands
-from bot.config import Settings
+from bot.config import ChannelSettings, Settings
 from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target
 from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
-from bot.errors import DigestBotError
+from bot.errors import DigestBotError, DigestError
 from bot.render import Renderer, render_reply
 from bot.scheduler import Scheduler, utc_now
 from bot.store import open_store
-from bot.store.base import Store
+from bot.store.base import Store, StoreError
 from bot.web import build_web_app
 
 log = logging.getLogger(__name__)
@@ -213,27 +213,44 @@ class App:
                                           f"skipped: {channel.platform} is not configured"))
                 show(f"{channel.name}: skipped ({channel.platform} is not configured)")
                 continue
-            tz = ZoneInfo(channel.timezone) if channel.timezone else self.timezone
+            report = await self._send_one(channel, digest_date, dry_run, show)
+            reports.append(report)
+        return reports
+
+    async def _send_one(self, channel: ChannelSettings, digest_date: dt.date | None, dry_run: bool,
+                        show: Callable[[str], None]) -> SendReport:
+        assert self.scheduler is not None and self.source is not None and self.store is not None
+        tz = ZoneInfo(channel.timezone) if channel.timezone else self.timezone
+        try:
             if digest_date is not None:
                 digest = await self.source.for_date(digest_date)
             else:
                 digest = await self.source.latest(self.clock().astimezone(tz).date())
-            if digest is None:
-                wanted = digest_date.isoformat() if digest_date else "today or earlier"
-                reports.append(SendReport(channel.name, channel.platform, digest_date, None,
-                                          f"no digest dated {wanted}"))
-                show(f"{channel.name}: no digest dated {wanted}")
-                continue
-            if dry_run:
-                parts = len(self.scheduler.payloads_for(channel.platform, digest))
-                note = f"would send {digest.date} ({parts} part(s)) to {channel.platform} {channel.chat}".rstrip()
-                reports.append(SendReport(channel.name, channel.platform, digest.date, None, note))
-                continue
-            show(f"{channel.name}: sending {digest.date} to {channel.platform}…")
+            chat = await self.store.resolve_chat(channel.platform, channel.chat)
+            gone = await self.store.inactive_reason(channel.platform, chat)
+        except (DigestError, StoreError) as error:
+            # A source or store that cannot be reached fails this channel, not the whole command.
+            show(f"{channel.name}: {error}")
+            return SendReport(channel.name, channel.platform, digest_date, None, str(error))
+        if gone is not None:
+            show(f"{channel.name}: skipped (inactive: {gone})")
+            return SendReport(channel.name, channel.platform, digest_date, None, f"skipped: inactive ({gone})")
+        if digest is None:
+            wanted = digest_date.isoformat() if digest_date else "today or earlier"
+            show(f"{channel.name}: no digest dated {wanted}")
+            return SendReport(channel.name, channel.platform, digest_date, None, f"no digest dated {wanted}")
+        if dry_run:
+            parts = len(self.scheduler.payloads_for(channel.platform, digest))
+            note = f"would send {digest.date} ({parts} part(s)) to {channel.platform} {chat}".rstrip()
+            return SendReport(channel.name, channel.platform, digest.date, None, note)
+        show(f"{channel.name}: sending {digest.date} to {channel.platform}…")
+        try:
             result = await self.scheduler.deliver(Target(channel.name, channel.platform, channel.chat), digest)
-            reports.append(SendReport(channel.name, channel.platform, digest.date, result))
-            show(f"{channel.name}: {describe(result)}")
-        return reports
+        except StoreError as error:
+            show(f"{channel.name}: {error}")
+            return SendReport(channel.name, channel.platform, digest.date, None, str(error))
+        show(f"{channel.name}: {describe(result)}")
+        return SendReport(channel.name, channel.platform, digest.date, result)
 
     def command_context(self, chat: str = "terminal", user: str = "operator") -> CommandContext:
         async def always_admin() -> bool:
