@@ -339,11 +339,16 @@ class DigestServer:
         return [day for day, _ in self.requests]
 
 
+async def redirect_to_itself(request: web.Request) -> web.Response:
+    raise web.HTTPFound(location=str(request.url))
+
+
 @pytest.fixture
 async def digest_server() -> AsyncIterator[DigestServer]:
     state = DigestServer()
     app = web.Application()
     app.router.add_get("/digests/{day}.md", state.handle)
+    app.router.add_get("/loop/{day}.md", redirect_to_itself)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     state.server = server
@@ -559,3 +564,27 @@ async def test_close_closes_the_session(digest_server: DigestServer) -> None:
     assert len(sessions) == 1
     assert sessions[0].closed
 
+
+
+async def test_a_redirect_loop_error_never_shows_the_query_or_credentials(digest_server: DigestServer) -> None:
+    assert digest_server.server is not None
+    # aiohttp's own error text for a redirect loop carries the URL as it re-encoded it.
+    template = str(digest_server.server.make_url("/loop/")) + "{date:%Y-%m-%d}.md?token=s3cr3t"
+    source = url_source(template.replace("http://", "http://reader:pa55@"))
+    try:
+        with pytest.raises(DigestUnavailable) as caught:
+            await source.for_date(DAY)
+    finally:
+        await source.close()
+    message = str(caught.value)
+    assert "s3cr3t" not in message and "pa55" not in message and "\n" not in message
+
+
+async def test_another_days_document_is_not_that_days_digest(digest_server: DigestServer) -> None:
+    # The URL for the 7th still serves the 6th's document (a stale copy behind a cache).
+    digest_server.documents["2025-10-07"] = (digest_text("2025-10-06", "Monday", sample_items("m")), '"v1"')
+    source = url_source(digest_server.template())
+    try:
+        assert await source.for_date(DAY) is None
+    finally:
+        await source.close()

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import re
 import time
 import urllib.parse
 from collections import OrderedDict
@@ -235,6 +236,14 @@ def _without_query(url: str) -> str:
     return base + "?…" if mark else base
 
 
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>)]+")
+
+
+def _scrub_urls(text: str) -> str:
+    """Every URL in a message shown without credentials or query string, whatever its spelling."""
+    return " ".join(_URL_IN_TEXT.sub(lambda match: _shown(match.group(0)), text).split())
+
+
 def _shown(url: str) -> str:
     """The URL as logs and errors may show it: no credentials, no query string."""
     parts = urllib.parse.urlsplit(url)
@@ -354,12 +363,17 @@ class UrlSource:
                 last_modified = response.headers.get("Last-Modified")
         except TimeoutError:
             raise DigestUnavailable(shown, f"no answer within {self.timeout:g} s") from None
+        except aiohttp.ClientResponseError as exc:
+            # Its text carries the (possibly redirected, re-encoded) URL with the query: only the status.
+            raise DigestUnavailable(shown, f"cannot fetch: {type(exc).__name__} (HTTP {exc.status})") from None
         except aiohttp.ClientError as exc:
-            reason = " ".join(str(exc).replace(url, shown).split()) or type(exc).__name__
-            raise DigestUnavailable(shown, f"cannot fetch: {reason}") from None
+            raise DigestUnavailable(shown, f"cannot fetch: {_scrub_urls(str(exc)) or type(exc).__name__}") from None
         digest = in_time_zone(self.categorizer.categorize(parse_digest(body, source=shown)), self.tz)
         if digest.date != day:
-            log.warning("%s is dated %s, not %s", shown, digest.date.isoformat(), day.isoformat())
+            # Another day's document (a stale copy behind the URL) is not that day's digest.
+            log.warning("%s is dated %s, not %s: treated as not published", shown, digest.date.isoformat(),
+                        day.isoformat())
+            return self._remember(day, None, None, None)
         return self._remember(day, digest, etag, last_modified)
 
     async def _read_body(self, response: aiohttp.ClientResponse, shown: str) -> bytes:
