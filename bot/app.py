@@ -8,6 +8,7 @@ import datetime as dt
 import importlib
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO, cast
@@ -298,16 +299,15 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     assert app.scheduler is not None and app.commands is not None
     scheduler = asyncio.create_task(app.scheduler.run())
     interactive = stdin.isatty()
-    loop = asyncio.get_running_loop()
+    lines = _read_lines_in_background(stdin)
     try:
         stdout.write(render_console_reply(app, await app.commands.handle("help", "", app.command_context())))
         while True:
             if interactive:
                 stdout.write(CONSOLE_PROMPT)
                 stdout.flush()
-            # A thread keeps the event loop (and scheduled posts) running while waiting for a line.
-            line = await loop.run_in_executor(None, stdin.readline)
-            if not line:
+            line = await lines.get()
+            if line is None:
                 break
             text = line.strip()
             if not text:
@@ -323,6 +323,27 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
         await scheduler
         await app.close()
     return 0
+
+
+def _read_lines_in_background(stdin: TextIO) -> asyncio.Queue[str | None]:
+    """Lines typed into the terminal, then None at end of input.
+
+    A daemon thread reads them so the event loop (and scheduled posts) keeps running while nobody
+    types, and so Ctrl-C is not held up by a read that never returns.
+    """
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in iter(stdin.readline, ""):
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+        except (RuntimeError, ValueError, OSError):
+            return      # the loop or the stream closed first: the console is ending anyway
+
+    threading.Thread(target=pump, name="console-input", daemon=True).start()
+    return lines
 
 
 def render_console_reply(app: App, reply: Any) -> str:
