@@ -223,10 +223,12 @@ class Commands:
         if not words:
             return Reply(notice=text(language, "item_usage", p=p), ok=False)
         word = " ".join(words)
-        try:
-            number = int(word.removeprefix("#").removeprefix("＃"))
-        except ValueError:
+        digits = word.removeprefix("#").removeprefix("＃")
+        # isdecimal, not int() alone: int() also takes "1_0" and "+3"; full-width digits stay welcome,
+        # and a negative number is a number, answered with the valid range.
+        if not digits.removeprefix("-").isdecimal():
             return Reply(notice=text(language, "item_not_number", arg=word, p=p), ok=False)
+        number = int(digits)
         found = await self._today_or_notice(ctx, language)
         if isinstance(found, Reply):
             return found
@@ -291,7 +293,7 @@ class Commands:
         digest = await self._digest(day)
         if digest is not None:
             return Reply(digest=digest, public=public)
-        earlier = await self._latest(day - dt.timedelta(days=1), day)
+        earlier = await self._latest(day - dt.timedelta(days=1), day) if day > dt.date.min else None
         if earlier is None:
             return Reply(notice=text(language, "date_none_earlier", date=day.isoformat()))
         return Reply(notice=text(language, "date_none", date=day.isoformat(), latest=earlier.date.isoformat(), p=p))

@@ -23,6 +23,7 @@ from bot.channels.base import (
     RateLimited,
     RenderingDefect,
     TransientError,
+    Unauthorized,
 )
 from bot.config import DeliverySettings
 from bot.ratelimit import KeyedLocks
@@ -277,6 +278,11 @@ class Deliverer:
                 self._on_event(SendEvent(platform, "failed", "inactive"))
                 log.warning("%s:%s is gone (%s); marked inactive", platform, chat, error.reason)
                 raise DeliveryAborted(Outcome.INACTIVE, error.reason) from error
+            except Unauthorized as error:
+                self._on_event(SendEvent(platform, "failed", "unauthorized"))
+                log.error("%s refused the bot's token (%s): fix the token; no chat was marked inactive",
+                          platform, error.reason)
+                raise DeliveryAborted(Outcome.FAILED, f"{platform} refused the token: {error.reason}") from error
             except RenderingDefect as error:
                 self._on_event(SendEvent(platform, "failed", "rendering"))
                 log.error("%s:%s refused a part as malformed (%s): a rendering defect", platform, chat,

@@ -405,6 +405,19 @@ async def test_subscribe_with_a_time_and_change_it(commands: Commands, store: St
     assert await store.subscriptions() == [Subscription("telegram", "-1001", "18:30", "America/New_York", "u42")]
 
 
+@pytest.mark.parametrize("argument", ["1_0", "+3", "1e1"])
+async def test_item_numbers_are_plain_digits(commands: Commands, argument: str) -> None:
+    reply = await commands.handle("item", argument, context())
+    assert not reply.ok and not reply.items
+    assert f"“{argument}”" in notice(reply)
+
+
+async def test_date_at_the_start_of_the_calendar_gets_a_reply(commands: Commands) -> None:
+    reply = await commands.handle("date", "0001-01-01", context())
+    assert "0001-01-01" in notice(reply)
+    assert "wrong" not in notice(reply).lower()
+
+
 async def test_subscribing_again_brings_back_a_chat_marked_gone(commands: Commands, store: Store) -> None:
     await store.mark_inactive("telegram", "-1001", "Forbidden: bot was kicked from the group chat")
     reply = await commands.handle("subscribe", "08:00", context())

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.base import ChatGone, RateLimited, RenderingDefect, TransientError
+from bot.channels.base import ChatGone, RateLimited, RenderingDefect, TransientError, Unauthorized
 from bot.channels.slack import FALLBACK_TEXT_LIMIT, SlackChannel, SlackRateLimit, SlackStartError
-from bot.config import SlackSettings
+from bot.config import DeliverySettings, SlackSettings
+from bot.delivery import Deliverer, Outcome, Target
+from bot.store import open_store
+from bot.store.base import DeliveryKey
 from bot.store.memory import MemoryStore
 from tests.conftest import free_port
 from tests.fakes.fake_slack import CHANNEL_ERRORS, FakeSlack
@@ -96,18 +101,30 @@ async def test_a_channel_that_is_gone_raises_chat_gone_with_the_slack_error(
     assert fake.posts[CHANNEL] == []
 
 
-async def test_a_revoked_token_is_chat_gone_and_the_token_is_never_in_the_error(
+async def test_a_revoked_token_is_unauthorized_and_the_token_is_never_in_the_error(
         fake: FakeSlack, channel: SlackChannel, caplog: pytest.LogCaptureFixture) -> None:
     token = fake.token
     fake.token = "xoxb-rotated-elsewhere"
     caplog.set_level(logging.DEBUG)
 
-    with pytest.raises(ChatGone) as raised:
+    with pytest.raises(Unauthorized) as raised:
         await channel.send(CHANNEL, message("hello"))
 
     assert raised.value.reason == "invalid_auth"
     assert token not in str(raised.value) and token not in repr(raised.value.__cause__)
     assert token not in caplog.text
+
+
+async def test_a_revoked_token_fails_the_delivery_without_marking_the_channel_gone(
+        fake: FakeSlack, channel: SlackChannel, tmp_path: Path) -> None:
+    fake.token = "xoxb-rotated-elsewhere"
+    store = open_store("memory://", tmp_path)
+    deliverer = Deliverer(store, {"slack": channel}, DeliverySettings())
+    key = DeliveryKey(dt.date(2025, 10, 1), "slack-news")
+    result = await deliverer.deliver(key, Target("slack-news", "slack", CHANNEL), [message("hello")])
+    assert result.outcome is Outcome.FAILED and "invalid_auth" in result.reason
+    assert await store.inactive_chats() == {}
+    assert fake.posts[CHANNEL] == []
 
 
 async def test_a_start_with_a_bad_token_fails_without_showing_it(fake: FakeSlack) -> None:
@@ -225,6 +242,21 @@ async def test_blocks_too_long_are_split_once_into_two_ordered_messages(
     assert first["text"].startswith("0 ") and second["text"].startswith(second["blocks"][0]["text"]["text"][:10])
     assert ts
     assert "rendering defect" in caplog.text
+
+
+async def test_a_split_message_whose_second_half_keeps_failing_never_reposts_the_first(
+        fake: FakeSlack, channel: SlackChannel, tmp_path: Path) -> None:
+    texts = [f"{number} " + "长文本" * 950 for number in range(6)]
+    payload = message(*texts, fallback="今日摘要")
+    fake.fail_server(CHANNEL, times=50, after=2)     # the refused whole and the first half get through
+    store = open_store("memory://", tmp_path)
+    deliverer = Deliverer(store, {"slack": channel}, DeliverySettings(max_attempts=3, backoff_base=0.01,
+                                                                      backoff_max=0.02))
+    key = DeliveryKey(dt.date(2025, 10, 1), "slack-news")
+    result = await deliverer.deliver(key, Target("slack-news", "slack", CHANNEL), [payload])
+    assert result.outcome is Outcome.FAILED and "second half" in result.reason
+    (first_half,) = fake.posts[CHANNEL]
+    assert first_half["blocks"][0]["text"]["text"].startswith("0 ")
 
 
 async def test_text_too_long_without_blocks_is_split_at_a_paragraph(fake: FakeSlack, channel: SlackChannel) -> None:

@@ -626,3 +626,25 @@ async def test_what_the_renderer_makes_is_what_slack_gets(rig: Rig) -> None:
     digest = await rig.commands.source.for_date(dt.date(2025, 10, 7))
     assert digest is not None
     assert await expected_payloads(rig.commands, "today") == render.render_digest(digest)
+
+
+async def test_a_signature_header_with_non_ascii_bytes_is_refused_like_any_forgery(rig: Rig) -> None:
+    from tests.fakes import raw_post_status
+
+    assert rig.client.server.port is not None
+    body = urlencode(rig.fake.slash_command("today")).encode()
+    status = await raw_post_status("127.0.0.1", rig.client.server.port, "/slack/commands", [
+        b"Content-Type: application/x-www-form-urlencoded",
+        b"X-Slack-Request-Timestamp: " + str(int(time.time())).encode(),
+        b"X-Slack-Signature: v0=\xc3\xa9\xff"], body)
+    assert status == 401
+    assert rig.fake.all_posts() == []
+
+
+async def test_command_text_arrives_unescaped(rig: Rig) -> None:
+    # Slack escapes &, < and > in what the user typed; the bot answers about what was typed.
+    status, answer, _ = await rig.command("category R&amp;D &lt;x&gt;")
+    assert status == 200 and answer is not None
+    shown = json.dumps(answer, ensure_ascii=False)
+    assert "R&amp;D &lt;x&gt;" in shown
+    assert "&amp;amp;" not in shown and "&amp;lt;" not in shown

@@ -466,3 +466,15 @@ async def test_a_webhook_without_a_configured_secret_takes_nothing(tmp_path: Pat
     finally:
         await runner.cleanup()
         await store.close()
+
+
+async def test_a_secret_header_that_is_not_utf8_is_refused_not_an_error(webhook: Webhook) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.fakes import raw_post_status
+
+    url = urlsplit(webhook.url)
+    assert url.hostname is not None and url.port is not None
+    status = await raw_post_status(url.hostname, url.port, url.path, [
+        b"Content-Type: application/json", b"X-Telegram-Bot-Api-Secret-Token: \xff\xfe"], b"{}")
+    assert status == 403

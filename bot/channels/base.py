@@ -42,6 +42,10 @@ class TransientError(SendError):
     """Network trouble, timeouts, 5xx: retry with backoff. A timeout may mean it was delivered."""
 
 
+class Unauthorized(SendError):
+    """The platform refused the bot's own credentials: no chat is at fault, none is marked gone."""
+
+
 class NotSent(SendError):
     """The caller's gate withdrew the part just before it went out (its delivery lease moved on)."""
 

@@ -25,7 +25,16 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.base import ChatGone, Gate, NotSent, RateLimited, RenderingDefect, SendError, TransientError
+from bot.channels.base import (
+    ChatGone,
+    Gate,
+    NotSent,
+    RateLimited,
+    RenderingDefect,
+    SendError,
+    TransientError,
+    Unauthorized,
+)
 from bot.commands import CommandContext, Commands
 from bot.config import SlackSettings
 from bot.delivery import Deliverer, DeliveryAborted, Outcome
@@ -40,7 +49,7 @@ from bot.store.base import Store
 log = logging.getLogger(__name__)
 
 # chat.postMessage errors after which the chat will never take another message from us.
-GONE_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth"})
+GONE_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 # auth.test answers that mean the token itself is wrong.
 TOKEN_REFUSALS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
 # Errors that mean the payload itself is wrong: retrying the same bytes can only fail again.
@@ -89,6 +98,11 @@ class SlackRateLimit:
         return replace(self, period=self.period / factor)
 
 
+def unescape_mrkdwn(text: str) -> str:
+    """Text as the user typed it: Slack sends &, < and > escaped, and only those."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def translate_error(error: Exception) -> SendError:
     """The bot's SendError for what slack-sdk or aiohttp raised; the reason never carries the token."""
     if isinstance(error, SlackApiError):
@@ -97,6 +111,10 @@ def translate_error(error: Exception) -> SendError:
         code = str(data.get("error", "")) if isinstance(data, dict) else ""
         if status == 429 or code == "ratelimited":
             return RateLimited(code or "ratelimited", _retry_after(error.response.headers))
+        if code in TOKEN_REFUSALS:
+            # A revoked or rotated token says nothing about the channels: marking them all gone
+            # would silence every channel until each one subscribed again.
+            return Unauthorized(code)
         if code in GONE_ERRORS:
             return ChatGone(code)
         if code in RENDERING_ERRORS:
@@ -355,7 +373,11 @@ class SlackChannel:
             if halves is None:
                 raise
         first_ts = await self._post(chat, halves[0])
-        await self._post_second_half(chat, halves[1])
+        try:
+            await self._post_second_half(chat, halves[1])
+        except SendError as error:
+            # The first half is out: a resend of the whole part by the deliverer would post it again.
+            raise RenderingDefect(f"second half of a split message not sent: {error.reason}") from None
         return first_ts
 
     async def _post(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
@@ -510,7 +532,7 @@ class SlackChannel:
                 log.info("slack: event %s seen before (retry %s); not answered again", event_id, retry)
                 return
         invocation = Invocation(user=str(event["user"]), channel=str(event.get("channel", "")),
-                                text=self._without_mention(str(event.get("text", ""))),
+                                text=unescape_mrkdwn(self._without_mention(str(event.get("text", "")))),
                                 thread_ts=str(event.get("thread_ts") or ""))
         self._spawn(self._answer_mention(invocation))
 
@@ -550,7 +572,8 @@ class SlackChannel:
         try:
             valid = (timestamp is not None and signature is not None and timestamp.isdigit()
                      and self._verifier.is_valid(bytes(body), timestamp, signature))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, TypeError, UnicodeError):
+            # A signature header with non-ASCII bytes cannot be compared: it is simply not valid.
             valid = False
         if not valid:
             log.warning("slack: refused an unsigned or stale request to %s", request.path)
@@ -608,6 +631,6 @@ def _command_invocation(fields: Mapping[str, Any]) -> Invocation | None:
     if not user or not channel:
         return None
     command = str(fields.get("command") or "").strip()
-    return Invocation(user=user, channel=channel, text=str(fields.get("text") or ""),
+    return Invocation(user=user, channel=channel, text=unescape_mrkdwn(str(fields.get("text") or "")),
                       response_url=str(fields.get("response_url") or ""),
                       prefix=f"{command} " if command.startswith("/") else COMMAND_PREFIX)

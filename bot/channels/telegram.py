@@ -471,7 +471,8 @@ class TelegramChannel:
         expected = self.settings.webhook_secret
         offered = request.headers.get(SECRET_HEADER, "")
         # Checked before the body is read: a stranger's request costs nothing.
-        if not expected or not hmac.compare_digest(offered.encode(), expected.encode()):
+        # surrogateescape: a header that is not UTF-8 is just a wrong secret, not a server error.
+        if not expected or not hmac.compare_digest(offered.encode("utf-8", "surrogateescape"), expected.encode()):
             return web.Response(status=403, text="forbidden")
         if request.content_length is not None and request.content_length > self._max_update_bytes:
             return web.Response(status=413, text="update too large")

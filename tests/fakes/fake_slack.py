@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 from tests.fakes.slackcheck import check_post_message
 
 # Errors Slack gives for a channel the bot can no longer post in; injected with `fail_channel`.
-CHANNEL_ERRORS = ("channel_not_found", "not_in_channel", "is_archived", "account_inactive")
+CHANNEL_ERRORS = ("channel_not_found", "not_in_channel", "is_archived")
 
 
 @dataclass
