@@ -39,7 +39,16 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import ChatGone, ChatMoved, Gate, NotSent, RateLimited, RenderingDefect, TransientError
+from bot.channels.base import (
+    ChatGone,
+    ChatMoved,
+    Gate,
+    NotSent,
+    RateLimited,
+    RenderingDefect,
+    TransientError,
+    Unauthorized,
+)
 from bot.commands import COMMANDS, CommandContext, Commands, menu
 from bot.config import TelegramSettings
 from bot.delivery import Deliverer, DeliveryAborted
@@ -166,6 +175,18 @@ def _retry_after_seconds(error: RetryAfter) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         return _seconds(error.retry_after)
+
+
+# BadRequest texts that mean "this chat will not take the bot's messages", not "this message is bad".
+CHAT_GONE_SIGNS = (
+    "chat not found",
+    "group chat was deactivated",
+    "not enough rights to send",
+    "have no rights to send",
+    "chat_write_forbidden",
+    "need administrator rights in the channel chat",
+    "peer_id_invalid",
+)
 
 
 def _chat_id(chat: str) -> int | str:
@@ -360,14 +381,14 @@ class TelegramChannel:
         except BadRequest as error:
             # BadRequest is a NetworkError: it must be told apart before the retryable errors.
             reason = self._scrub(error.message)
-            if "chat not found" in reason.lower():
+            if any(sign in reason.lower() for sign in CHAT_GONE_SIGNS):
                 raise ChatGone(reason) from None
             raise RenderingDefect(reason) from None
         except TimedOut:
             raise TransientError("timed out (the message may have been delivered)") from None
         except InvalidToken:
-            # Not the chat's fault: retried and then reported, never marked inactive.
-            raise TransientError("Telegram refused the bot token") from None
+            # Not the chat's fault: reported, never marked inactive, retried at the next poll.
+            raise Unauthorized("Telegram refused the bot token") from None
         except (Conflict, NetworkError, TelegramError) as error:
             raise TransientError(self._scrub(error.message)) from None
         return str(message.message_id)

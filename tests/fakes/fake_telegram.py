@@ -104,7 +104,7 @@ class SentMessage:
 class ChatFaults:
     forbidden: str | None = None
     migrate_to: str | None = None
-    not_found: bool = False
+    not_found: str | None = None     # the 400 description sends get, e.g. "Bad Request: chat not found"
     server_errors: int = 0
     server_status: int = 502
     hangs: int = 0
@@ -250,9 +250,9 @@ class FakeTelegram:
         """`chat` was a basic group upgraded to the supergroup `new_chat`."""
         self._faults_of(chat).migrate_to = str(new_chat)
 
-    def lose(self, chat: str | int) -> None:
-        """Telegram no longer knows `chat`."""
-        self._faults_of(chat).not_found = True
+    def lose(self, chat: str | int, description: str = CHAT_NOT_FOUND) -> None:
+        """Telegram no longer lets the bot post in `chat` (unknown, deactivated, or muted for bots)."""
+        self._faults_of(chat).not_found = description
 
     def fail(self, chat: str | int, times: int, status: int = 502) -> None:
         """The next `times` sends to `chat` get a server error."""
@@ -572,7 +572,7 @@ class FakeTelegram:
             if faults.migrate_to:
                 raise ApiError(400, UPGRADED, {"migrate_to_chat_id": int(faults.migrate_to)})
             if faults.not_found:
-                raise ApiError(400, CHAT_NOT_FOUND)
+                raise ApiError(400, faults.not_found)
         self._enforce_limits(chat, arrived)
         assert self._check is not None
         problem = self._check(params)
