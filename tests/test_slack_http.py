@@ -409,14 +409,16 @@ async def test_unsubscribe_needs_an_admin(rig: Rig) -> None:
     assert words("en", "unsubscribed") in shown(rig.fake.posts[CHANNEL])
 
 
-async def test_a_direct_message_may_subscribe_itself(rig: Rig) -> None:
+async def test_subscribing_in_a_direct_message_is_for_admins_too(rig: Rig) -> None:
+    # The issue: subscribe/unsubscribe are for workspace admins and configured users, wherever typed.
     status, answer, _ = await rig.command("subscribe", user=MEMBER, channel="D0DIRECT")
+    assert status == 200 and answer is not None
+    assert await rig.store.subscriptions() == []
 
-    assert status == 200 and answer is None     # the confirmation is posted in the conversation
-
+    status, answer, _ = await rig.command("subscribe", user=WORKSPACE_ADMIN, channel="D0ADMIN")
+    assert status == 200
     [subscription] = await rig.store.subscriptions()
-    assert subscription.chat == "D0DIRECT" and subscription.schedule == "09:30"
-    assert rig.fake.user_lookups == []
+    assert subscription.chat == "D0ADMIN" and subscription.schedule == "09:30"
 
 
 # -- mentions -----------------------------------------------------------------------------------

@@ -410,7 +410,9 @@ class SlackChannel:
             return await self.is_admin(invocation.user)
 
         return CommandContext(platform=self.platform, chat=invocation.channel, user=invocation.user,
-                              is_group=not invocation.channel.startswith("D"), language=self.language,
+                              # Subscriptions in a workspace are for its admins and the configured users
+                              # everywhere, direct messages included: one member's DM is not theirs alone.
+                              is_group=True, language=self.language,
                               timezone=self.timezone, is_admin=is_admin, now=self._now(),
                               command_prefix=invocation.prefix)
 
