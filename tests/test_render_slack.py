@@ -590,3 +590,18 @@ def test_reader_model_keeps_literal_markers_and_drops_real_ones() -> None:
     assert mrkdwn_links("see <https://a.example/?x=1&amp;y=2|A &amp; B> and <https://b.example>") == [
         ("https://a.example/?x=1&y=2", "A & B"), ("https://b.example", "https://b.example")]
     assert live_mentions("hi <!here> and <@U1> but &lt;!channel&gt;") == ["<!here>", "<@U1>"]
+
+
+def test_only_followable_schemes_become_links() -> None:
+    from bot.digest.model import Digest, Item, Link, Text
+
+    item = Item(1, "Title", "javascript:alert(1)",
+                ((Text("see "), Link("data:text/html,hi", (Text("x"),)), Text(" and "),
+                  Link("https://ok.example.com/a", (Text("y"),))),))
+    digest = Digest("t", dt.date(2025, 10, 1), None, (), (), (item,))
+    sections = [block["text"]["text"] for payload in render_digest(digest) for block in payload["blocks"]
+                if block["type"] == "section"]
+    shown = "\n".join(sections)
+    assert "<javascript:" not in shown and "<data:" not in shown
+    assert "Title (javascript:alert(1))" in shown and "x (data:text/html,hi)" in shown
+    assert "<https://ok.example.com/a|y>" in shown

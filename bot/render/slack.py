@@ -55,7 +55,9 @@ _RUN_OVERHEAD = 10
 # Reserved beside a part's title for " · (k/n)"; six digits each cover any digest Slack could hold.
 _PART_MARK_ROOM = len(" · (999999/999999)")
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+# Only schemes a reader can safely follow become links; javascript:, data: and the like are shown
+# as text beside their label, as the Telegram renderer does.
+_SCHEME = re.compile(r"(?:https?|ftps?|mailto|tel):", re.IGNORECASE)
 _BARE_URL = re.compile(r"https?://[^\s<>|\"'`，。、；：！？（）「」『』【】《》“”‘’]+")
 _URL_TRAILING = ".,;:!?'\"*_~"
 _TEXT_SPECIALS = re.compile(r"[&<>*_~`]")
