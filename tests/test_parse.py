@@ -510,3 +510,11 @@ def test_yaml_values_yaml_cannot_convert_are_reported() -> None:
     error = error_of("---\ntitle: !!int abc\ndate: 2025-10-01\n---\n1. [A](https://a.example)\n")
     assert error.line == 2
     assert "front matter" in error.reason
+
+
+def test_a_front_matter_key_given_twice_is_an_error_naming_both_lines() -> None:
+    text = ("---\ntitle: One\ndate: 2025-10-01\ndate: 2025-10-02\n---\n\nIntro.\n\n---\n\n"
+            "1.  [A](https://a.example)\n\n    S.\n")
+    with pytest.raises(DigestError) as caught:
+        parse_digest(text, "twice.md")
+    assert str(caught.value) == "twice.md:4: front matter has date: twice (also line 3)"

@@ -680,7 +680,12 @@ class _Parser:
         keys: dict[str, tuple[int, Any]] = {}
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
-                keys[key_node.value] = (base + key_node.start_mark.line, value_node)
+                line = base + key_node.start_mark.line
+                if key_node.value in keys:
+                    # YAML would quietly keep the last one; a digest with two dates is a mistake.
+                    raise self.fail(f"front matter has {key_node.value}: twice (also line {keys[key_node.value][0]})",
+                                    line)
+                keys[key_node.value] = (line, value_node)
         return data, keys, opening.number, closing + 1
 
     def title(self, data: dict[str, Any], keys: dict[str, tuple[int, Any]], opening: int) -> str:
