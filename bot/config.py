@@ -18,23 +18,10 @@ import yaml
 from bot.errors import ConfigError
 from bot.logs import REDACTED, redact
 from bot.schedule import Schedule
+from bot.store import mask_url
 
 # Field names whose values are secrets wherever they appear in the settings.
 SECRET_FIELDS = frozenset({"token", "signing_secret", "app_token", "webhook_secret"})
-
-
-def mask_url_password(url: str) -> str:
-    """The URL with its password (redis://:pw@host) replaced by ***; anything else unchanged."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url
-    if not password:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{user}:{REDACTED}@{host}").geturl()
 
 
 def _masked_repr(obj: Any) -> str:
@@ -44,7 +31,7 @@ def _masked_repr(obj: Any) -> str:
         if item.name in SECRET_FIELDS:
             text = repr(REDACTED if value else "")
         elif item.name in ("store", "source"):
-            text = repr(mask_url_password(value))
+            text = repr(mask_url(value))
         else:
             text = repr(value)
         shown.append(f"{item.name}={text}")
@@ -620,7 +607,7 @@ def _store(check: _Checker, raw: Mapping[Any, Any]) -> str:
         if parts.path not in ("", "/") and not re.fullmatch(r"/\d+", parts.path):
             check.add("store", "the Redis database after the host must be a number, like /0")
         return url
-    check.add("store", f"{expected}; got {check.show(mask_url_password(url))}" if url else expected)
+    check.add("store", f"{expected}; got {check.show(mask_url(url))}" if url else expected)
     return url
 
 
@@ -916,9 +903,9 @@ def sqlite_path(settings: Settings) -> Path | None:
 
 def summarize(settings: Settings) -> str:
     """A few lines for people: what this config will do, secrets masked."""
-    source = mask_url_password(settings.digests.source)
+    source = mask_url(settings.digests.source)
     source_kind = "URL template" if "://" in source else "folder"
-    store = mask_url_password(settings.store)
+    store = mask_url(settings.store)
     database = sqlite_path(settings)
     if database is not None:
         store = f"{store} ({database})"

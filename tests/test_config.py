@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 from bot.config import (
     Settings,
     load_config,
-    mask_url_password,
     normalize_schedule,
     parse_duration,
     secrets_of,
     summarize,
 )
 from bot.errors import ConfigError
+from bot.store import mask_url
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"
@@ -511,10 +511,10 @@ def test_a_long_secret_is_not_cut_in_half_by_a_shortened_message(tmp_path: Path)
     assert "s3cr3ts3cr3t" not in text
 
 
-def test_mask_url_password() -> None:
-    assert mask_url_password(f"redis://user:{STORE_PASSWORD}@h:6379/0") == "redis://user:***@h:6379/0"
-    assert mask_url_password("redis://h:6379/0") == "redis://h:6379/0"
-    assert mask_url_password("sqlite:///./x.db") == "sqlite:///./x.db"
+def test_store_urls_are_shown_without_their_password() -> None:
+    assert mask_url(f"redis://user:{STORE_PASSWORD}@h:6379/0") == "redis://user:***@h:6379/0"
+    assert mask_url("redis://h:6379/0") == "redis://h:6379/0"
+    assert mask_url("sqlite:///./x.db") == "sqlite:///./x.db"
 
 
 def test_defaults_are_the_documented_ones() -> None:
