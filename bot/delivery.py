@@ -11,7 +11,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.channels.base import (
@@ -31,6 +31,9 @@ from bot.render import Payload
 from bot.store.base import DeliveryKey, Store
 
 log = logging.getLogger(__name__)
+
+# How often a command reply looks again whether another process has finished posting in the chat.
+REPLY_WAIT_POLL_SECONDS = 0.25
 
 
 def new_owner_id() -> str:
@@ -190,38 +193,57 @@ class Deliverer:
         lease = _Lease(self.store, f"lease:{key}", self.owner, self.settings.lease_ttl)
         if not await lease.claim():
             return self._result(target, Outcome.BUSY, payloads, 0, target.chat, "leased by another process")
-        keeper = asyncio.create_task(lease.keep())
         sent_now = 0
         chat = target.chat
+        async with self._holding(lease):
+            try:
+                entry = await self.store.ledger(key)
+                if entry.finished:
+                    return self._result(target, Outcome.ALREADY, payloads, 0, chat)
+                chat = await self.store.resolve_chat(target.platform, target.chat)
+                reason = await self.store.inactive_reason(target.platform, chat)
+                if reason is not None:
+                    return self._result(target, Outcome.INACTIVE, payloads, 0, chat, reason)
+                if entry.in_flight - set(entry.sent):
+                    # The previous owner died between sending a part and recording it: the part may
+                    # or may not have arrived. Resending risks one duplicate; skipping risks a hole,
+                    # which is worse for a numbered digest.
+                    log.warning("resuming %s: part(s) %s were in flight when the last owner stopped",
+                                key, sorted(entry.in_flight - set(entry.sent)))
+                async with self.chat_lock(target.platform, chat):
+                    chat_lease = self._chat_lease(target.platform, chat)
+                    if not await chat_lease.claim():
+                        raise DeliveryAborted(Outcome.BUSY, "another process is posting in this chat")
+                    async with self._holding(chat_lease):
+                        async def both_leases_held() -> bool:
+                            return await lease.confirm() and await chat_lease.confirm()
+
+                        for part in range(entry.first_unsent(), len(payloads)):
+                            if self.stopping:
+                                raise DeliveryAborted(Outcome.STOPPED, "shutting down")
+                            if not await both_leases_held():
+                                raise DeliveryAborted(Outcome.BUSY, "lease lost to another process")
+                            await self.store.begin_part(key, part, len(payloads))
+                            message_id, chat = await self._send_with_retries(
+                                target.platform, chat, payloads[part], gate=both_leases_held)
+                            await self.store.record_part(key, part, message_id)
+                            sent_now += 1
+                await self.store.finish(key)
+                return self._result(target, Outcome.DELIVERED, payloads, sent_now, chat)
+            except DeliveryAborted as abort:
+                return self._result(target, abort.outcome, payloads, sent_now, chat, abort.reason)
+
+    def _chat_lease(self, platform: str, chat: str) -> _Lease:
+        # Across processes (replicas, or `digestbot send` beside `run`), one post at a time per chat;
+        # within this process the chat lock already orders them.
+        return _Lease(self.store, f"chat:{platform}:{chat}", self.owner, self.settings.lease_ttl)
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, lease: _Lease) -> AsyncIterator[None]:
+        """Keep a claimed lease alive while the block runs, then give it back if still ours."""
+        keeper = asyncio.create_task(lease.keep())
         try:
-            entry = await self.store.ledger(key)
-            if entry.finished:
-                return self._result(target, Outcome.ALREADY, payloads, 0, chat)
-            chat = await self.store.resolve_chat(target.platform, target.chat)
-            reason = await self.store.inactive_reason(target.platform, chat)
-            if reason is not None:
-                return self._result(target, Outcome.INACTIVE, payloads, 0, chat, reason)
-            if entry.in_flight - set(entry.sent):
-                # The previous owner died between sending a part and recording it: the part may or
-                # may not have arrived. Resending risks one duplicate; skipping risks a hole, which
-                # is worse for a numbered digest.
-                log.warning("resuming %s: part(s) %s were in flight when the last owner stopped",
-                            key, sorted(entry.in_flight - set(entry.sent)))
-            async with self.chat_lock(target.platform, chat):
-                for part in range(entry.first_unsent(), len(payloads)):
-                    if self.stopping:
-                        raise DeliveryAborted(Outcome.STOPPED, "shutting down")
-                    if not await lease.confirm():
-                        raise DeliveryAborted(Outcome.BUSY, "lease lost to another process")
-                    await self.store.begin_part(key, part, len(payloads))
-                    message_id, chat = await self._send_with_retries(target.platform, chat, payloads[part],
-                                                                     gate=lease.confirm)
-                    await self.store.record_part(key, part, message_id)
-                    sent_now += 1
-            await self.store.finish(key)
-            return self._result(target, Outcome.DELIVERED, payloads, sent_now, chat)
-        except DeliveryAborted as abort:
-            return self._result(target, abort.outcome, payloads, sent_now, chat, abort.reason)
+            yield
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -239,10 +261,24 @@ class Deliverer:
         """Send a command reply's parts in order; raises DeliveryAborted if the chat cannot take them."""
         message_ids: list[str] = []
         async with self.chat_lock(platform, chat):
-            for payload in payloads:
-                message_id, chat = await self._send_with_retries(platform, chat, payload)
-                message_ids.append(message_id)
+            chat_lease = self._chat_lease(platform, chat)
+            held = await self._wait_to_claim(chat_lease)
+            async with self._holding(chat_lease) if held else contextlib.nullcontext():
+                for payload in payloads:
+                    message_id, chat = await self._send_with_retries(platform, chat, payload)
+                    message_ids.append(message_id)
         return message_ids
+
+    async def _wait_to_claim(self, lease: _Lease) -> bool:
+        deadline = time.monotonic() + 2 * lease.ttl
+        while not await lease.claim():
+            if time.monotonic() > deadline:
+                # Someone holds the chat far longer than a digest takes: answering late but
+                # interleaved beats not answering at all.
+                log.warning("%s stayed busy; replying without waiting further", lease.name)
+                return False
+            await asyncio.sleep(REPLY_WAIT_POLL_SECONDS)
+        return True
 
     # -- one part -----------------------------------------------------------------------------
     async def _send_with_retries(self, platform: str, chat: str, payload: Payload,

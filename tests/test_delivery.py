@@ -18,6 +18,16 @@ TARGET = Target("terminal", "console", "")
 PARTS = [{"text": f"part {n}"} for n in range(3)]
 
 
+class WatchedOutput(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        self.written.set()
+        return super().write(text)
+
+
 def printed(out: io.StringIO) -> list[str]:
     return [line for line in out.getvalue().splitlines() if line]
 
@@ -56,4 +66,34 @@ async def test_a_delivery_leased_by_another_process_is_left_alone(tmp_path: Path
     result = await deliverer.deliver(KEY, TARGET, PARTS)
     assert result.outcome is Outcome.BUSY
     assert printed(out) == []
+    await store.close()
+
+
+async def test_two_processes_never_interleave_their_posts_in_one_chat(tmp_path: Path) -> None:
+    # Two deliverers with their own owners stand for two replicas sharing one store.
+    store = open_store(f"sqlite:///{tmp_path / 'shared.db'}", tmp_path)
+    out = WatchedOutput()
+    console = ConsoleChannel(out)
+    scheduled = Deliverer(store, {"console": console}, DeliverySettings(), owner="replica-a")
+    replying = Deliverer(store, {"console": console}, DeliverySettings(), owner="replica-b")
+    digest = [{"text": f"digest {n}"} for n in range(4)]
+    reply = [{"text": f"reply {n}"} for n in range(3)]
+    delivery = asyncio.create_task(scheduled.deliver(KEY, TARGET, digest))
+    await out.written.wait()                        # the reply arrives while the digest is going out
+    await replying.send_parts("console", "", reply)
+    assert (await delivery).outcome is Outcome.DELIVERED
+    assert printed(out) == [p["text"] for p in digest + reply]
+    await store.close()
+
+
+async def test_a_scheduled_delivery_waits_while_another_process_posts_in_the_chat(tmp_path: Path) -> None:
+    store = open_store("memory://", tmp_path)
+    assert await store.claim("chat:console:", "replica-b", 30)
+    out = io.StringIO()
+    deliverer = Deliverer(store, {"console": ConsoleChannel(out)}, DeliverySettings(), owner="replica-a")
+    result = await deliverer.deliver(KEY, TARGET, PARTS)
+    assert result.outcome is Outcome.BUSY and printed(out) == []
+    await store.release("chat:console:", "replica-b")
+    assert (await deliverer.deliver(KEY, TARGET, PARTS)).outcome is Outcome.DELIVERED
+    assert printed(out) == ["part 0", "part 1", "part 2"]
     await store.close()
