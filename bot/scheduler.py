@@ -100,7 +100,13 @@ class Scheduler:
                 continue
             result.append(self._from_config(channel))
             seen.add((channel.platform, channel.chat))
-        for subscription in await self.store.subscriptions():
+        try:
+            subscriptions = await self.store.subscriptions()
+        except Exception:
+            # An unreadable subscription list must not stop the configured channels as well.
+            log.warning("cannot read subscriptions; scheduling the configured channels only", exc_info=True)
+            subscriptions = []
+        for subscription in subscriptions:
             if subscription.platform not in self.deliverer.channels:
                 continue
             if (subscription.platform, subscription.chat) in seen:

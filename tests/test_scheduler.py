@@ -297,3 +297,27 @@ async def test_a_subscribed_group_that_migrates_is_not_sent_the_digest_again_aft
         assert len(fake.sent.get(new_chat, [])) == parts
         assert fake.sent.get(old_chat, []) == []
     assert [s.chat for s in await store.subscriptions()] == [new_chat]
+
+
+async def test_a_corrupt_subscription_list_does_not_stop_configured_channels(
+        tmp_path: Path, redis_url: str, redis_prefix: str, harness: HarnessFactory) -> None:
+    import redis.asyncio as redis
+
+    day = dt.date(2025, 10, 1)
+    write_digest(tmp_path / "digests", day)
+    store = open_store(redis_url, tmp_path, prefix=redis_prefix)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        await client.hset(f"{redis_prefix}subscriptions", "telegram:-1001", "{not json")
+        h = Harness(make_settings(tmp_path / "digests", [ChannelSettings("terminal", "console", schedule="09:30")]),
+                    store, Clock(at(SHANGHAI, 2025, 10, 1, 9, 0)))
+        h.start()
+        await h.at(at(SHANGHAI, 2025, 10, 1, 9, 0))
+        await h.at(at(SHANGHAI, 2025, 10, 1, 9, 30))
+        assert h.deliveries_of(day) == 1
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{redis_prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        await store.close()
