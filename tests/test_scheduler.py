@@ -300,7 +300,7 @@ async def test_a_subscribed_group_that_migrates_is_not_sent_the_digest_again_aft
 
 
 async def test_a_corrupt_subscription_list_does_not_stop_configured_channels(
-        tmp_path: Path, redis_url: str, redis_prefix: str, harness: HarnessFactory) -> None:
+        tmp_path: Path, redis_url: str, redis_prefix: str) -> None:
     import redis.asyncio as redis
 
     day = dt.date(2025, 10, 1)
