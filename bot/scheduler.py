@@ -184,10 +184,8 @@ class Scheduler:
     def _queue_due_between(self, channels: Iterable[ScheduledChannel], since: dt.datetime,
                            now: dt.datetime) -> None:
         for channel in channels:
-            due = channel.schedule.next_after(since)
-            while due <= now:
+            for due in channel.schedule.due_between(since, now):
                 self._queue(channel, due)
-                due = channel.schedule.next_after(due)
 
     def _queue(self, channel: ScheduledChannel, due: dt.datetime) -> None:
         digest_date = due.astimezone(channel.timezone).date()
