@@ -223,6 +223,22 @@ async def run_bare(platform: str, options: dict[str, Any], urls: dict[str, str],
     return await _bare_slack(payloads, chats, options, urls["slack"], measure)
 
 
+async def _bare_fanout(send: Callable[[str, dict[str, Any]], Awaitable[None]], warmup_chat: str,
+                       payloads: list[dict[str, Any]], chats: list[str], options: dict[str, Any],
+                       measure: Measure) -> dict[str, Any]:
+    """The bare loop's fan-out: every part to every chat in order, timed like the bot's."""
+    async def deliver(chat: str) -> str:
+        for payload in payloads:
+            await send(chat, payload)
+        return "delivered"
+
+    await send(warmup_chat, payloads[0])
+    await asyncio.sleep(2 / options["scale"])
+    result = await measure(lambda: bounded([partial(deliver, chat) for chat in chats]))
+    result["outcomes"] = sorted(set(result.pop("returned")))
+    return result
+
+
 async def _bare_telegram(payloads: list[dict[str, Any]], chats: list[str], options: dict[str, Any], base_url: str,
                          measure: Measure) -> dict[str, Any]:
     from telegram import Bot, LinkPreviewOptions
@@ -245,16 +261,7 @@ async def _bare_telegram(payloads: list[dict[str, Any]], chats: list[str], optio
                     wait = error.retry_after
                     await asyncio.sleep(wait if isinstance(wait, (int, float)) else wait.total_seconds())
 
-        async def deliver(chat: str) -> str:
-            for payload in payloads:
-                await send(chat, payload)
-            return "delivered"
-
-        await send("99", payloads[0])
-        await asyncio.sleep(2 / options["scale"])
-        result = await measure(lambda: bounded([partial(deliver, chat) for chat in chats]))
-    result["outcomes"] = sorted(set(result.pop("returned")))
-    return result
+        return await _bare_fanout(send, "99", payloads, chats, options, measure)
 
 
 async def _bare_slack(payloads: list[dict[str, Any]], chats: list[str], options: dict[str, Any], base_url: str,
@@ -282,16 +289,7 @@ async def _bare_slack(payloads: list[dict[str, Any]], chats: list[str], options:
                         raise
                     await asyncio.sleep(float(error.response.headers.get("Retry-After", "1")))
 
-        async def deliver(chat: str) -> str:
-            for payload in payloads:
-                await send(chat, payload)
-            return "delivered"
-
-        await send("C0WARMUP", payloads[0])
-        await asyncio.sleep(2 / options["scale"])
-        result = await measure(lambda: bounded([partial(deliver, chat) for chat in chats]))
-    result["outcomes"] = sorted(set(result.pop("returned")))
-    return result
+        return await _bare_fanout(send, "C0WARMUP", payloads, chats, options, measure)
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
