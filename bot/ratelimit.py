@@ -48,13 +48,6 @@ class SlidingWindowLimiter:
                 await asyncio.sleep(grants[0] + self.period - now)
             yield grants.append
 
-    def forget(self, key: Hashable) -> None:
-        """Drop a key's history (a chat that is gone), so the maps do not grow forever."""
-        lock = self._locks.get(key)
-        if lock is None or not lock.locked():
-            self._grants.pop(key, None)
-            self._locks.pop(key, None)
-
 
 class LimiterChain:
     """Acquire several limits in order: the narrowest first, so a message waiting on its chat's

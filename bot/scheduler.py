@@ -148,10 +148,6 @@ class Scheduler:
         self.deliverer.stop()
         self._wake.set()
 
-    def poke(self) -> None:
-        """Look again now (a new subscription, a digest just published)."""
-        self._wake.set()
-
     async def drain(self) -> None:
         """Wait for deliveries in flight (tests and shutdown)."""
         while self._running:
