@@ -42,6 +42,11 @@ class TransientError(SendError):
     """Network trouble, timeouts, 5xx: retry with backoff. A timeout may mean it was delivered."""
 
 
+class MaybeSent(SendError):
+    """The request went out but no answer came before the read timeout: the platform may have
+    posted it. Delivery resends such a part at most once and records that it did."""
+
+
 class Unauthorized(SendError):
     """The platform refused the bot's own credentials: no chat is at fault, none is marked gone."""
 
