@@ -56,6 +56,7 @@ class Reply:
     digest_of_items: Digest | None = None
     public: bool = False
     ok: bool = True
+    silent: bool = False    # throttled: the adapter sends nothing at all
 
 
 class CategoryLookup(Protocol):
