@@ -412,6 +412,7 @@ _OPERATIONS = st.one_of(
         st.tuples(st.just("begin"), st.sampled_from(_CHANNELS), st.integers(0, 3), st.integers(1, 4)),
         st.tuples(st.just("record"), st.sampled_from(_CHANNELS), st.integers(0, 3), st.sampled_from("xyz")),
         st.tuples(st.just("finish"), st.sampled_from(_CHANNELS)),
+        st.tuples(st.just("maybe"), st.sampled_from(_CHANNELS), st.integers(0, 3)),
     ), max_size=20),
 )
 
@@ -435,6 +436,8 @@ async def _apply(store: Store, space: str, operation: tuple[object, ...]) -> boo
             await store.record_part(DeliveryKey(TODAY, f"{space}/{channel}"), part, message_id)
         case ("finish", str(channel)):
             await store.finish(DeliveryKey(TODAY, f"{space}/{channel}"))
+        case ("maybe", str(channel), int(part)):
+            return await store.mark_maybe_sent(DeliveryKey(TODAY, f"{space}/{channel}"), part)
         case _:
             raise AssertionError(f"unknown operation {operation}")
     return None

@@ -86,6 +86,8 @@ async def test_every_key_lives_under_the_prefix_and_ledger_keys_expire(private_r
         await store.begin_part(key, 0, 2)
         await store.record_part(key, 0, "m-0")
         await store.begin_part(key, 1, 2)
+        assert await store.mark_maybe_sent(key, 1)
+        assert await store.mark_maybe_sent(DeliveryKey(DAY, "slack:C02"), 0)   # a mark alone
         await store.finish(key)
         await store.mark_inactive("slack", "C01", "archived")
         await store.move_chat("telegram", "-100", "-200")
@@ -100,6 +102,7 @@ async def test_every_key_lives_under_the_prefix_and_ledger_keys_expire(private_r
         assert keys == {
             f"{prefix}lease:lease:2025-09-25/telegram:-100",
             f"{prefix}delivery:2025-09-25/telegram:-100",
+            f"{prefix}delivery:2025-09-25/slack:C02",
             f"{prefix}in-flight:2025-09-25/telegram:-100",
             f"{prefix}finished:2025-09-25",
             f"{prefix}inactive",
@@ -108,6 +111,7 @@ async def test_every_key_lives_under_the_prefix_and_ledger_keys_expire(private_r
             f"{prefix}seen:Ev01",
         }
         for ledger_key in (f"{prefix}delivery:2025-09-25/telegram:-100",
+                           f"{prefix}delivery:2025-09-25/slack:C02",
                            f"{prefix}in-flight:2025-09-25/telegram:-100",
                            f"{prefix}finished:2025-09-25"):
             assert 0 < inspector.ttl(ledger_key) <= retention, ledger_key

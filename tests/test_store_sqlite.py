@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import DeliveryKey, StoreError, Subscription, open_store
-from bot.store.sqlite import SCHEMA_VERSION, SqliteStore
+from bot.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from tests.conftest import ROOT
 
 DAY = dt.date(2025, 9, 25)
@@ -168,6 +168,33 @@ async def test_data_survives_closing_and_reopening(tmp_path: Path) -> None:
         assert await second.resolve_chat("telegram", "-100") == "-200"
     finally:
         await second.close()
+
+
+async def test_a_file_from_the_first_schema_is_upgraded_with_its_ledger_kept(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    old = sqlite3.connect(db, isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        old.execute(statement)
+    old.execute("PRAGMA user_version = 1")
+    old.execute("INSERT INTO deliveries (digest_date, channel, parts_total) VALUES (?, ?, 2)",
+                (DAY.isoformat(), KEY.channel))
+    old.execute("INSERT INTO delivery_parts VALUES (?, ?, 0, 'm-0', 0), (?, ?, 1, NULL, 0)",
+                (DAY.isoformat(), KEY.channel, DAY.isoformat(), KEY.channel))
+    old.close()
+
+    store = SqliteStore(db)
+    try:
+        entry = await store.ledger(KEY)
+        assert (entry.sent, entry.in_flight, entry.maybe_sent) == ({0: "m-0"}, {1}, set())
+        assert await store.mark_maybe_sent(KEY, 1)
+        assert (await store.ledger(KEY)).maybe_sent == {1}
+    finally:
+        await store.close()
+    inspector = sqlite3.connect(db)
+    try:
+        assert inspector.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    finally:
+        inspector.close()
 
 
 def test_a_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:

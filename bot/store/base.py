@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 
 from bot.errors import DigestBotError
 
+# The message id recorded for a part that counts as sent although no answer ever confirmed it (every
+# request for it timed out after going out).
+UNCONFIRMED_MESSAGE_ID = ""
+
 
 class StoreError(DigestBotError):
     """The store's backend failed or stayed unreachable after its own retries (message has no secrets)."""
@@ -35,6 +39,9 @@ class LedgerEntry:
     in_flight: set[int] = field(default_factory=set)
     parts_total: int | None = None
     finished: bool = False
+    # parts whose send timed out after the request went out (they may have arrived): each such part
+    # is resent at most once, ever; the mark stays after the part is recorded as sent
+    maybe_sent: set[int] = field(default_factory=set)
 
     def first_unsent(self) -> int:
         part = 0
@@ -98,6 +105,16 @@ class Store(ABC):
     @abstractmethod
     async def record_part(self, key: DeliveryKey, part: int, message_id: str) -> None:
         """Record that `part` was sent and got `message_id`."""
+
+    @abstractmethod
+    async def mark_maybe_sent(self, key: DeliveryKey, part: int) -> bool:
+        """Record that a send of `part` timed out after the request went out; it may have arrived.
+
+        True only for the call that made the mark: the part's one resend belongs to that caller.
+        Every later call answers False (so a second timeout never leads to a third copy), except a
+        backend's own retry of the same call after a lost reply, which still answers True. The mark
+        is kept when the part is later recorded as sent.
+        """
 
     @abstractmethod
     async def finish(self, key: DeliveryKey) -> None:

@@ -55,7 +55,8 @@ class MemoryStore(Store):
         if entry is None:
             return LedgerEntry()
         # A copy, so callers cannot change the record by mutating what they were given.
-        return LedgerEntry(dict(entry.sent), set(entry.in_flight), entry.parts_total, entry.finished)
+        return LedgerEntry(dict(entry.sent), set(entry.in_flight), entry.parts_total, entry.finished,
+                           set(entry.maybe_sent))
 
     async def begin_part(self, key: DeliveryKey, part: int, parts_total: int) -> None:
         entry = self._ledger.setdefault(key, LedgerEntry())
@@ -67,6 +68,13 @@ class MemoryStore(Store):
         entry = self._ledger.setdefault(key, LedgerEntry())
         entry.sent[part] = message_id
         entry.in_flight.discard(part)
+
+    async def mark_maybe_sent(self, key: DeliveryKey, part: int) -> bool:
+        entry = self._ledger.setdefault(key, LedgerEntry())
+        if part in entry.maybe_sent:
+            return False
+        entry.maybe_sent.add(part)
+        return True
 
     async def finish(self, key: DeliveryKey) -> None:
         self._ledger.setdefault(key, LedgerEntry()).finished = True

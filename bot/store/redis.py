@@ -61,6 +61,22 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 0
 """
 
+# KEYS: delivery hash. ARGV: part, a fresh nonce per call, retention seconds. The nonce lets a
+# retried call (its first reply lost) still answer 1, while any other call answers 0.
+_MARK_MAYBE_SENT = """
+local field = 'maybe:' .. ARGV[1]
+local holder = redis.call('HGET', KEYS[1], field)
+if holder == false then
+    redis.call('HSET', KEYS[1], field, ARGV[2])
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+    return 1
+end
+if holder == ARGV[2] then
+    return 1
+end
+return 0
+"""
+
 # KEYS: moved hash. ARGV: platform, chat, max hops. Stops at a loop like base.chat_moves does.
 _RESOLVE = """
 local chat = ARGV[2]
@@ -164,6 +180,7 @@ class RedisStore(Store):
         self._renew = self._client.register_script(_RENEW)
         self._release = self._client.register_script(_RELEASE)
         self._begin_part = self._client.register_script(_BEGIN_PART)
+        self._mark_maybe_sent = self._client.register_script(_MARK_MAYBE_SENT)
         self._resolve = self._client.register_script(_RESOLVE)
         self._move = self._client.register_script(_MOVE)
         self._first_seen = self._client.register_script(_FIRST_SEEN)
@@ -256,6 +273,8 @@ class RedisStore(Store):
         for name, value in fields.items():
             if name.startswith("sent:"):
                 entry.sent[int(name.removeprefix("sent:"))] = value
+            elif name.startswith("maybe:"):
+                entry.maybe_sent.add(int(name.removeprefix("maybe:")))
         entry.in_flight = {int(part) for part in in_flight} - set(entry.sent)
         total = fields.get("total")
         entry.parts_total = int(total) if total is not None else None
@@ -276,6 +295,11 @@ class RedisStore(Store):
                 await pipe.execute()
 
         await self._call(record())
+
+    async def mark_maybe_sent(self, key: DeliveryKey, part: int) -> bool:
+        marked = await self._call(self._mark_maybe_sent(
+            keys=[self._delivery_key(key)], args=[part, uuid.uuid4().hex, self._retention]))
+        return bool(marked)
 
     async def finish(self, key: DeliveryKey) -> None:
         async def finish() -> None:

@@ -69,6 +69,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX seen_tokens_by_expiry ON seen_tokens (expires_at)",
     ),
+    (
+        # A part whose send timed out after the request went out; its one resend is spent.
+        """CREATE TABLE delivery_maybe_sent (
+            digest_date TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            part INTEGER NOT NULL,
+            marked_at REAL NOT NULL,
+            PRIMARY KEY (digest_date, channel, part)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -247,6 +257,9 @@ class SqliteStore(Store):
                     entry.in_flight.add(part)
                 else:
                     entry.sent[part] = message_id
+            entry.maybe_sent = {part for (part,) in conn.execute(
+                "SELECT part FROM delivery_maybe_sent WHERE digest_date = ? AND channel = ?",
+                (date, key.channel))}
             return entry
 
         return await self._read(read)
@@ -278,6 +291,17 @@ class SqliteStore(Store):
                          (date, key.channel, part, message_id, time.time()))
 
         await self._write(record)
+
+    async def mark_maybe_sent(self, key: DeliveryKey, part: int) -> bool:
+        date = key.digest_date.isoformat()
+
+        def mark(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("""INSERT INTO delivery_maybe_sent (digest_date, channel, part, marked_at)
+                                     VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                                  (date, key.channel, part, time.time()))
+            return cursor.rowcount == 1
+
+        return await self._write(mark)
 
     async def finish(self, key: DeliveryKey) -> None:
         date = key.digest_date.isoformat()
