@@ -4,31 +4,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import os
 import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from bot import metrics
 from bot.channels.base import (
     Channel,
     ChatGone,
     ChatMoved,
     Gate,
+    MaybeSent,
     NotSent,
     RateLimited,
     RenderingDefect,
+    SendError,
     TransientError,
     Unauthorized,
 )
 from bot.config import DeliverySettings
+from bot.outcomes import (
+    OUTCOME_OF_KIND,
+    DeliveryAborted,
+    DeliveryResult,
+    Kind,
+    Outcome,
+    SendEvent,
+    Target,
+    abort,
+    timeout_note,
+)
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload
-from bot.store.base import DeliveryKey, Store
+from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, Store
+
+# The result types live in bot.outcomes; callers keep importing them from here.
+__all__ = ["OUTCOME_OF_KIND", "Deliverer", "DeliveryAborted", "DeliveryResult", "Kind", "MayResend", "Outcome",
+           "SendEvent", "Target", "new_owner_id", "one_resend"]
 
 log = logging.getLogger(__name__)
 
@@ -39,38 +56,6 @@ REPLY_WAIT_POLL_SECONDS = 0.25
 def new_owner_id() -> str:
     """Names this process in leases: readable for operators, unique across restarts."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where a delivery goes: the channel's stable name (the ledger key) and its platform chat."""
-
-    name: str
-    platform: str
-    chat: str
-
-
-class Outcome(enum.StrEnum):
-    DELIVERED = "delivered"      # every part is out, some of them by this call
-    ALREADY = "already"          # the ledger says it was complete before this call
-    INACTIVE = "inactive"        # the chat is gone (now or before); nothing more goes there
-    FAILED = "failed"            # retries exhausted or a rendering defect; the ledger keeps what was sent
-    BUSY = "busy"                # another process holds the lease, or took it over midway
-    STOPPED = "stopped"          # shutdown asked us to stop between parts
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    target: Target
-    outcome: Outcome
-    parts_total: int
-    parts_sent: int              # parts sent by this call
-    chat: str                    # the chat id after any migration
-    reason: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (Outcome.DELIVERED, Outcome.ALREADY)
 
 
 class _Lease:
@@ -124,22 +109,46 @@ class _Lease:
         return still_ours
 
 
-class DeliveryAborted(Exception):
-    """Sending to a chat stopped for good (gone, defect, retries exhausted); `outcome` says which."""
+# Asked when a send timed out after going out: True lets the one resend happen.
+MayResend = Callable[[], Awaitable[bool]]
 
-    def __init__(self, outcome: Outcome, reason: str) -> None:
-        super().__init__(reason)
-        self.outcome = outcome
-        self.reason = reason
+
+def one_resend() -> MayResend:
+    """The resend rule of a part the ledger does not track (a command reply): once, in this process."""
+    granted = False
+
+    async def may_resend() -> bool:
+        nonlocal granted
+        first, granted = not granted, True
+        return first
+
+    return may_resend
 
 
 @dataclass(frozen=True, slots=True)
-class SendEvent:
-    """What happened to one API call, for metrics and logs."""
+class _Sent:
+    message_id: str
+    chat: str
+    confirmed: bool = True       # False: no answer ever came; counted as sent without a message id
 
-    platform: str
-    kind: str        # sent | retry | rate_limited | failed
-    reason: str = ""
+
+@dataclass(slots=True)
+class _Tally:
+    """What one delivery did so far, for its result."""
+
+    sent: int = 0
+    maybe_sent: list[int] = field(default_factory=list)
+    unconfirmed: list[int] = field(default_factory=list)
+
+    def add(self, part: int, sent: _Sent) -> None:
+        self.sent += 1
+        if not sent.confirmed:
+            self.unconfirmed.append(part)
+
+    def timed_out(self, part: int) -> None:
+        if part not in self.maybe_sent:
+            self.maybe_sent.append(part)
+
 
 
 class Deliverer:
@@ -189,21 +198,21 @@ class Deliverer:
 
     async def _deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
         if self.stopping:
-            return self._result(target, Outcome.STOPPED, payloads, 0, target.chat, "shutting down")
+            return self._result(target, Kind.STOPPED, payloads, _Tally(), target.chat, "shutting down")
         lease = _Lease(self.store, f"lease:{key}", self.owner, self.settings.lease_ttl)
         if not await lease.claim():
-            return self._result(target, Outcome.BUSY, payloads, 0, target.chat, "leased by another process")
-        sent_now = 0
+            return self._result(target, Kind.BUSY, payloads, _Tally(), target.chat, "leased by another process")
+        tally = _Tally()
         chat = target.chat
         async with self._holding(lease):
             try:
                 entry = await self.store.ledger(key)
                 if entry.finished:
-                    return self._result(target, Outcome.ALREADY, payloads, 0, chat)
+                    return self._result(target, Kind.ALREADY, payloads, tally, chat)
                 chat = await self.store.resolve_chat(target.platform, target.chat)
                 reason = await self.store.inactive_reason(target.platform, chat)
                 if reason is not None:
-                    return self._result(target, Outcome.INACTIVE, payloads, 0, chat, reason)
+                    return self._result(target, Kind.GONE, payloads, tally, chat, reason)
                 if entry.in_flight - set(entry.sent):
                     # The previous owner died between sending a part and recording it: the part may
                     # or may not have arrived. Resending risks one duplicate; skipping risks a hole,
@@ -213,25 +222,49 @@ class Deliverer:
                 async with self.chat_lock(target.platform, chat):
                     chat_lease = self._chat_lease(target.platform, chat)
                     if not await chat_lease.claim():
-                        raise DeliveryAborted(Outcome.BUSY, "another process is posting in this chat")
+                        raise abort(Kind.BUSY, "another process is posting in this chat")
                     async with self._holding(chat_lease):
                         async def both_leases_held() -> bool:
                             return await lease.confirm() and await chat_lease.confirm()
 
                         for part in range(entry.first_unsent(), len(payloads)):
                             if self.stopping:
-                                raise DeliveryAborted(Outcome.STOPPED, "shutting down")
+                                raise abort(Kind.STOPPED, "shutting down")
                             if not await both_leases_held():
-                                raise DeliveryAborted(Outcome.BUSY, "lease lost to another process")
+                                raise abort(Kind.BUSY, "lease lost to another process")
+                            if part in entry.maybe_sent and part not in entry.sent:
+                                await self._settle_spent_part(key, part, tally)
+                                continue
                             await self.store.begin_part(key, part, len(payloads))
-                            message_id, chat = await self._send_with_retries(
-                                target.platform, chat, payloads[part], gate=both_leases_held)
-                            await self.store.record_part(key, part, message_id)
-                            sent_now += 1
+                            sent = await self._send_with_retries(
+                                target.platform, chat, payloads[part], gate=both_leases_held,
+                                may_resend=self._ledger_resend(key, part, tally))
+                            chat = sent.chat
+                            await self.store.record_part(key, part, sent.message_id)
+                            tally.add(part, sent)
                 await self.store.finish(key)
-                return self._result(target, Outcome.DELIVERED, payloads, sent_now, chat)
-            except DeliveryAborted as abort:
-                return self._result(target, abort.outcome, payloads, sent_now, chat, abort.reason)
+                kind = Kind.MAYBE_SENT if tally.maybe_sent else Kind.DELIVERED
+                note = timeout_note(tally.maybe_sent, tally.unconfirmed, len(payloads))
+                return self._result(target, kind, payloads, tally, chat, note)
+            except DeliveryAborted as aborted:
+                return self._result(target, aborted.kind, payloads, tally, chat, aborted.reason)
+
+    async def _settle_spent_part(self, key: DeliveryKey, part: int, tally: _Tally) -> None:
+        """A part whose send timed out before and whose one resend is spent (its owner stopped during
+        or after it): it may be in the chat already, and at most once more is what was promised."""
+        log.warning("%s: part %d timed out after going out and its one resend is spent; counted as sent, "
+                    "unconfirmed", key, part)
+        await self.store.record_part(key, part, UNCONFIRMED_MESSAGE_ID)
+        tally.timed_out(part)
+        tally.unconfirmed.append(part)
+
+    def _ledger_resend(self, key: DeliveryKey, part: int, tally: _Tally) -> MayResend:
+        """The resend rule of a scheduled part: the ledger's mark grants one resend, ever."""
+        async def may_resend() -> bool:
+            tally.timed_out(part)
+            return await self.store.mark_maybe_sent(key, part)
+
+        return may_resend
 
     def _chat_lease(self, platform: str, chat: str) -> _Lease:
         # Across processes (replicas, or `digestbot send` beside `run`), one post at a time per chat;
@@ -252,9 +285,10 @@ class Deliverer:
                 await self.store.release(lease.name, self.owner)
 
     @staticmethod
-    def _result(target: Target, outcome: Outcome, payloads: Sequence[Payload], sent: int, chat: str,
+    def _result(target: Target, kind: Kind, payloads: Sequence[Payload], tally: _Tally, chat: str,
                 reason: str = "") -> DeliveryResult:
-        return DeliveryResult(target, outcome, len(payloads), sent, chat, reason)
+        return DeliveryResult(target, kind, len(payloads), tally.sent, chat, reason, tuple(tally.maybe_sent),
+                              tuple(tally.unconfirmed))
 
     # -- replies ------------------------------------------------------------------------------
     async def send_parts(self, platform: str, chat: str, payloads: Sequence[Payload]) -> list[str]:
@@ -265,8 +299,9 @@ class Deliverer:
             held = await self._wait_to_claim(chat_lease)
             async with self._holding(chat_lease) if held else contextlib.nullcontext():
                 for payload in payloads:
-                    message_id, chat = await self._send_with_retries(platform, chat, payload)
-                    message_ids.append(message_id)
+                    sent = await self._send_with_retries(platform, chat, payload, may_resend=one_resend())
+                    chat = sent.chat
+                    message_ids.append(sent.message_id)
         return message_ids
 
     async def _wait_to_claim(self, lease: _Lease) -> bool:
@@ -281,20 +316,20 @@ class Deliverer:
         return True
 
     # -- one part -----------------------------------------------------------------------------
-    async def _send_with_retries(self, platform: str, chat: str, payload: Payload,
-                                 gate: Gate | None = None) -> tuple[str, str]:
+    async def _send_with_retries(self, platform: str, chat: str, payload: Payload, may_resend: MayResend,
+                                 gate: Gate | None = None) -> _Sent:
         channel = self.channels.get(platform)
         if channel is None:
-            raise DeliveryAborted(Outcome.FAILED, f"platform {platform} is not configured")
+            raise abort(Kind.NOT_CONFIGURED, f"platform {platform} is not configured")
         failures = 0
         moves = 0
         while True:
             try:
                 message_id = await channel.send(chat, payload, gate)
-            except NotSent as error:
-                # The lease moved on during a rate-limit wait (a stalled process): another owner
-                # resends this part, so sending it here would put it out of order.
-                raise DeliveryAborted(Outcome.BUSY, f"lease lost before sending: {error.reason}") from error
+            except MaybeSent as error:
+                if await self._resend_after_timeout(platform, chat, error, may_resend):
+                    continue
+                return _Sent(UNCONFIRMED_MESSAGE_ID, chat, confirmed=False)
             except RateLimited as error:
                 # Never dropped: the platform told us exactly how long to wait.
                 self._on_event(SendEvent(platform, "rate_limited", error.reason))
@@ -304,44 +339,72 @@ class Deliverer:
             except ChatMoved as error:
                 moves += 1
                 if moves > 3:
-                    raise DeliveryAborted(Outcome.FAILED, f"chat keeps moving: {error.reason}") from error
+                    raise abort(Kind.CHAT_MOVING, f"chat keeps moving: {error.reason}") from error
                 await self.store.move_chat(platform, chat, error.new_chat)
                 log.info("%s:%s moved to %s; resending there", platform, chat, error.new_chat)
                 chat = error.new_chat
                 continue
-            except ChatGone as error:
-                await self.store.mark_inactive(platform, chat, error.reason)
-                self._on_event(SendEvent(platform, "failed", "inactive"))
-                log.warning("%s:%s is gone (%s); marked inactive", platform, chat, error.reason)
-                raise DeliveryAborted(Outcome.INACTIVE, error.reason) from error
-            except Unauthorized as error:
-                self._on_event(SendEvent(platform, "failed", "unauthorized"))
-                log.error("%s refused the bot's token (%s): fix the token; no chat was marked inactive",
-                          platform, error.reason)
-                raise DeliveryAborted(Outcome.FAILED, f"{platform} refused the token: {error.reason}") from error
-            except RenderingDefect as error:
-                self._on_event(SendEvent(platform, "failed", "rendering"))
-                log.error("%s:%s refused a part as malformed (%s): a rendering defect", platform, chat,
-                          error.reason)
-                raise DeliveryAborted(Outcome.FAILED, f"rendering defect: {error.reason}") from error
             except TransientError as error:
                 failures += 1
                 if failures >= self.settings.max_attempts:
                     self._on_event(SendEvent(platform, "failed", "transient"))
                     reason = f"gave up after {failures} attempts: {error.reason}"
-                    raise DeliveryAborted(Outcome.FAILED, reason) from error
+                    raise abort(Kind.TRANSIENT, reason) from error
                 self._on_event(SendEvent(platform, "retry", error.reason))
                 await self._pause(self._backoff(failures))
                 continue
+            except SendError as error:
+                raise await self._refused(platform, chat, error) from error
             self._on_event(SendEvent(platform, "sent"))
-            return message_id, chat
+            return _Sent(message_id, chat)
+
+    async def _resend_after_timeout(self, platform: str, chat: str, error: MaybeSent,
+                                    may_resend: MayResend) -> bool:
+        """The request went out and no answer came: resend once, never a third time."""
+        if await may_resend():
+            action = "resent"
+            log.warning("%s:%s: no answer after the request went out (%s); it may have arrived, resending "
+                        "once", platform, chat, error.reason)
+        else:
+            action = "unconfirmed"
+            log.warning("%s:%s: the resend got no answer either (%s); counted as sent, unconfirmed, and not "
+                        "sent again", platform, chat, error.reason)
+        self._on_event(SendEvent(platform, "maybe_sent", action))
+        metrics.MAYBE_SENT.labels(platform=platform, action=action).inc()
+        return action == "resent"
+
+    async def _refused(self, platform: str, chat: str, error: SendError) -> DeliveryAborted:
+        """The abort for a send the platform (or the gate) refused for good."""
+        if isinstance(error, NotSent):
+            # The lease moved on during a rate-limit wait (a stalled process): another owner
+            # resends this part, so sending it here would put it out of order.
+            return abort(Kind.BUSY, f"lease lost before sending: {error.reason}")
+        if isinstance(error, ChatGone):
+            await self.store.mark_inactive(platform, chat, error.reason)
+            self._on_event(SendEvent(platform, "failed", "inactive"))
+            log.warning("%s:%s is gone (%s); marked inactive", platform, chat, error.reason)
+            return abort(Kind.GONE, error.reason)
+        if isinstance(error, Unauthorized):
+            self._on_event(SendEvent(platform, "failed", "unauthorized"))
+            log.error("%s refused the bot's token (%s): fix the token; no chat was marked inactive",
+                      platform, error.reason)
+            return abort(Kind.UNAUTHORIZED, f"{platform} refused the token: {error.reason}")
+        if isinstance(error, RenderingDefect):
+            self._on_event(SendEvent(platform, "failed", "rendering"))
+            log.error("%s:%s refused a part as malformed (%s): a rendering defect", platform, chat,
+                      error.reason)
+            return abort(Kind.RENDERING_DEFECT, f"rendering defect: {error.reason}")
+        # A SendError of a kind this module does not know: failed, and tried again later.
+        self._on_event(SendEvent(platform, "failed", "transient"))
+        log.error("%s:%s: %s: %s", platform, chat, type(error).__name__, error.reason)
+        return abort(Kind.TRANSIENT, error.reason)
 
     async def _pause(self, seconds: float) -> None:
         """Wait before a resend, but not past shutdown: the part stays unsent and resumes later."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
         if self.stopping:
-            raise DeliveryAborted(Outcome.STOPPED, "shutting down")
+            raise abort(Kind.STOPPED, "shutting down")
 
     def _backoff(self, failures: int) -> float:
         # Full jitter keeps replicas that failed together from retrying together.

@@ -34,6 +34,12 @@ MESSAGES_FAILED = Counter(
     "Messages given up on, by reason (chat_gone, rendering_defect, transient, ...).",
     ["platform", "reason"], registry=REGISTRY,
 )
+MAYBE_SENT = Counter(
+    "digestbot_messages_maybe_sent_total",
+    "Sends that got no answer after the request went out (the message may have arrived), by what followed: "
+    "resent (once) or unconfirmed (the resend timed out too; counted as sent, never sent again).",
+    ["platform", "action"], registry=REGISTRY,
+)
 RETRIES = Counter(
     "digestbot_send_retries_total", "Sends attempted again after a transient failure or a 429.",
     ["platform"], registry=REGISTRY,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import enum
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.config import ChannelSettings, Settings
-from bot.delivery import Deliverer, DeliveryResult, Outcome, Target
+from bot.delivery import Deliverer, DeliveryResult, Kind, Target
 from bot.digest.model import Digest
 from bot.digest.sources import DigestSource
 from bot.errors import DigestError
@@ -28,6 +29,31 @@ DEADLINE_TOLERANCE = dt.timedelta(seconds=60)
 RENDER_CACHE_DATES = 3
 # When a chat subscribes without naming a time.
 DEFAULT_SUBSCRIPTION_SCHEDULE = "09:30"
+
+
+class Retry(enum.Enum):
+    """When a delivery attempt that ended with some kind is tried again."""
+
+    SETTLED = enum.auto()          # never: done, or trying again cannot help (gone, rendering defect)
+    NEXT_POLL = enum.auto()        # after the poll interval, until the deadline
+    LEASE_EXPIRY = enum.auto()     # after half a lease: another replica holds it, or held it and died
+
+
+RETRY_BY_KIND: Mapping[Kind, Retry] = {
+    Kind.DELIVERED: Retry.SETTLED,
+    # Every part is out (a timed-out one resent once at most); another attempt would add copies.
+    Kind.MAYBE_SENT: Retry.SETTLED,
+    Kind.ALREADY: Retry.SETTLED,
+    Kind.GONE: Retry.SETTLED,
+    Kind.RENDERING_DEFECT: Retry.SETTLED,
+    Kind.STOPPED: Retry.SETTLED,
+    # A token fixed in the platform's console, or the network back, lets the next poll through.
+    Kind.UNAUTHORIZED: Retry.NEXT_POLL,
+    Kind.TRANSIENT: Retry.NEXT_POLL,
+    Kind.NOT_CONFIGURED: Retry.NEXT_POLL,
+    Kind.CHAT_MOVING: Retry.NEXT_POLL,
+    Kind.BUSY: Retry.LEASE_EXPIRY,
+}
 
 
 def utc_now() -> dt.datetime:
@@ -256,12 +282,18 @@ class Scheduler:
             await self._carry_ledger(target, result.chat, digest.date)
         self._on_result(result, pending.due)
         pending.last_reason = result.reason
-        if result.outcome is Outcome.BUSY:
-            # Another replica is on it; if it dies its lease expires and we take over.
-            return max(1.0, self.settings.delivery.lease_ttl / 2)
-        if result.outcome is Outcome.FAILED and not result.reason.startswith("rendering defect"):
-            return self.settings.digests.poll_interval
-        return None
+        return self.retry_in(result)
+
+    def retry_in(self, result: DeliveryResult) -> float | None:
+        """Seconds until the next attempt after `result`, or None when the delivery is settled."""
+        match RETRY_BY_KIND[result.kind]:
+            case Retry.SETTLED:
+                return None
+            case Retry.NEXT_POLL:
+                return self.settings.digests.poll_interval
+            case Retry.LEASE_EXPIRY:
+                # Another replica is on it; if it dies its lease expires and we take over.
+                return max(1.0, self.settings.delivery.lease_ttl / 2)
 
     async def _carry_ledger(self, target: Target, new_chat: str, digest_date: dt.date) -> None:
         """A subscribed chat moved mid-delivery: its subscription now has the new id, and so will the
@@ -269,6 +301,9 @@ class Scheduler:
         old = await self.store.ledger(DeliveryKey(digest_date, target.name))
         new_key = DeliveryKey(digest_date, Subscription(target.platform, new_chat).channel_name)
         total = old.parts_total or len(old.sent)
+        for part in sorted(old.maybe_sent):
+            # A part's one resend after a timeout stays spent under the new name too.
+            await self.store.mark_maybe_sent(new_key, part)
         for part, message_id in sorted(old.sent.items()):
             await self.store.begin_part(new_key, part, total)
             await self.store.record_part(new_key, part, message_id)
@@ -295,6 +330,7 @@ class Scheduler:
             extra={"channel": target.name, "platform": target.platform, "chat": result.chat,
                    "digest_date": digest.date.isoformat(), "parts": result.parts_total,
                    "parts_sent": result.parts_sent, "outcome": result.outcome.value,
-                   "reason": result.reason},
+                   "kind": result.kind.value, "maybe_sent": list(result.maybe_sent),
+                   "unconfirmed": list(result.unconfirmed), "reason": result.reason},
         )
         return result

@@ -7,11 +7,24 @@ import datetime as dt
 import io
 from pathlib import Path
 
+import pytest
+
+from bot import metrics
+from bot.channels.base import (
+    ChatGone,
+    Gate,
+    MaybeSent,
+    RenderingDefect,
+    SendError,
+    TransientError,
+    Unauthorized,
+)
 from bot.channels.console import ConsoleChannel
 from bot.config import DeliverySettings
-from bot.delivery import Deliverer, Outcome, Target
+from bot.delivery import OUTCOME_OF_KIND, Deliverer, Kind, Outcome, SendEvent, Target
+from bot.render import Payload
 from bot.store import open_store
-from bot.store.base import DeliveryKey
+from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey
 
 KEY = DeliveryKey(dt.date(2025, 10, 1), "terminal")
 TARGET = Target("terminal", "console", "")
@@ -96,4 +109,150 @@ async def test_a_scheduled_delivery_waits_while_another_process_posts_in_the_cha
     await store.release("chat:console:", "replica-b")
     assert (await deliverer.deliver(KEY, TARGET, PARTS)).outcome is Outcome.DELIVERED
     assert printed(out) == ["part 0", "part 1", "part 2"]
+    await store.close()
+
+
+# -- sends that time out after the request went out -------------------------------------------
+class ScriptedChannel:
+    """A channel of our own whose attempts follow a script per part text: "ok" (the default),
+    "timeout" (the request went out, no answer: MaybeSent) or "refused" (never left: transient)."""
+
+    platform = "console"
+
+    def __init__(self, script: dict[str, list[str]] | None = None) -> None:
+        self.script = {text: list(steps) for text, steps in (script or {}).items()}
+        self.attempts: list[str] = []      # every send asked for
+        self.written: list[str] = []       # every request that reached the platform: may be in the chat
+
+    async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
+        text = str(payload["text"])
+        self.attempts.append(text)
+        steps = self.script.get(text) or ["ok"]
+        step = steps.pop(0) if len(steps) > 1 else steps[0]
+        if step == "refused":
+            raise TransientError("connection refused")
+        self.written.append(text)
+        if step == "timeout":
+            raise MaybeSent("no answer within 1s after the request went out")
+        return f"id-{len(self.written)}"
+
+
+def copies(channel: ScriptedChannel) -> dict[str, int]:
+    return {text: channel.written.count(text) for text in dict.fromkeys(channel.written)}
+
+
+def maybe_sent_total(action: str) -> float:
+    value = metrics.REGISTRY.get_sample_value("digestbot_messages_maybe_sent_total",
+                                              {"platform": "console", "action": action})
+    return value or 0.0
+
+
+FAST = DeliverySettings(max_attempts=3, backoff_base=0.001, backoff_max=0.002)
+
+
+async def test_a_part_that_timed_out_is_resent_once_and_reported(tmp_path: Path) -> None:
+    store = open_store("memory://", tmp_path)
+    channel = ScriptedChannel({"part 1": ["timeout", "ok"]})
+    events: list[SendEvent] = []
+    resent_before = maybe_sent_total("resent")
+    deliverer = Deliverer(store, {"console": channel}, FAST, on_event=events.append)
+    result = await deliverer.deliver(KEY, TARGET, PARTS)
+    assert (result.outcome, result.kind) == (Outcome.DELIVERED, Kind.MAYBE_SENT)
+    assert (result.maybe_sent, result.unconfirmed, result.parts_sent) == ((1,), (), 3)
+    assert "part 2/3" in result.reason and "resent once" in result.reason
+    assert copies(channel) == {"part 0": 1, "part 1": 2, "part 2": 1}
+    assert SendEvent("console", "maybe_sent", "resent") in events
+    assert maybe_sent_total("resent") == resent_before + 1
+    ledger = await store.ledger(KEY)
+    assert ledger.finished and ledger.maybe_sent == {1} and ledger.sent[1] == "id-3"
+    await store.close()
+
+
+async def test_a_resend_that_times_out_too_counts_as_sent_and_never_makes_a_third_copy(tmp_path: Path) -> None:
+    store = open_store("memory://", tmp_path)
+    channel = ScriptedChannel({"part 1": ["timeout"]})      # every attempt at part 1 times out
+    unconfirmed_before = maybe_sent_total("unconfirmed")
+    deliverer = Deliverer(store, {"console": channel}, FAST)
+    result = await deliverer.deliver(KEY, TARGET, PARTS)
+    assert (result.outcome, result.kind) == (Outcome.DELIVERED, Kind.MAYBE_SENT)
+    assert (result.maybe_sent, result.unconfirmed) == ((1,), (1,))
+    assert "part 2/3 unconfirmed" in result.reason
+    assert copies(channel) == {"part 0": 1, "part 1": 2, "part 2": 1}, "the delivery moved on after two"
+    assert maybe_sent_total("unconfirmed") == unconfirmed_before + 1
+    ledger = await store.ledger(KEY)
+    assert ledger.finished and ledger.sent[1] == UNCONFIRMED_MESSAGE_ID
+    assert (await deliverer.deliver(KEY, TARGET, PARTS)).outcome is Outcome.ALREADY
+    assert len(channel.attempts) == 4
+    await store.close()
+
+
+async def test_a_spent_resend_stays_spent_for_the_next_process(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    first_store = open_store(url, tmp_path)
+    # Part 1 times out, and its one resend never gets out (the network is down) until retries run out.
+    flaky = ScriptedChannel({"part 1": ["timeout", "refused"]})
+    first = await Deliverer(first_store, {"console": flaky}, FAST, owner="run-1").deliver(KEY, TARGET, PARTS)
+    assert (first.outcome, first.kind, first.maybe_sent) == (Outcome.FAILED, Kind.TRANSIENT, (1,))
+    assert copies(flaky) == {"part 0": 1, "part 1": 1}
+    await first_store.close()
+
+    second_store = open_store(url, tmp_path)            # a restart, or another replica
+    healthy = ScriptedChannel()
+    second = await Deliverer(second_store, {"console": healthy}, FAST, owner="run-2").deliver(KEY, TARGET, PARTS)
+    assert (second.outcome, second.kind) == (Outcome.DELIVERED, Kind.MAYBE_SENT)
+    assert (second.maybe_sent, second.unconfirmed, second.parts_sent) == ((1,), (1,), 1)
+    assert healthy.attempts == ["part 2"], "the part whose resend was spent is not sent again"
+    await second_store.close()
+
+
+async def test_a_resumed_delivery_does_not_resend_a_part_whose_resend_was_in_flight(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
+    # The previous owner's send of part 0 timed out; it was killed while resending.
+    await store.begin_part(KEY, 0, 3)
+    assert await store.mark_maybe_sent(KEY, 0)
+    channel = ScriptedChannel()
+    result = await Deliverer(store, {"console": channel}, FAST).deliver(KEY, TARGET, PARTS)
+    assert result.kind is Kind.MAYBE_SENT and result.unconfirmed == (0,)
+    assert channel.attempts == ["part 1", "part 2"]
+    await store.close()
+
+
+async def test_a_reply_part_that_times_out_is_resent_once_then_left(tmp_path: Path) -> None:
+    store = open_store("memory://", tmp_path)
+    channel = ScriptedChannel({"part 0": ["timeout"], "part 1": ["timeout", "ok"]})
+    deliverer = Deliverer(store, {"console": channel}, FAST)
+    message_ids = await deliverer.send_parts("console", "", PARTS)
+    assert message_ids[0] == UNCONFIRMED_MESSAGE_ID and message_ids[1] and message_ids[2]
+    assert copies(channel) == {"part 0": 2, "part 1": 2, "part 2": 1}
+    await store.close()
+
+
+class OddError(SendError):
+    """A send error of a kind delivery has never heard of."""
+
+
+class RaisingChannel:
+    platform = "console"
+
+    def __init__(self, error: SendError) -> None:
+        self.error = error
+
+    async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
+        raise self.error
+
+
+@pytest.mark.parametrize(("error", "kind"), [
+    (RenderingDefect("can't parse entities"), Kind.RENDERING_DEFECT),
+    (Unauthorized("Unauthorized"), Kind.UNAUTHORIZED),
+    (ChatGone("bot was kicked"), Kind.GONE),
+    (TransientError("rendering defect, says a proxy"), Kind.TRANSIENT),
+    (OddError("something new"), Kind.TRANSIENT),
+])
+async def test_each_refusal_ends_the_delivery_with_its_own_kind(tmp_path: Path, error: SendError,
+                                                                kind: Kind) -> None:
+    store = open_store("memory://", tmp_path)
+    deliverer = Deliverer(store, {"console": RaisingChannel(error)}, FAST)
+    result = await deliverer.deliver(KEY, TARGET, PARTS)
+    assert (result.kind, result.outcome) == (kind, OUTCOME_OF_KIND[kind])
+    assert error.reason in result.reason
     await store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from collections.abc import AsyncIterator, Callable
@@ -10,14 +11,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.channels.base import (
+    ChatGone,
+    Gate,
+    MaybeSent,
+    RenderingDefect,
+    SendError,
+    TransientError,
+    Unauthorized,
+)
 from bot.channels.console import ConsoleChannel
 from bot.config import ChannelSettings, DeliverySettings, DigestSettings, Settings
-from bot.delivery import Deliverer, DeliveryResult
+from bot.delivery import Deliverer, DeliveryResult, Kind
 from bot.digest.categories import Categorizer
 from bot.digest.parse import parse_file
 from bot.digest.sources import open_source
+from bot.render import Payload
 from bot.render import text as text_renderer
-from bot.scheduler import Scheduler
+from bot.scheduler import RETRY_BY_KIND, Scheduler
 from bot.store import open_store
 from bot.store.base import Store
 from tests.digests import write_digest
@@ -321,3 +332,57 @@ async def test_a_corrupt_subscription_list_does_not_stop_configured_channels(
             await client.delete(*keys)
         await client.aclose()
         await store.close()
+
+
+# -- retries follow the kind of outcome, never its wording ---------------------------------------
+def test_every_kind_of_outcome_has_a_retry_rule() -> None:
+    assert set(RETRY_BY_KIND) == set(Kind)
+
+
+class CountingChannel:
+    """A console-platform channel that answers every send with `error` (or accepts it), counting sends."""
+
+    platform = "console"
+
+    def __init__(self, error: SendError | None) -> None:
+        self.error = error
+        self.sends = 0
+
+    async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
+        self.sends += 1
+        if self.error is not None:
+            raise self.error
+        return str(self.sends)
+
+
+# Reasons worded to fool any matching of text: the kind alone decides.
+@pytest.mark.parametrize(("error", "retried"), [
+    (RenderingDefect("message is too long"), False),
+    (TransientError("rendering defect, said the proxy"), True),
+    (Unauthorized("rendering defect: Unauthorized"), True),
+    (ChatGone("Forbidden: bot was kicked"), False),
+    (MaybeSent("rendering defect? no answer"), False),
+])
+async def test_a_failed_delivery_is_retried_by_its_kind(tmp_path: Path, store: Store, error: SendError,
+                                                       retried: bool) -> None:
+    day = dt.date(2025, 10, 1)
+    write_digest(tmp_path / "digests", day)
+    settings = dataclasses.replace(
+        make_settings(tmp_path / "digests", [ChannelSettings("terminal", "console", schedule="09:30")],
+                      poll_interval=600.0, poll_deadline=3600.0),
+        delivery=DeliverySettings(lease_ttl=5.0, max_attempts=1))
+    channel = CountingChannel(error)
+    results: list[DeliveryResult] = []
+    clock = Clock(at(SHANGHAI, 2025, 10, 1, 9, 0))
+    scheduler = Scheduler(settings, open_source(settings, Categorizer(())), store,
+                          Deliverer(store, {"console": channel}, settings.delivery), {"console": text_renderer},
+                          clock=clock, on_result=lambda result, due: results.append(result))
+    for moment in (at(SHANGHAI, 2025, 10, 1, 9, 0), at(SHANGHAI, 2025, 10, 1, 9, 30),
+                   at(SHANGHAI, 2025, 10, 1, 9, 41), at(SHANGHAI, 2025, 10, 1, 9, 52)):
+        clock.set(moment)
+        await scheduler.step(moment)
+        await scheduler.drain()
+    sends_per_attempt = 2 if isinstance(error, MaybeSent) else 1     # a timed-out part is resent once
+    assert len(results) == (3 if retried else 1), results
+    assert channel.sends == len(results) * sends_per_attempt
+    assert {scheduler.retry_in(result) is not None for result in results} == {retried}
