@@ -11,10 +11,10 @@ remembers the latest cut of each level; that keeps splitting linear in the text 
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from enum import IntEnum
-from functools import lru_cache
+
+import regex
 
 __all__ = [
     "BreakLevel",
@@ -48,105 +48,26 @@ _NO_BREAK_SPACES = frozenset("\u00a0\u2007\u202f")
 _CLOSERS = frozenset("\"')]}”’」』）】》〉〕］｝»›")
 
 
-# Grapheme cluster break properties (UAX #29), reduced to what the rules below need.
-_OTHER, _CR, _LF, _CONTROL, _EXTEND, _ZWJ, _SPACING_MARK, _PREPEND, _RI, _L, _V, _T, _LV, _LVT = range(14)
-
-_PREPEND_CHARS = frozenset(
-    chr(cp) for cp in (*range(0x0600, 0x0606), 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x0D4E,
-                       0x110BD, 0x110CD, 0x111C2, 0x111C3, 0x1193F, 0x11941, 0x11A3A, 0x11A84,
-                       0x11A85, 0x11A86, 0x11A87, 0x11A88, 0x11A89, 0x11D46)
-)
-
-
-@lru_cache(maxsize=4096)
-def _grapheme_property(char: str) -> int:
-    cp = ord(char)
-    if char == "\r":
-        return _CR
-    if char == "\n":
-        return _LF
-    if cp == 0x200D:
-        return _ZWJ
-    if 0x1F1E6 <= cp <= 0x1F1FF:
-        return _RI
-    # Emoji skin-tone modifiers, tag characters (subdivision flags), halfwidth kana voicing marks
-    # and ZWNJ are Extend although their general category says otherwise.
-    if 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F or cp in (0xFF9E, 0xFF9F, 0x200C):
-        return _EXTEND
-    if char in _PREPEND_CHARS:
-        return _PREPEND
-    if 0x1100 <= cp <= 0x115F or 0xA960 <= cp <= 0xA97C:
-        return _L
-    if 0x1160 <= cp <= 0x11A7 or 0xD7B0 <= cp <= 0xD7C6:
-        return _V
-    if 0x11A8 <= cp <= 0x11FF or 0xD7CB <= cp <= 0xD7FB:
-        return _T
-    if 0xAC00 <= cp <= 0xD7A3:
-        return _LV if (cp - 0xAC00) % 28 == 0 else _LVT
-    category = unicodedata.category(char)
-    if category in ("Mn", "Me"):
-        return _EXTEND
-    if category == "Mc":
-        return _SPACING_MARK
-    if category in ("Cc", "Zl", "Zp", "Cs") or (category == "Cf" and not 0xE0000 <= cp <= 0xE0FFF):
-        return _CONTROL
-    return _OTHER
-
-
-# Hangul syllable blocks (UAX #29 GB6-GB8).
-_HANGUL_PAIRS = frozenset(
-    [(_L, other) for other in (_L, _V, _LV, _LVT)]
-    + [(first, second) for first in (_LV, _V) for second in (_V, _T)]
-    + [(_LVT, _T), (_T, _T)]
-)
-
-
-def _joined_after_virama(previous: str, following: str) -> bool:
-    # Indic conjuncts (UAX #29 GB9c, approximated): a virama (combining class 9) glues the
-    # following letter to the cluster.
-    return unicodedata.combining(previous) == 9 and unicodedata.category(following).startswith("L")
+# Cluster boundaries come from the regex module's \X, which follows Unicode's own rules (UAX #29:
+# emoji ZWJ sequences, flags, Hangul jamo, Indic conjuncts, spacing marks such as Thai SARA AM).
+# The standard re module has no \X, and a table of our own falls behind every Unicode release.
+_CLUSTER = regex.compile(r"\X")
 
 
 def grapheme_boundaries(text: str) -> list[bool]:
     """For each position 0..len(text), whether a grapheme cluster boundary lies there."""
-    size = len(text)
-    result = [True] * (size + 1)
-    if size < 2:
-        return result
-    previous_char = text[0]
-    previous = _grapheme_property(previous_char)
-    regional_run = 1 if previous == _RI else 0
-    for index in range(1, size):
-        char = text[index]
-        current = _grapheme_property(char)
-        joined: bool
-        if previous == _CR and current == _LF:
-            joined = True
-        elif previous in (_CONTROL, _CR, _LF) or current in (_CONTROL, _CR, _LF):
-            joined = False
-        elif ((previous, current) in _HANGUL_PAIRS
-              or current in (_EXTEND, _ZWJ, _SPACING_MARK) or previous in (_PREPEND, _ZWJ)):
-            # GB11 joins a ZWJ only to a following pictograph; joining it to anything that is not a
-            # control is a superset, so no emoji ZWJ sequence is ever cut.
-            joined = True
-        elif previous == _RI and current == _RI:
-            joined = regional_run % 2 == 1
-        else:
-            joined = _joined_after_virama(previous_char, char)
-        result[index] = not joined
-        regional_run = regional_run + 1 if current == _RI else 0
-        previous, previous_char = current, char
+    result = [False] * (len(text) + 1)
+    result[0] = True
+    position = 0
+    for cluster in _CLUSTER.findall(text):
+        position += len(cluster)
+        result[position] = True
     return result
 
 
 def graphemes(text: str) -> Iterator[str]:
     """The user-perceived characters of ``text``, in order."""
-    start = 0
-    boundaries = grapheme_boundaries(text)
-    for index in range(1, len(text) + 1):
-        if boundaries[index]:
-            yield text[start:index]
-            start = index
+    yield from _CLUSTER.findall(text)
 
 
 def is_cjk(char: str) -> bool:
