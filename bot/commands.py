@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from bot.digest.model import Digest, Item
 from bot.digest.sources import DigestSource
 from bot.errors import DigestError
 from bot.i18n import join_list, normalize_language, text
+from bot.ratelimit import CommandThrottle, Verdict
 from bot.schedule import digest_date_for, parse_daily_time
 from bot.store.base import Store, Subscription
 
@@ -28,6 +30,13 @@ log = logging.getLogger(__name__)
 # Words that ask for an answer visible to the whole channel (Slack answers privately otherwise).
 PUBLIC_WORDS = frozenset({"public", "公开"})
 _DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+# The parser reads item numbers of at most 9 digits, so a longer number is out of range without
+# converting it (int() refuses one of thousands of digits outright).
+MAX_ITEM_DIGITS = 9
+# What a reply quotes back of a person's argument, at most.
+MAX_ECHO_CHARS = 40
+# The operator's own terminal: never throttled.
+UNTHROTTLED_PLATFORMS = frozenset({"console"})
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,11 @@ def parse_day(word: str) -> dt.date | None:
         return None
 
 
+def echo(argument: str) -> str:
+    """A person's argument as a reply quotes it: cut short, so a reply stays a short reply."""
+    return argument if len(argument) <= MAX_ECHO_CHARS else argument[:MAX_ECHO_CHARS] + "…"
+
+
 class _Unreadable(Exception):
     """The source failed for `day`; handled once, in Commands.handle."""
 
@@ -128,11 +142,12 @@ class Commands:
     """The command logic shared by the Telegram, Slack and console adapters."""
 
     def __init__(self, source: DigestSource, store: Store, categorizer: CategoryLookup,
-                 default_schedule: str = "09:30") -> None:
+                 default_schedule: str = "09:30", throttle: CommandThrottle | None = None) -> None:
         at = parse_daily_time(default_schedule)
         self.source = source
         self.store = store
         self.categorizer = categorizer
+        self.throttle = throttle or CommandThrottle()
         self.default_time = f"{at.hour:02d}:{at.minute:02d}"
         self._handlers: dict[str, Handler] = {
             "help": self._help,
@@ -149,6 +164,9 @@ class Commands:
         command = name.strip().lower()
         command = _ALIASES.get(command, command)
         label = command if command in self._handlers else "unknown"
+        throttled = self._throttled(ctx, label)
+        if throttled is not None:
+            return throttled
         started = time.perf_counter()
         try:
             return await self._handle(command, name, args, ctx)
@@ -156,6 +174,22 @@ class Commands:
             metrics.COMMANDS.labels(command=label, platform=ctx.platform).inc()
             metrics.COMMAND_LATENCY.labels(command=label, platform=ctx.platform).observe(
                 time.perf_counter() - started)
+
+    def _throttled(self, ctx: CommandContext, label: str) -> Reply | None:
+        """The reply for a command over its caps (a notice once, then silence), or None to answer it."""
+        if ctx.platform in UNTHROTTLED_PLATFORMS:
+            return None
+        group = (ctx.platform, ctx.chat) if ctx.is_group else None
+        verdict, wait = self.throttle.check((ctx.platform, ctx.chat, ctx.user), group, ctx.now.timestamp())
+        if verdict is Verdict.ANSWER:
+            return None
+        metrics.COMMANDS_THROTTLED.labels(platform=ctx.platform, answer=verdict.name.lower()).inc()
+        if verdict is Verdict.SILENT:
+            return Reply(ok=False, silent=True)
+        log.info("/%s in %s:%s by %s: too many commands; answering again in %.0fs", label, ctx.platform,
+                 ctx.chat, ctx.user, wait)
+        notice = text(normalize_language(ctx.language), "too_fast", seconds=max(1, math.ceil(wait)))
+        return Reply(notice=notice, ok=False)
 
     async def _handle(self, command: str, name: str, args: str, ctx: CommandContext) -> Reply:
         language = normalize_language(ctx.language)
@@ -227,13 +261,13 @@ class Commands:
         digits = word.removeprefix("#").removeprefix("＃")
         # isdecimal, not int() alone: int() also takes "1_0" and "+3"; full-width digits stay welcome,
         # and a negative number is a number, answered with the valid range.
-        if not digits.removeprefix("-").isdecimal():
-            return Reply(notice=text(language, "item_not_number", arg=word, p=p), ok=False)
-        number = int(digits)
+        magnitude = digits.removeprefix("-")
+        if not magnitude.isdecimal():
+            return Reply(notice=text(language, "item_not_number", arg=echo(word), p=p), ok=False)
         found = await self._today_or_notice(ctx, language)
         if isinstance(found, Reply):
             return found
-        item = found.item(number)
+        item = found.item(int(digits)) if len(magnitude) <= MAX_ITEM_DIGITS else None
         if item is None:
             return Reply(notice=self._range_notice(found, language), ok=False)
         heading = text(language, "item_heading", number=item.number, date=found.date.isoformat())
@@ -258,7 +292,7 @@ class Commands:
         name = " ".join(words)
         category = self.categorizer.resolve(name, digest)
         if category is None:
-            return Reply(notice=text(language, "category_unknown", name=name, categories=known), ok=False)
+            return Reply(notice=text(language, "category_unknown", name=echo(name), categories=known), ok=False)
         if digest is None:
             return await self._none_today(today, ctx, language)
         items = self.categorizer.items_in(category, digest)
@@ -290,7 +324,7 @@ class Commands:
         word = " ".join(words)
         day = parse_day(word)
         if day is None:
-            return Reply(notice=text(language, "date_invalid", arg=word, p=p, example=example), ok=False)
+            return Reply(notice=text(language, "date_invalid", arg=echo(word), p=p, example=example), ok=False)
         digest = await self._digest(day)
         if digest is not None:
             return Reply(digest=digest, public=public)
@@ -303,14 +337,14 @@ class Commands:
         if ctx.is_group and not await ctx.is_admin():
             return Reply(notice=text(language, "admins_only"), ok=False)
         if len(words) > 1:
-            return Reply(notice=text(language, "subscribe_bad_time", arg=" ".join(words), p=ctx.command_prefix),
-                         ok=False)
+            return Reply(notice=text(language, "subscribe_bad_time", arg=echo(" ".join(words)),
+                                     p=ctx.command_prefix), ok=False)
         if words:
             try:
                 at = parse_daily_time(words[0])
             except ValueError:
-                return Reply(notice=text(language, "subscribe_bad_time", arg=words[0], p=ctx.command_prefix),
-                             ok=False)
+                return Reply(notice=text(language, "subscribe_bad_time", arg=echo(words[0]),
+                                         p=ctx.command_prefix), ok=False)
             time_of_day = f"{at.hour:02d}:{at.minute:02d}"
         else:
             time_of_day = self.default_time

@@ -54,6 +54,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "not_subscribed": "This chat was not subscribed.",
         "unknown_command": "Unknown command {p}{name}. Send {p}help for the list.",
         "failure": "Something went wrong on my side. Please try again later.",
+        "too_fast": "Too many commands in a short time. I will answer again in about {seconds} s.",
     },
     "zh": {
         "help_intro": "我每天在这里发布新闻速递，也随时回答以下命令：",
@@ -101,6 +102,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "not_subscribed": "这里原本就没有订阅。",
         "unknown_command": "未知命令 {p}{name}。发送 {p}help 查看全部命令。",
         "failure": "出了点问题，请稍后再试。",
+        "too_fast": "命令发得太快了，大约 {seconds} 秒后我再回答。",
     },
 }
 

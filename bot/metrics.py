@@ -58,6 +58,11 @@ COMMANDS = Counter(
     "digestbot_commands_total", "Commands answered; unknown commands are counted as command=\"unknown\".",
     ["command", "platform"], registry=REGISTRY,
 )
+COMMANDS_THROTTLED = Counter(
+    "digestbot_commands_throttled_total",
+    "Commands not answered because their user or group sent too many: answer=notice (told once) or silent.",
+    ["platform", "answer"], registry=REGISTRY,
+)
 COMMAND_LATENCY = Histogram(
     "digestbot_command_latency_seconds", "Seconds to work out a command's answer, by command.",
     ["command", "platform"],

@@ -1,12 +1,14 @@
-"""Client-side rate limits: wait before the platform has to answer 429."""
+"""Client-side rate limits: wait before the platform has to answer 429, and cap command answers."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from dataclasses import dataclass
 
 
 class SlidingWindowLimiter:
@@ -100,3 +102,89 @@ class KeyedLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    count: int
+    period: float        # seconds
+
+
+class Verdict(enum.Enum):
+    ANSWER = enum.auto()
+    NOTICE = enum.auto()     # over the cap, and not yet told so lately: say it once
+    SILENT = enum.auto()     # over the cap and already told: send nothing at all
+
+
+# Command answers get half of a chat's platform budget, so a scheduled digest (which waits for room
+# in the same window) always keeps the other half. Telegram allows 20 messages a minute in a group:
+# 10 go to commands, and 5 to any one person, so that two busy users cannot take even that half
+# alone. A private chat has about one message a second (60 a minute) of its own: 30 for commands.
+PER_USER_IN_GROUP = Limit(5, 60.0)
+PER_GROUP = Limit(10, 60.0)
+PER_PRIVATE_CHAT = Limit(30, 60.0)
+# Idle keys are swept once this many are kept, and again each time the number kept doubles.
+SWEEP_AT = 1024
+
+
+class CommandThrottle:
+    """Caps the answers to commands per user in a group, per group and per private chat, by the
+    caller's clock.
+
+    Nothing waits here: a command over a cap is not answered. The first one over a cap gets a
+    notice, at most once per period of that cap, so a flood gets one notice and then silence until
+    the window has room again. A notice is itself a message in the chat, so it counts in the group's
+    window. Keys whose windows are empty and whose notice is old are dropped, so memory follows the
+    number of people active in the last period, not everyone ever seen.
+    """
+
+    def __init__(self, per_user_in_group: Limit = PER_USER_IN_GROUP, per_group: Limit = PER_GROUP,
+                 per_private_chat: Limit = PER_PRIVATE_CHAT) -> None:
+        self.per_user_in_group = per_user_in_group
+        self.per_group = per_group
+        self.per_private_chat = per_private_chat
+        self._longest = max(per_user_in_group.period, per_group.period, per_private_chat.period)
+        self._stamps: dict[Hashable, deque[float]] = {}
+        self._noticed: dict[Hashable, float] = {}       # key -> when its last notice was given
+        self._sweep_at = SWEEP_AT
+
+    def __len__(self) -> int:
+        """Entries kept (windows and notice times): what memory grows with."""
+        return len(self._stamps) + len(self._noticed)
+
+    def check(self, user: Hashable, group: Hashable | None, now: float) -> tuple[Verdict, float]:
+        """The verdict for a command by `user` in `group` (None: a private chat), and the seconds until
+        the full window has room (0 when answered)."""
+        if len(self) >= self._sweep_at:
+            self._sweep(now)
+        limits: list[tuple[Hashable, Limit]] = (
+            [(user, self.per_private_chat)] if group is None
+            else [(user, self.per_user_in_group), (group, self.per_group)])
+        for key, limit in limits:
+            stamps = self._window(key, limit, now)
+            if len(stamps) >= limit.count:
+                return self._refuse(key, limit, group, now), stamps[0] + limit.period - now
+        for key, _ in limits:
+            self._stamps.setdefault(key, deque()).append(now)
+        return Verdict.ANSWER, 0.0
+
+    def _window(self, key: Hashable, limit: Limit, now: float) -> deque[float]:
+        stamps = self._stamps.get(key, deque())
+        while stamps and now - stamps[0] >= limit.period:
+            stamps.popleft()
+        return stamps
+
+    def _refuse(self, key: Hashable, limit: Limit, group: Hashable | None, now: float) -> Verdict:
+        noticed = self._noticed.get(key)
+        if noticed is not None and now - noticed < limit.period:
+            return Verdict.SILENT
+        self._noticed[key] = now
+        if group is not None:
+            self._stamps.setdefault(group, deque()).append(now)
+        return Verdict.NOTICE
+
+    def _sweep(self, now: float) -> None:
+        self._stamps = {key: stamps for key, stamps in self._stamps.items()
+                        if stamps and now - stamps[-1] < self._longest}
+        self._noticed = {key: at for key, at in self._noticed.items() if now - at < self._longest}
+        self._sweep_at = max(SWEEP_AT, 2 * len(self))

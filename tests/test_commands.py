@@ -412,6 +412,29 @@ async def test_item_numbers_are_plain_digits(commands: Commands, argument: str) 
     assert f"“{argument}”" in notice(reply)
 
 
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize("argument", [HUGE, "-" + HUGE, "#" + "７" * 5000], ids=["digits", "negative", "full-width"])
+async def test_an_item_number_of_thousands_of_digits_is_out_of_range(
+        commands: Commands, argument: str, caplog: pytest.LogCaptureFixture) -> None:
+    reply = await commands.handle("item", argument, context())
+    assert not reply.ok and notice(reply) == "There are only 10 items today (1-10)."
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize(("command", "argument", "start"), [
+    ("item", "x" * 5000, "“xxxx"), ("date", HUGE, "“9999"), ("subscribe", HUGE, "“9999"),
+    ("category", "z" * 5000, "There is no category “zzzz"),
+])
+async def test_a_huge_argument_is_refused_and_quoted_short(commands: Commands, command: str, argument: str,
+                                                          start: str, caplog: pytest.LogCaptureFixture) -> None:
+    reply = await commands.handle(command, argument, context())
+    text = notice(reply)
+    assert not reply.ok and text.startswith(start) and "…”" in text and len(text) < 300
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
 async def test_date_at_the_start_of_the_calendar_gets_a_reply(commands: Commands) -> None:
     reply = await commands.handle("date", "0001-01-01", context())
     assert "0001-01-01" in notice(reply)
