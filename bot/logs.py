@@ -41,10 +41,15 @@ def _compile() -> re.Pattern[str]:
     return re.compile("|".join([*literal, *_TOKEN_SHAPES]))
 
 
+def maskable(value: object) -> bool:
+    """Whether a configured secret is masked by value, in logs and in error messages alike."""
+    return isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH
+
+
 def update_secrets(secrets: Iterable[str]) -> None:
     """Add secret values to redact from now on (values already known are kept)."""
     global _pattern
-    fresh = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}
+    fresh = {s for s in secrets if maskable(s)}
     with _lock:
         if fresh <= _secrets:
             return
