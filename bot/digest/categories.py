@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from bot.config import CategoryRule
+from bot.bounded import shown
 from bot.digest.model import Digest, Item
+from bot.settings import CategoryRule
 
-__all__ = ["Categorizer", "CategoryRule", "normalize", "rules_from_mapping"]
+__all__ = ["Categorizer", "CategoryRule", "name_key", "naming_problems", "normalize", "rules_from_mapping"]
 
 _RULE_KEYS = ("aliases", "keywords")
 
@@ -32,10 +33,33 @@ def normalize(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def _name_key(name: str) -> str:
+def name_key(name: str) -> str:
     """A category name as looked up: also blind to spaces, hyphens and underscores, so
-    `/category large_models` and `/category large-models` find "Large Models"."""
+    `/category large_models` and `/category large-models` find "Large Models".
+
+    Two names clash exactly when their keys are equal; the config check and the lookup both ask here.
+    """
     return re.sub(r"[\s_\-]+", "", normalize(name))
+
+
+def naming_problems(words: Iterable[tuple[str, str, str]],
+                    show: Callable[[object], str] = shown) -> list[tuple[str, str]]:
+    """(where, why) for every name or alias that cannot select its category.
+
+    `words` are (where, word, category) in config order, each category's own name first: a word
+    nobody can type (only spaces, hyphens, underscores) or one that already selects another category.
+    """
+    owners: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
+    for where, word, category in words:
+        key = name_key(word)
+        if not key:
+            problems.append((where, f"{show(word)} has no letter or digit, so nobody could type it"))
+            continue
+        owner = owners.setdefault(key, category)
+        if owner != category:
+            problems.append((where, f"{show(word)} already names category {show(owner)}"))
+    return problems
 
 
 def _keyword_pattern(keyword: str) -> str:
@@ -53,13 +77,13 @@ def _string_list(value: object, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        raise ValueError(f"{where}: expected a list of strings like [a, b], got a single string {value!r}")
+        raise ValueError(f"{where}: expected a list of strings like [a, b], got a single string {shown(value)}")
     if not isinstance(value, list | tuple):
         raise ValueError(f"{where}: expected a list of strings, got {type(value).__name__}")
     out: list[str] = []
     for index, element in enumerate(value):
         if not isinstance(element, str) or not element.strip():
-            raise ValueError(f"{where}[{index}]: expected a non-empty string, got {element!r}")
+            raise ValueError(f"{where}[{index}]: expected a non-empty string, got {shown(element)}")
         out.append(element.strip())
     return tuple(out)
 
@@ -75,10 +99,10 @@ def rules_from_mapping(mapping: object) -> tuple[CategoryRule, ...]:
         raise ValueError("expected a mapping of Name: {aliases: [...], keywords: [...]}, "
                          f"got {type(mapping).__name__}")
     rules: list[CategoryRule] = []
-    owners: dict[str, str] = {}
+    words: list[tuple[str, str, str]] = []
     for name, body in mapping.items():
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"{name!r}: a category name must be a non-empty string")
+            raise ValueError(f"{shown(name)}: a category name must be a non-empty string")
         name = " ".join(name.split())
         if body is None:
             body = {}
@@ -86,15 +110,14 @@ def rules_from_mapping(mapping: object) -> tuple[CategoryRule, ...]:
             raise ValueError(f"{name}: expected {{aliases: [...], keywords: [...]}}, got {type(body).__name__}")
         unknown = [key for key in body if key not in _RULE_KEYS]
         if unknown:
-            raise ValueError(f"{name}: unknown key {unknown[0]!r} (a category has aliases and keywords)")
+            raise ValueError(f"{name}: unknown key {shown(unknown[0])} (a category has aliases and keywords)")
         aliases = _string_list(body.get("aliases"), f"{name}.aliases")
         keywords = _string_list(body.get("keywords"), f"{name}.keywords")
-        for index, word in enumerate((name, *aliases)):
-            where = name if index == 0 else f"{name}.aliases[{index - 1}]"
-            owner = owners.setdefault(_name_key(word), name)
-            if owner != name:
-                raise ValueError(f"{where}: {word!r} already names category {owner!r}")
+        words += [(name, name, name)] + [(f"{name}.aliases[{index}]", alias, name)
+                                         for index, alias in enumerate(aliases)]
         rules.append(CategoryRule(name=name, aliases=aliases, keywords=keywords))
+    for where, why in naming_problems(words)[:1]:
+        raise ValueError(f"{where}: {why}")
     return tuple(rules)
 
 
@@ -109,7 +132,7 @@ class Categorizer:
         for position, rule in enumerate(self.rules):
             self._order[rule.name] = position
             for word in (rule.name, *rule.aliases):
-                self._names.setdefault(_name_key(word), rule.name)
+                self._names.setdefault(name_key(word), rule.name)
             keywords = [keyword for keyword in rule.keywords if normalize(keyword)]
             if keywords:
                 # Longest first, so an alternation never stops at a shorter keyword's prefix.
@@ -121,14 +144,14 @@ class Categorizer:
     def resolve(self, name: str, digest: Digest | None = None) -> str | None:
         """The canonical name a person means: a config name or alias (any case, full- or half-width),
         else a category the digest itself names (front matter or item markers); None if unknown."""
-        key = _name_key(name)
+        key = name_key(name)
         if not key:
             return None
         if key in self._names:
             return self._names[key]
         if digest is not None:
             for candidate in self._digest_names(digest):
-                if _name_key(candidate) == key:
+                if name_key(candidate) == key:
                     return candidate
         return None
 
@@ -136,11 +159,11 @@ class Categorizer:
         """Every category name: the config's in its order, then any more the digest names."""
         names = [rule.name for rule in self.rules]
         if digest is not None:
-            seen = {_name_key(name) for name in names}
+            seen = {name_key(name) for name in names}
             for candidate in self._digest_names(digest):
-                canonical = self._names.get(_name_key(candidate))
-                if canonical is None and _name_key(candidate) not in seen:
-                    seen.add(_name_key(candidate))
+                canonical = self._names.get(name_key(candidate))
+                if canonical is None and name_key(candidate) not in seen:
+                    seen.add(name_key(candidate))
                     names.append(candidate)
         return names
 
@@ -150,9 +173,9 @@ class Categorizer:
         canonical = self.resolve(category, digest)
         if canonical is None:
             return []
-        key = _name_key(canonical)
+        key = name_key(canonical)
         return [item for item in digest.items
-                if any(_name_key(name) == key for name in self.item_categories(item, digest))]
+                if any(name_key(name) == key for name in self.item_categories(item, digest))]
 
     # -- assignment ---------------------------------------------------------------------------
 

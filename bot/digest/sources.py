@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import os
 import re
+import string
 import time
 import urllib.parse
 from collections import OrderedDict
@@ -18,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from bot.config import Settings
 from bot.digest.model import Digest
 from bot.digest.parse import parse_digest, parse_file
 from bot.errors import DigestError
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -215,25 +216,43 @@ class FolderSource:
 
 # -- URL template -----------------------------------------------------------------------------
 
+_EXAMPLE_TEMPLATE = "https://host/{date:%Y-%m-%d}.md"
+_PLACEHOLDERS_ONLY = ("only {date} and {date:FORMAT} placeholders are allowed, e.g. " + _EXAMPLE_TEMPLATE
+                      + " (write {{ and }} for literal braces)")
+
+
 def url_template_problem(template: str) -> str | None:
-    """Why `template` cannot name one document per date, or None when it can."""
-    shown = _without_query(template)
+    """Why `template` cannot name one http(s) document per date, or None when it can.
+
+    The service refuses to start with such a template and `check-config` reports the same words;
+    no part of the template is quoted (its query string or user:password@ may be a credential).
+    """
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"bad URL template: {exc}; {_PLACEHOLDERS_ONLY}"
+    for _literal, name, spec, conversion in fields:
+        # Attribute access, indexing, conversions and nested fields ({date!s:>999999999}) are
+        # refused: only strftime formats, whose output stays about as long as the template.
+        if name is not None and (name != "date" or conversion is not None or "{" in (spec or "")):
+            return f"bad URL template: {_PLACEHOLDERS_ONLY}"
     try:
         first = template.format(date=dt.date(2000, 1, 2))
         second = template.format(date=dt.date(2000, 1, 3))
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        return f"bad URL template {shown!r}: {exc}; expected e.g. https://host/{{date:%Y-%m-%d}}.md"
+    except ValueError as exc:
+        return f"bad URL template: {exc}; {_PLACEHOLDERS_ONLY}"
     if first == second:
-        return f"URL template {shown!r} does not use the date; put {{date:%Y-%m-%d}} where it goes"
-    if urllib.parse.urlsplit(first).scheme not in ("http", "https"):
-        return f"URL template {shown!r} is not an http(s) URL"
+        return "URL template does not use the date; put {date:%Y-%m-%d} where it goes"
+    if any(ord(character) < 0x21 or ord(character) == 0x7F for character in first):
+        return "URL template contains a space or a control character; write %20 for a space"
+    try:
+        parts = urllib.parse.urlsplit(first)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "URL template is not an http(s) URL with a valid host and port"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "URL template is not an http(s) URL with a host, like " + _EXAMPLE_TEMPLATE
     return None
-
-
-def _without_query(url: str) -> str:
-    # A query string can carry an access token; user:password@ is dropped by _shown.
-    base, mark, _ = url.partition("?")
-    return base + "?…" if mark else base
 
 
 _URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>)]+")
@@ -368,13 +387,19 @@ class UrlSource:
             raise DigestUnavailable(shown, f"cannot fetch: {type(exc).__name__} (HTTP {exc.status})") from None
         except aiohttp.ClientError as exc:
             raise DigestUnavailable(shown, f"cannot fetch: {_scrub_urls(str(exc)) or type(exc).__name__}") from None
-        digest = in_time_zone(self.categorizer.categorize(parse_digest(body, source=shown)), self.tz)
+        # A multi-megabyte document takes a while to parse; commands, /healthz and every other
+        # delivery keep being served meanwhile.
+        digest = await asyncio.to_thread(self._digest_from, body, shown)
         if digest.date != day:
             # Another day's document (a stale copy behind the URL) is not that day's digest.
             log.warning("%s is dated %s, not %s: treated as not published", shown, digest.date.isoformat(),
                         day.isoformat())
             return self._remember(day, None, None, None)
         return self._remember(day, digest, etag, last_modified)
+
+    def _digest_from(self, body: bytes, shown: str) -> Digest:
+        """Parse and categorize a fetched document; runs in a worker thread."""
+        return in_time_zone(self.categorizer.categorize(parse_digest(body, source=shown)), self.tz)
 
     async def _read_body(self, response: aiohttp.ClientResponse, shown: str) -> bytes:
         chunks: list[bytes] = []
@@ -397,8 +422,28 @@ class UrlSource:
 
 # -- choosing ---------------------------------------------------------------------------------
 
+_URL_SCHEME = re.compile(r"(?i)https?://")
+
+
 def is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
+    """Whether `digests.source` is a URL template (else it is a folder); the scheme in any case."""
+    return _URL_SCHEME.match(source) is not None
+
+
+def folder_path(source: str, base_dir: Path) -> Path:
+    """The folder `digests.source` names: `~` is the home folder, relative paths are relative to
+    `base_dir` (the config file's folder). ValueError when it cannot name a folder here.
+
+    `check-config` shows this path and the service reads it: one function decides both.
+    """
+    if "\x00" in source:
+        raise ValueError("the folder name contains a NUL character")
+    try:
+        folder = Path(source).expanduser()
+    except RuntimeError:
+        raise ValueError("the folder starts with ~ but that home folder is unknown here; "
+                         "write an absolute path") from None
+    return (folder if folder.is_absolute() else base_dir / folder).resolve()
 
 
 def open_source(settings: Settings, categorizer: Categorizes, *,
@@ -408,7 +453,4 @@ def open_source(settings: Settings, categorizer: Categorizes, *,
     source = settings.digests.source
     if is_url(source):
         return UrlSource(source, categorizer, tz, timeout=settings.digests.fetch_timeout)
-    folder = Path(source).expanduser()
-    if not folder.is_absolute():
-        folder = settings.base_dir / folder
-    return FolderSource(folder, categorizer, tz, on_problem=on_problem)
+    return FolderSource(folder_path(source, settings.base_dir), categorizer, tz, on_problem=on_problem)
