@@ -48,7 +48,15 @@ def _write(text: str) -> None:
 
 
 def _fail(message: str) -> None:
-    sys.stderr.write(message.rstrip("\n") + "\n")
+    try:
+        sys.stderr.write(message.rstrip("\n") + "\n")
+    except (AttributeError, OSError, ValueError):
+        pass            # no stderr to write to (closed, or None): the exit status still tells
+
+
+def _one_line(text: str) -> str:
+    """Text made one line: a file name or a message with a line break must not look like two problems."""
+    return " ".join(text.replace("\x00", "\\0").splitlines())
 
 
 # -- render -----------------------------------------------------------------------------------
@@ -102,7 +110,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         try:
             digest = parse_file(path)
         except DigestError as exc:
-            _fail(str(exc))
+            _fail(_one_line(str(exc)))
             failed += 1
             continue
         count = len(digest.items)
@@ -132,13 +140,31 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
                         help="the config file (default: $DIGESTBOT_CONFIG or ./config.yaml)")
 
 
+def _log_level() -> str:
+    """DIGESTBOT_LOG_LEVEL as a level name (default INFO); a UsageError when it names no level."""
+    import logging
+
+    text = os.environ.get("DIGESTBOT_LOG_LEVEL", "").strip() or "INFO"
+    if text.upper() not in logging.getLevelNamesMapping():
+        raise UsageError(f"DIGESTBOT_LOG_LEVEL: {_shown(text)} is not a log level "
+                         "(DEBUG, INFO, WARNING or ERROR)")
+    return text.upper()
+
+
+def _shown(value: object) -> str:
+    from bot.bounded import shown
+
+    return shown(value)
+
+
 def _load_settings(path: str) -> Any:
     """Load and validate the config; a ConfigError reaches main(), which prints it and exits 2."""
     from bot.config import load_config, secrets_of
     from bot.logs import setup_logging, update_secrets
 
+    level = _log_level()
     settings = load_config(path)
-    setup_logging(level=os.environ.get("DIGESTBOT_LOG_LEVEL", "INFO"), secrets=secrets_of(settings))
+    setup_logging(level=level, secrets=secrets_of(settings))
     update_secrets(secrets_of(settings))
     return settings
 
@@ -202,7 +228,8 @@ def _cmd_send(args: argparse.Namespace) -> int:
     settings = _load_settings(args.config)
     if args.channel is not None and args.channel not in {channel.name for channel in settings.channels}:
         known = ", ".join(channel.name for channel in settings.channels) or "none"
-        raise UsageError(f"{args.config}: no channel named {args.channel!r} (channels: {known})")
+        raise UsageError(f"{_one_line(args.config)}: no channel named {_shown(args.channel)} "
+                         f"(channels: {known})")
     return asyncio.run(_send(settings, args))
 
 
@@ -291,24 +318,73 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    """Run one command; whatever happens, the answer is an exit status and at most a few lines."""
+    command = "digestbot"
     try:
+        parser = build_parser()
         args = parser.parse_args(None if argv is None else list(argv))
+        command = f"digestbot {args.command}"
         handler: Handler = args.handler
         return handler(args)
     except UsageError as exc:
-        _fail(str(exc))
+        _fail(_one_line(str(exc)))
         return EXIT_BAD_INPUT
     except DigestBotError as exc:
-        _fail(str(exc))
-        return EXIT_BAD_INPUT
+        return _report(exc)
     except SystemExit as exc:          # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`digestbot render … | head`); stay quiet about it.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (AttributeError, OSError, ValueError):
+            pass
         return EXIT_FAILED
+    except Exception as exc:
+        return _unexpected(command, exc)
+
+
+def _report(exc: DigestBotError) -> int:
+    """The bot's own errors: bad input (config, digest, arguments) exits 2, could-not-serve exits 1."""
+    from bot.digest.sources import DigestUnavailable
+    from bot.errors import ConfigError, DigestError, DigestNotFound
+
+    if isinstance(exc, ConfigError):
+        for line in str(exc).splitlines():
+            _fail(line)
+        return EXIT_BAD_INPUT
+    _fail(_one_line(str(exc)))
+    if isinstance(exc, DigestError | DigestNotFound) and not isinstance(exc, DigestUnavailable):
+        return EXIT_BAD_INPUT
+    return EXIT_FAILED
+
+
+def _unexpected(command: str, exc: Exception) -> int:
+    """A failure the bot has no words for: one line on stderr, the traceback only in the log at DEBUG."""
+    import logging
+
+    from bot.logs import redact, setup_logging
+
+    try:
+        detail = _one_line(redact(str(exc)))
+    except Exception:
+        detail = ""
+    if len(detail) > 200:
+        detail = detail[:200] + "…"
+    _fail(f"{command}: unexpected error: {type(exc).__name__}{': ' + detail if detail else ''} "
+          "(DIGESTBOT_LOG_LEVEL=DEBUG logs the traceback)")
+    try:
+        root = logging.getLogger()
+        if not root.handlers:
+            setup_logging(level=_log_level())
+        logging.getLogger("bot.cli").debug("%s failed", command, exc_info=exc)
+    except Exception:
+        pass            # the one line above is the report; a log that cannot be written adds nothing
+    return EXIT_FAILED
