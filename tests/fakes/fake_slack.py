@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -67,6 +68,8 @@ class FakeSlack:
         self._channel_errors: dict[str, str] = {}
         self._server_failures: dict[str, _ServerFailures] = {}
         self._stalls: dict[str, float] = {}
+        self._slow_answers: dict[str, tuple[float, int | None]] = {}   # channel -> (seconds, sends left)
+        self._closing = asyncio.Event()
         self._chaos: tuple[float, float, frozenset[str] | None] = (0.0, 0.0, None)
         self._windows: dict[str, deque[float]] = defaultdict(deque)
         self._ts = itertools.count(1)
@@ -91,6 +94,7 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        self._closing.set()
         for socket in list(self._sockets):
             await socket.close()
         if self._runner is not None:
@@ -125,6 +129,15 @@ class FakeSlack:
     def stall(self, channel: str, seconds: float) -> None:
         """Posts to `channel` take `seconds` before any answer (a client timeout)."""
         self._stalls[channel] = seconds
+
+    def slow_answer(self, channel: str, seconds: float, times: int | None = None) -> None:
+        """Posts to `channel` are accepted at once (the message arrives) but answered only after
+        `seconds`, so a client with a shorter timeout gives up on a message that is there.
+
+        `times` limits it to the next that many posts; by default every post answers late until
+        `slow_answer(channel, 0)`.
+        """
+        self._slow_answers[channel] = (seconds, times)
 
     def chaos(self, p_rate_limited: float, p_server_error: float, channels: Iterable[str] | None = None) -> None:
         """Random 429s and 5xxs, from the seeded RNG so a failing run can be replayed."""
@@ -254,9 +267,21 @@ class FakeSlack:
             return self._refuse(channel, error)
         ts = f"{1_700_000_000 + next(self._ts)}.000200"
         self.posts[channel].append(params)
+        await self._answer_late(channel)
         return web.json_response({"ok": True, "channel": channel, "ts": ts,
                                   "message": {"type": "message", "text": params.get("text", ""), "ts": ts,
                                               "bot_id": self.bot_id, "user": self.bot_user_id}})
+
+    async def _answer_late(self, channel: str) -> None:
+        seconds, left = self._slow_answers.get(channel, (0.0, None))
+        if seconds <= 0 or left == 0:
+            return
+        if left is not None:
+            self._slow_answers[channel] = (seconds, left - 1)
+        await self._notify()             # the post is visible to waiting tests before the answer
+        # The wait ends early when the server stops, so a hung-up client never holds up shutdown.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
 
     def _post_ephemeral(self, params: dict[str, Any]) -> web.Response:
         channel = str(params.get("channel", ""))

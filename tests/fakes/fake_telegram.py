@@ -110,6 +110,8 @@ class ChatFaults:
     hangs: int = 0
     hang_seconds: float = 0.0
     hang_delivers: bool = False
+    answer_after: float = 0.0            # accepted at once, answered this much later
+    slow_answers: int | None = None      # how many more sends answer late; None: every one
 
 
 @dataclass(slots=True)
@@ -270,6 +272,17 @@ class FakeTelegram:
         faults.hangs = times
         faults.hang_seconds = seconds
         faults.hang_delivers = delivered
+
+    def slow_answer(self, chat: str | int, seconds: float, times: int | None = None) -> None:
+        """Sends to `chat` are accepted at once (the message arrives) but answered only after `seconds`,
+        so a client with a shorter read timeout gives up on a message that is there.
+
+        `times` limits it to the next that many sends; by default every send answers late until
+        `slow_answer(chat, 0)`.
+        """
+        faults = self._faults_of(chat)
+        faults.answer_after = seconds
+        faults.slow_answers = times
 
     def chaos(self, *, seed: int, rate_429: float = 0.0, rate_5xx: float = 0.0, retry_after: float = 1.0) -> None:
         """Random 429s and 5xx on sendMessage, reproducible through `seed`."""
@@ -594,7 +607,17 @@ class FakeTelegram:
                             "from": self._me(), "text": text}
         if entities:
             result["entities"] = entities
+        await self._answer_late(faults)
         return result
+
+    async def _answer_late(self, faults: ChatFaults | None) -> None:
+        if faults is None or faults.answer_after <= 0 or faults.slow_answers == 0:
+            return
+        if faults.slow_answers is not None:
+            faults.slow_answers -= 1
+        # A client that hangs up meanwhile cancels this wait; the message stays sent.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), faults.answer_after)
 
     def _flood(self, wait: float) -> ApiError:
         # Telegram answers whole seconds; a sped-up fake answers fractions so tests stay fast.
