@@ -149,26 +149,6 @@ async def test_a_payload_that_is_not_a_send_message_call_is_a_rendering_defect(
     assert fake.method_calls("sendMessage") == []
 
 
-async def test_a_hanging_request_times_out_as_transient(fake: FakeTelegram, make_channel: ChannelFactory) -> None:
-    fake.hang(PRIVATE, seconds=5.0)
-    channel = make_channel(read_timeout=0.3)
-    error = await sent_by(channel, PRIVATE, {"text": "hello", **HTML})
-    assert isinstance(error, TransientError)
-    assert "timed out" in error.reason
-    # The next send goes through: the timeout did not poison the client.
-    assert await channel.send(PRIVATE, {"text": "again", **HTML}) == "1"
-
-
-async def test_a_timed_out_send_may_still_have_been_delivered(
-    fake: FakeTelegram, make_channel: ChannelFactory,
-) -> None:
-    fake.hang(PRIVATE, seconds=0.8, delivered=True)
-    error = await sent_by(make_channel(read_timeout=0.3), PRIVATE, {"text": "late but there", **HTML})
-    assert isinstance(error, TransientError) and "may have been delivered" in error.reason
-    (message,) = await fake.wait_for_messages(PRIVATE, 1)
-    assert message.text == "late but there"
-
-
 async def test_a_refused_token_is_transient_and_never_shown(fake: FakeTelegram, make_channel: ChannelFactory) -> None:
     wrong = "987654321:AAWrong-token-that-telegram-does-not-know"
     channel = make_channel(token=wrong)

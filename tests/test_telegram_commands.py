@@ -25,6 +25,7 @@ from bot.digest.model import Digest
 from bot.digest.parse import parse_file
 from bot.digest.sources import FolderSource
 from bot.i18n import join_list, text
+from bot.ratelimit import PER_USER_IN_GROUP
 from bot.render.telegram import render_digest, render_items
 from bot.store import open_store
 from bot.store.base import DeliveryKey, Store
@@ -360,6 +361,39 @@ async def test_a_private_chat_subscribes_without_an_admin_check(session: Session
     assert await session.answer("/unsubscribe") == session.words("not_subscribed")
 
 
+async def test_a_throttled_command_gets_one_notice_then_nothing(session: Session) -> None:
+    cap = PER_USER_IN_GROUP.count
+    for _ in range(cap):
+        await session.ask("/help", chat=GROUP, user=MEMBER)
+    (notice,) = await session.ask("/help", chat=GROUP, user=MEMBER)
+    assert notice.text.startswith(session.words("too_fast", seconds=60).split("60")[0])
+    await session.ask("/help", chat=GROUP, user=MEMBER, parts=0)     # silent: not even a notice
+    # Another member is still answered, and one chat's answers keep their order: a reply to the
+    # silenced command would have come before this one.
+    (other,) = await session.ask("/item 2", chat=GROUP, user=ADMIN)
+    assert "Story number 2 " in other.text
+    assert len(session.fake.sent[str(GROUP)]) == cap + 2
+
+
+async def test_without_a_deliverer_replies_are_posted_directly(tmp_path: Path) -> None:
+    categorizer = Categorizer(RULES)
+    store = open_store("memory://", tmp_path)
+    async with FakeTelegram(TOKEN, limits=FakeLimits(scale=SCALE), bot_username=BOT) as fake:
+        settings = TelegramSettings(token=TOKEN, base_url=fake.base_url, updates="polling")
+        channel = TelegramChannel(settings, commands=Commands(FolderSource(tmp_path, categorizer, TZ), store,
+                                                              categorizer),
+                                  language="en", timezone=TZ, now=Clock(), poll_timeout=1.0,
+                                  rate_limits=TelegramRateLimits().scaled(SCALE))
+        await channel.start()
+        try:
+            await fake.say("/item abc", chat=PRIVATE, user=PRIVATE)
+            (reply,) = await fake.wait_for_messages(PRIVATE, 1)
+        finally:
+            await channel.stop()
+            await store.close()
+    assert reply.text == text("en", "item_not_number", arg="abc", p="/")
+
+
 # -- the webhook route on its own -----------------------------------------------------------------
 
 @dataclass
@@ -382,9 +416,9 @@ async def webhook(tmp_path: Path) -> AsyncIterator[Webhook]:
     async with FakeTelegram(TOKEN, limits=FakeLimits(scale=SCALE), bot_username=BOT) as fake:
         settings = TelegramSettings(token=TOKEN, base_url=fake.base_url, updates="webhook",
                                     webhook_url="https://bot.example.com/telegram/webhook", webhook_secret=SECRET)
-        channel = TelegramChannel(settings, commands=Commands(source, store, categorizer), language="en",
-                                  timezone=TZ, now=Clock(), rate_limits=TelegramRateLimits().scaled(SCALE),
-                                  max_update_bytes=64 * 1024)
+        channel = TelegramChannel(settings, commands=Commands(source, store, categorizer), store=store,
+                                  language="en", timezone=TZ, now=Clock(),
+                                  rate_limits=TelegramRateLimits().scaled(SCALE), max_update_bytes=64 * 1024)
         channel.bind(Deliverer(store, {"telegram": channel}, DeliverySettings()))
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.add_routes(channel.routes())
@@ -432,6 +466,28 @@ async def test_the_webhook_refuses_bodies_that_are_not_updates(webhook: Webhook)
     assert await webhook.post(b'{"update_id": "x", "message": 5}', headers) == 400
     assert await webhook.post(b'{"update_id": 1, "message": 5}', headers) == 400
     assert await webhook.post(b"{" + b" " * (64 * 1024) + b"}", headers) == 413
+    assert webhook.fake.sent == {}
+
+
+async def test_the_webhook_answers_an_update_once_however_often_it_comes(webhook: Webhook) -> None:
+    await webhook.channel.start()
+    update = webhook.fake.message_update("/item abc", chat=PRIVATE, user=PRIVATE)
+    for _ in range(3):
+        assert await webhook.post(webhook_body(update), webhook_headers(SECRET)) == 200
+    later = webhook.fake.message_update("/item", chat=PRIVATE, user=PRIVATE)
+    assert await webhook.post(webhook_body(later), webhook_headers(SECRET)) == 200
+
+    replies = await webhook.fake.wait_for_messages(PRIVATE, 2)
+    assert [message.text for message in replies] == [
+        text("en", "item_not_number", arg="abc", p="/"), text("en", "item_usage", p="/")]
+
+
+async def test_deeply_nested_json_is_a_bad_request_not_a_crash(webhook: Webhook) -> None:
+    await webhook.channel.start()
+    deep = b'{"update_id": 3, "message": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert await webhook.post(deep, webhook_headers(SECRET)) == 400
+    unbalanced = b'{"update_id": 3, "message": ' + b"[" * 5000 + b"}"
+    assert await webhook.post(unbalanced, webhook_headers(SECRET)) == 400
     assert webhook.fake.sent == {}
 
 

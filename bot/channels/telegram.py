@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
-import json
 import logging
 import re
 import warnings
@@ -14,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from aiohttp import web
 from telegram import (
     BotCommand,
@@ -39,13 +39,16 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import httpguard
 from bot.channels.base import (
     ChatGone,
     ChatMoved,
     Gate,
+    MaybeSent,
     NotSent,
     RateLimited,
     RenderingDefect,
+    SendError,
     TransientError,
     Unauthorized,
 )
@@ -57,6 +60,7 @@ from bot.i18n import LANGUAGES
 from bot.ratelimit import KeyedLocks, LimiterChain, SlidingWindowLimiter
 from bot.render import Payload, render_reply
 from bot.render import telegram as render
+from bot.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,16 @@ WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # A Telegram update is a few KiB; anything near this is not from Telegram.
 MAX_UPDATE_BYTES = 256 * 1024
+# Telegram keeps redelivering an update the webhook did not acknowledge for up to a day.
+UPDATE_DEDUPE_TTL = 24 * 3600.0
+# How long sendMessage may take to answer. Telegram usually answers within a second but, loaded,
+# sometimes takes tens of seconds and still posts the message; giving up sooner would turn a slow
+# success into a possible duplicate. The delivery lease is kept alive meanwhile, so only shutdown
+# (which cuts the part off, to be resumed) is in a hurry.
+SEND_READ_TIMEOUT = 30.0
+# httpx failures after which the request is known not to have reached Telegram whole.
+NOT_SENT_CAUSES = (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout, httpx.ConnectError,
+                   httpx.WriteError, httpx.UnsupportedProtocol, httpx.ProxyError)
 COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?:\s+(?P<args>.*))?$",
                      re.DOTALL)
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
@@ -203,12 +217,14 @@ class TelegramChannel:
         settings: TelegramSettings,
         *,
         commands: Commands | None = None,
+        store: Store | None = None,
         language: str = "zh",
         timezone: ZoneInfo | None = None,
         now: Callable[[], dt.datetime] | None = None,
         rate_limits: TelegramRateLimits | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
+        send_timeout: float = SEND_READ_TIMEOUT,
         poll_timeout: float = 25.0,
         max_update_bytes: int = MAX_UPDATE_BYTES,
     ) -> None:
@@ -217,12 +233,14 @@ class TelegramChannel:
         _redact_secrets(settings.token, settings.webhook_secret)
         self.settings = settings
         self.commands = commands
+        self.store = store      # webhook updates are deduplicated through it when given
         self.language = language
         self.timezone = timezone or ZoneInfo("UTC")
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self.rate_limits = rate_limits or TelegramRateLimits()
         self._limiter = self.rate_limits.chain()
         self._poll_timeout = poll_timeout
+        self._send_timeout = send_timeout
         self._max_update_bytes = max_update_bytes
         self._deliverer: Deliverer | None = None
         self._username: str | None = None
@@ -370,7 +388,7 @@ class TelegramChannel:
         try:
             message = await self.application.bot.send_message(
                 chat_id=_chat_id(chat), text=text, parse_mode=parse_mode,
-                api_kwargs=arguments or None, **extra,
+                api_kwargs=arguments or None, read_timeout=self._send_timeout, **extra,
             )
         except RetryAfter as error:
             raise RateLimited(self._scrub(error.message), _retry_after_seconds(error)) from None
@@ -384,14 +402,26 @@ class TelegramChannel:
             if any(sign in reason.lower() for sign in CHAT_GONE_SIGNS):
                 raise ChatGone(reason) from None
             raise RenderingDefect(reason) from None
-        except TimedOut:
-            raise TransientError("timed out (the message may have been delivered)") from None
         except InvalidToken:
             # Not the chat's fault: reported, never marked inactive, retried at the next poll.
             raise Unauthorized("Telegram refused the bot token") from None
-        except (Conflict, NetworkError, TelegramError) as error:
+        except (TimedOut, NetworkError) as error:
+            # TimedOut is a NetworkError too; what httpx raised underneath tells whether the request
+            # had gone out whole.
+            raise self._transport_error(error) from None
+        except (Conflict, TelegramError) as error:
             raise TransientError(self._scrub(error.message)) from None
         return str(message.message_id)
+
+    def _transport_error(self, error: NetworkError) -> SendError:
+        cause = error.__cause__
+        if isinstance(cause, NOT_SENT_CAUSES):
+            return TransientError(f"not sent: {type(cause).__name__}")
+        if isinstance(cause, httpx.HTTPError) or isinstance(error, TimedOut):
+            # Written, then no answer (a read timeout, a dropped connection): Telegram may have posted it.
+            what = type(cause).__name__ if cause is not None else "timed out"
+            return MaybeSent(f"no answer from Telegram ({what}); the message may have been delivered")
+        return TransientError(self._scrub(error.message))   # Telegram answered, with a server error
 
     async def _ensure_bot(self) -> None:
         # A one-off `send` uses the channel without start(): the HTTP client still needs opening.
@@ -444,6 +474,8 @@ class TelegramChannel:
             except Exception:
                 log.exception("telegram: /%s in chat %s failed", name, chat_id)
                 return
+            if reply.silent:
+                return      # throttled: nothing at all goes back
             payloads = render_reply(render, reply)
             if not payloads:
                 return
@@ -469,7 +501,13 @@ class TelegramChannel:
 
     async def _reply(self, chat: str, payloads: Sequence[Payload]) -> None:
         if self._deliverer is None:
-            log.error("telegram: a reply for chat %s was dropped: no deliverer is bound", chat)
+            # Nothing to keep it in order with: posted directly, as the Slack adapter does.
+            for payload in payloads:
+                try:
+                    await self.send(chat, payload)
+                except SendError as error:
+                    log.warning("telegram: reply to chat %s not sent: %s", chat, self._scrub(error.reason))
+                    return
             return
         try:
             await self._deliverer.send_parts(PLATFORM, chat, payloads)
@@ -495,21 +533,12 @@ class TelegramChannel:
         # surrogateescape: a header that is not UTF-8 is just a wrong secret, not a server error.
         if not expected or not hmac.compare_digest(offered.encode("utf-8", "surrogateescape"), expected.encode()):
             return web.Response(status=403, text="forbidden")
-        if request.content_length is not None and request.content_length > self._max_update_bytes:
-            return web.Response(status=413, text="update too large")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            size += len(chunk)
-            if size > self._max_update_bytes:
-                return web.Response(status=413, text="update too large")
-            chunks.append(chunk)
-        body = b"".join(chunks)
         try:
-            data = json.loads(body)
-        except ValueError:
-            return web.Response(status=400, text="invalid JSON")
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            data = httpguard.loads_json(await httpguard.read_body(request, self._max_update_bytes))
+        except httpguard.Refused as refused:
+            return refused.response()
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
             return web.Response(status=400, text="not a Telegram update")
         if not self.application.running:
             # Telegram redelivers an update that was not acknowledged.
@@ -519,8 +548,25 @@ class TelegramChannel:
         except Exception:
             # PTB's parser assumes well-formed updates; a malformed one is the sender's problem.
             return web.Response(status=400, text="not a Telegram update")
-        await self.application.update_queue.put(update)
+        if await self._first_delivery(update_id):
+            await self.application.update_queue.put(update)
         return web.Response(status=200)
+
+    async def _first_delivery(self, update_id: int) -> bool:
+        """False for an update taken before (Telegram resends when an answer was slow or lost)."""
+        if self.store is None:
+            return True
+        try:
+            first = await self.store.first_seen(f"telegram:update:{self.application.bot.id}:{update_id}",
+                                                UPDATE_DEDUPE_TTL)
+        except Exception as error:
+            # Answering twice beats not answering: the store is only a guard here.
+            log.warning("telegram: could not check update %s for a repeat (%s); taking it", update_id,
+                        type(error).__name__)
+            return True
+        if not first:
+            log.info("telegram: update %s arrived again; not answered again", update_id)
+        return first
 
 
 class TelegramStartError(DigestBotError):
