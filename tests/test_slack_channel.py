@@ -170,18 +170,6 @@ async def test_server_errors_are_transient(fake: FakeSlack, channel: SlackChanne
     assert [post["blocks"][0]["text"]["text"] for post in fake.posts[CHANNEL]] == ["hello again"]
 
 
-async def test_a_timeout_is_transient(fake: FakeSlack) -> None:
-    fake.stall(CHANNEL, 0.8)
-    slack = make_channel(fake, request_timeout=0.2)
-    await slack.start()
-    try:
-        with pytest.raises(TransientError) as raised:
-            await slack.send(CHANNEL, message("slow"))
-        assert "timed out" in raised.value.reason
-    finally:
-        await slack.stop()
-
-
 async def test_an_unreachable_api_is_transient(fake: FakeSlack, channel: SlackChannel) -> None:
     channel.client.base_url = f"http://127.0.0.1:{free_port()}/api/"
 

@@ -30,6 +30,7 @@ from bot.delivery import Deliverer
 from bot.digest.categories import Categorizer, rules_from_mapping
 from bot.digest.sources import FolderSource
 from bot.i18n import text as words
+from bot.ratelimit import PER_USER_IN_GROUP
 from bot.render import render_reply
 from bot.render import slack as render
 from bot.store import Store, Subscription, open_store
@@ -507,6 +508,36 @@ async def test_bot_messages_and_our_own_are_ignored(rig: Rig) -> None:
     assert rig.fake.all_posts() == []
 
 
+# -- throttled commands -------------------------------------------------------------------------
+
+async def test_a_throttled_command_gets_one_notice_then_an_empty_ack(rig: Rig) -> None:
+    for _ in range(PER_USER_IN_GROUP.count):
+        status, answer, _ = await rig.command("help")
+        assert status == 200 and answer is not None
+    status, notice, _ = await rig.command("help")
+    assert status == 200 and notice is not None
+    assert words("en", "too_fast", seconds=60).split("60")[0] in shown([notice])
+
+    status, silent, response_url = await rig.command("today public")
+    await rig.channel.drain()
+
+    assert (status, silent) == (200, None)
+    assert rig.fake.response_posts(response_url) == [] and rig.fake.all_posts() == [] and rig.fake.ephemerals == []
+
+
+async def test_a_throttled_mention_is_not_answered_at_all(rig: Rig) -> None:
+    for _ in range(PER_USER_IN_GROUP.count + 1):
+        await rig.event(rig.fake.mention("<@UBOT> help", user=MEMBER))
+    await rig.channel.drain()
+    assert len(rig.fake.ephemerals) == PER_USER_IN_GROUP.count + 1     # the answers, then one notice
+
+    response = await rig.event(rig.fake.mention("<@UBOT> today public", user=MEMBER))
+    await rig.channel.drain()
+
+    assert response.status == 200
+    assert len(rig.fake.ephemerals) == PER_USER_IN_GROUP.count + 1 and rig.fake.all_posts() == []
+
+
 # -- refused requests ---------------------------------------------------------------------------
 
 def forged(raw: bytes) -> dict[str, str]:
@@ -611,6 +642,26 @@ async def test_an_oversized_body_is_refused_before_anything_else(rig: Rig) -> No
         "Content-Type": "application/x-www-form-urlencoded", **signed_headers(SECRET, raw)})
 
     assert response.status == 413
+    assert rig.fake.calls == ["auth.test"]
+
+
+@pytest.mark.parametrize("headers", [stale, unsigned, garbage_timestamp], ids=lambda h: h.__name__)
+async def test_a_request_without_a_fresh_signature_is_refused_before_its_body_is_read(
+        rig: Rig, headers: Callable[[bytes], dict[str, str]]) -> None:
+    raw = b"text=" + b"a" * (4 * 1024 * 1024)
+    response = await rig.client.post("/slack/events", data=raw, headers={
+        "Content-Type": "application/json", **headers(raw)})
+
+    # 401, not 413: the headers alone settled it.
+    assert response.status == 401
+    assert rig.fake.calls == ["auth.test"]
+
+
+async def test_deeply_nested_json_in_a_signed_event_is_a_bad_request(rig: Rig) -> None:
+    raw = b'{"type": "event_callback", "event": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    response = await rig.client.post("/slack/events", data=raw, headers={
+        "Content-Type": "application/json", **signed_headers(SECRET, raw)})
+    assert response.status == 400
     assert rig.fake.calls == ["auth.test"]
 
 

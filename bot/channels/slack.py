@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import math
 import re
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,9 +25,11 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import httpguard
 from bot.channels.base import (
     ChatGone,
     Gate,
+    MaybeSent,
     NotSent,
     RateLimited,
     RenderingDefect,
@@ -69,6 +71,15 @@ SECOND_HALF_ATTEMPTS = 5
 STOP_GRACE = 5.0
 # Slack's own requests are a few KB; this leaves room and still refuses junk early.
 MAX_REQUEST_BYTES = 64 * 1024
+# Slack refuses to act on a signature older than five minutes, and so does the bot; checked from the
+# headers, before the body is read.
+SIGNATURE_WINDOW = 5 * 60
+# How long a Web API call may take to answer. Slack answers in well under a second; 30 s is its own
+# SDK's default and leaves a slow but successful chat.postMessage time to say so, instead of ending
+# as a message that may or may not have been posted.
+REQUEST_TIMEOUT = 30.0
+# Reaching Slack at all: past this nothing was sent, so a retry cannot duplicate anything.
+CONNECT_TIMEOUT = 5.0
 
 # How the commands are typed, for the hints in replies (a slash command's own name wins).
 COMMAND_PREFIX = "/digest "
@@ -124,8 +135,12 @@ def translate_error(error: Exception) -> SendError:
         # Anything else (internal_error, fatal_error, an error code new to us) is retried a
         # bounded number of times by the deliverer, then reported with its code.
         return TransientError(code or f"HTTP {status}")
-    if isinstance(error, TimeoutError):
-        return TransientError("timed out")
+    if isinstance(error, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
+        return TransientError(f"not sent: {type(error).__name__}")
+    if isinstance(error, TimeoutError | aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        # The request went out and the answer did not come back (a read timeout, a dropped connection).
+        what = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
+        return MaybeSent(f"no answer from Slack ({what}) after the request went out")
     if isinstance(error, aiohttp.ClientError | SlackClientError):
         return TransientError(type(error).__name__)
     raise TypeError(f"not a send error: {type(error).__name__}") from error
@@ -250,7 +265,8 @@ class SlackChannel:
         timezone: ZoneInfo | None = None,
         now: Callable[[], dt.datetime] | None = None,
         rate_limit: SlackRateLimit = SlackRateLimit(),
-        request_timeout: float = 30.0,
+        request_timeout: float = REQUEST_TIMEOUT,
+        connect_timeout: float = CONNECT_TIMEOUT,
         inline_wait: float = INLINE_ANSWER_WAIT,
         max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
@@ -262,6 +278,7 @@ class SlackChannel:
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._limiter = SlidingWindowLimiter(rate_limit.per_channel, rate_limit.period)
         self._request_timeout = request_timeout
+        self._connect_timeout = min(connect_timeout, request_timeout)
         self._inline_wait = inline_wait
         self._max_request_bytes = max_request_bytes
         self._verifier = SignatureVerifier(settings.signing_secret) if settings.signing_secret else None
@@ -281,7 +298,9 @@ class SlackChannel:
     def client(self) -> AsyncWebClient:
         """The Web API client, opened on first use: `digestbot send` posts without start()."""
         if self._web is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._request_timeout))
+            # A connect timeout of its own tells "never sent" (retry freely) from "no answer" (MaybeSent).
+            timeout = aiohttp.ClientTimeout(total=self._request_timeout, connect=self._connect_timeout)
+            self._session = aiohttp.ClientSession(timeout=timeout)
             # No retry handlers: the deliverer alone decides about retries, so a timed-out post that
             # did arrive is never silently sent a second time underneath it.
             self._web = AsyncWebClient(token=self.settings.token, base_url=self.settings.base_url,
@@ -377,7 +396,7 @@ class SlackChannel:
             await self._post_second_half(chat, halves[1])
         except SendError as error:
             # The first half is out: a resend of the whole part by the deliverer would post it again.
-            raise RenderingDefect(f"second half of a split message not sent: {error.reason}") from None
+            raise RenderingDefect(f"second half of a split message failed: {error.reason}") from None
         return first_ts
 
     async def _post(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
@@ -435,6 +454,8 @@ class SlackChannel:
             return Answer([], public=False)
         try:
             reply = await self.commands.handle(name, args, self._context(invocation))
+            if reply.silent:
+                return Answer([], public=False)     # throttled: nothing at all goes back
             public = reply.public or (self.settings.public_replies and reply.ok
                                       and name.lower() in PUBLIC_BY_CONFIG)
             return Answer(render_reply(render, reply), public=public)
@@ -460,6 +481,8 @@ class SlackChannel:
         await self._deliver(invocation, await pending)
 
     async def _deliver(self, invocation: Invocation, answer: Answer) -> None:
+        if not answer.payloads:
+            return
         try:
             if answer.public:
                 try:
@@ -558,29 +581,32 @@ class SlackChannel:
         return [web.post("/slack/commands", self._http_command), web.post("/slack/events", self._http_events)]
 
     async def _verified_body(self, request: web.Request) -> bytes | web.Response:
-        """The raw body when Slack signed it, else the response refusing the request."""
-        if request.content_length is not None and request.content_length > self._max_request_bytes:
-            return web.Response(status=413, text="request body too large")
-        body = bytearray()
-        while chunk := await request.content.read(64 * 1024):
-            body += chunk
-            if len(body) > self._max_request_bytes:
-                return web.Response(status=413, text="request body too large")
+        """The raw body when Slack signed it, else the response refusing the request.
+
+        Everything the headers alone can tell is checked before the body is read: that signing is
+        configured, that a signature is there, and that its timestamp is within Slack's window.
+        """
         if self._verifier is None:
             log.warning("slack: a request to %s was refused: no signing_secret is configured", request.path)
             return web.Response(status=401, text="request signing is not configured")
-        timestamp = request.headers.get("X-Slack-Request-Timestamp")
-        signature = request.headers.get("X-Slack-Signature")
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not (signature.startswith("v0=") and _recent(timestamp)):
+            log.warning("slack: refused an unsigned or stale request to %s", request.path)
+            return web.Response(status=401, text="invalid signature")
         try:
-            valid = (timestamp is not None and signature is not None and timestamp.isdigit()
-                     and self._verifier.is_valid(bytes(body), timestamp, signature))
+            body = await httpguard.read_body(request, self._max_request_bytes)
+        except httpguard.Refused as refused:
+            return refused.response()
+        try:
+            valid = self._verifier.is_valid(body, timestamp, signature)
         except (ValueError, TypeError, UnicodeError):
             # A signature header with non-ASCII bytes cannot be compared: it is simply not valid.
             valid = False
         if not valid:
-            log.warning("slack: refused an unsigned or stale request to %s", request.path)
+            log.warning("slack: refused a request to %s with a wrong signature", request.path)
             return web.Response(status=401, text="invalid signature")
-        return bytes(body)
+        return body
 
     async def _http_command(self, request: web.Request) -> web.Response:
         verified = await self._verified_body(request)
@@ -603,9 +629,9 @@ class SlackChannel:
         if isinstance(verified, web.Response):
             return verified
         try:
-            body = json.loads(verified)
-        except ValueError:
-            return web.Response(status=400, text="not JSON")
+            body = httpguard.loads_json(verified)
+        except httpguard.Refused as refused:
+            return refused.response()
         if not isinstance(body, dict):
             return web.Response(status=400, text="not an event")
         if body.get("type") == "url_verification":
@@ -625,6 +651,13 @@ class SlackChannel:
         await client.send_socket_mode_response(SocketModeResponse(request.envelope_id))
         if request.type == "events_api" and request.payload.get("type") == "event_callback":
             await self.accept_event(request.payload, request.retry_attempt)
+
+
+def _recent(timestamp: str) -> bool:
+    """A Slack request timestamp (Unix seconds) within SIGNATURE_WINDOW of now."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return False
+    return abs(time.time() - int(timestamp)) <= SIGNATURE_WINDOW
 
 
 def _command_invocation(fields: Mapping[str, Any]) -> Invocation | None:
