@@ -20,7 +20,7 @@ from bot import metrics
 from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
 from bot.commands import CommandContext, Commands
-from bot.config import ChannelSettings, Settings
+from bot.config import ChannelSettings, ServerSettings, Settings
 from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target
 from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
@@ -29,7 +29,7 @@ from bot.render import Renderer, render_reply
 from bot.scheduler import Scheduler, utc_now
 from bot.store import open_store
 from bot.store.base import Store, StoreError
-from bot.web import build_web_app
+from bot.web import ServerLimits, WebServer, build_web_app
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,10 @@ class App:
     """One running digestbot: store, digest source, commands, channels, deliverer, scheduler, server."""
 
     def __init__(self, settings: Settings, *, out: TextIO | None = None,
-                 clock: Callable[[], dt.datetime] = utc_now, owner: str | None = None) -> None:
+                 clock: Callable[[], dt.datetime] = utc_now, owner: str | None = None,
+                 server_limits: ServerLimits | None = None) -> None:
         self.settings = settings
+        self.server_limits = server_limits or server_limits_from(settings.server)
         self.out = out or sys.stdout
         self.clock = clock
         self.owner = owner
@@ -85,7 +87,7 @@ class App:
         self.deliverer: Deliverer | None = None
         self.scheduler: Scheduler | None = None
         self.commands: Commands | None = None
-        self._runner: web.AppRunner | None = None
+        self.web_server: WebServer | None = None
         self._stop = asyncio.Event()
 
     # -- building -----------------------------------------------------------------------------
@@ -118,7 +120,8 @@ class App:
         from bot.channels.telegram import TelegramChannel, TelegramRateLimits
 
         assert self.commands is not None
-        channel = TelegramChannel(settings.telegram, commands=self.commands, language=settings.language,
+        channel = TelegramChannel(settings.telegram, commands=self.commands, store=self.store,
+                                  language=settings.language,
                                   timezone=self.timezone, now=self.clock,
                                   rate_limits=TelegramRateLimits().scaled(settings.telegram.rate_limit_scale))
         self.channels["telegram"] = channel
@@ -143,9 +146,9 @@ class App:
         for receiver in self.receivers:
             with contextlib.suppress(Exception):
                 await receiver.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self.web_server is not None:
+            await self.web_server.stop()
+            self.web_server = None
         if self.source is not None:
             await self.source.close()
         if self.store is not None:
@@ -178,16 +181,16 @@ class App:
         readiness = {"store": self._store_ready}
         for receiver in self.receivers:
             readiness[receiver.platform] = receiver.ready
-        app = build_web_app(routes, readiness, self.settings.server.max_body_bytes)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port)
+        limits = self.server_limits
+        app = build_web_app(routes, readiness, limits.max_body_bytes, limits.body_timeout)
+        host, port = self.settings.server.host, self.settings.server.port
+        server = WebServer(app, limits, host, port)
         try:
-            await site.start()
+            await server.start()
         except OSError as error:
-            raise DigestBotError(f"server.listen {self.settings.server.host}:{self.settings.server.port}: "
-                                 f"cannot listen ({error.strerror or error})") from None
-        log.info("listening on %s:%s", self.settings.server.host, self.settings.server.port)
+            raise DigestBotError(f"server.listen {host}:{port}: cannot listen ({error.strerror or error})") from None
+        self.web_server = server
+        log.info("listening on %s:%s", host, server.port)
 
     async def _store_ready(self) -> bool:
         assert self.store is not None
@@ -262,6 +265,19 @@ class App:
                               is_admin=always_admin, now=self.clock())
 
 
+def server_limits_from(server: ServerSettings) -> ServerLimits:
+    """The HTTP server's limits from its settings; a limit the config has no key for keeps its default."""
+    defaults = ServerLimits()
+    max_connections = getattr(server, "max_connections", None)
+    return ServerLimits(
+        max_body_bytes=server.max_body_bytes,
+        header_timeout=float(getattr(server, "header_timeout", defaults.header_timeout)),
+        body_timeout=float(getattr(server, "body_timeout", defaults.body_timeout)),
+        keepalive_timeout=float(getattr(server, "keepalive_timeout", defaults.keepalive_timeout)),
+        max_connections=int(max_connections) if max_connections is not None else None,
+    )
+
+
 def describe(result: DeliveryResult) -> str:
     parts = f"{result.parts_total} part(s)"
     match result.outcome:
@@ -316,6 +332,8 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
                 break
             name, _, args = text.lstrip("/").partition(" ")
             reply = await app.commands.handle(name.lower(), args.strip(), app.command_context())
+            if reply.silent:
+                continue    # throttled: not even an empty line
             stdout.write(render_console_reply(app, reply))
             stdout.flush()
     finally:
