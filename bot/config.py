@@ -72,7 +72,7 @@ _MAX_BODY_BYTES = 1 << 30
 _MAX_ATTEMPTS = 100
 # A config is a few kilobytes and thousands of channels fit in this; the YAML parser reads about
 # 100 KB a second, so the bound is also what keeps a hostile file to a few seconds.
-MAX_CONFIG_BYTES = 512 * 1024
+MAX_CONFIG_BYTES = 256 * 1024
 
 
 def _credential(check: Checker, section: Mapping[Any, Any], key: str, path: str) -> str:

@@ -139,6 +139,8 @@ class Checker:
 
     def choice(self, section: Mapping[Any, Any], key: str, path: str, default: str,
                options: Sequence[str]) -> str:
+        if not isinstance(section.get(key), str | None):
+            return self.text(section, key, path, default)      # reported there as not a string
         value = self.text(section, key, path, default)
         if value not in options:
             self.add(join(path, key), f"{self.show(value)} is not one of {' | '.join(options)}")

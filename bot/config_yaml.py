@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from bot.bounded import MAX_FILE_BYTES, BoundedLoaderMixin, BoundsError, compose, disposing, shown
+from bot.bounded import MAX_FILE_BYTES, MAX_YAML_DEPTH, BoundedLoaderMixin, BoundsError, compose, disposing, shown
 
 # A config value is a name, a URL, a token or a schedule; nothing written by hand comes near this,
 # and every later check (zones, cron, URLs, masking) may then take a value's length as small.
@@ -49,6 +49,14 @@ class _Loader(BoundedLoaderMixin, yaml.SafeLoader):
     numbers are decimal and dates stay strings. Tags beyond the core schema (`!!timestamp`,
     `!!binary`, `!!set`, `!!python/…`) would only bring types no setting takes.
     """
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        # The scanner looks up to 1,024 characters ahead at every open `[` or `{`, each time over
+        # all of them, before the composer's depth bound is reached; refuse the nesting here.
+        # (BoundedLoaderMixin.increase_flow_level is meant for this, but PyYAML 6 never calls it.)
+        if self.flow_level >= MAX_YAML_DEPTH:
+            raise BoundsError(f"nested more than {MAX_YAML_DEPTH} levels deep", self.get_mark().line + 1)
+        super().fetch_flow_collection_start(TokenClass)
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         self._short_number(node, "whole number")
