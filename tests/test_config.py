@@ -521,3 +521,101 @@ def test_defaults_are_the_documented_ones() -> None:
     settings = Settings()
     assert (settings.timezone, settings.language, settings.store) == ("Asia/Shanghai", "zh",
                                                                       "sqlite:///./digestbot.db")
+
+
+# --- masking: values quoted in messages, never the bot's own words ------------------------------
+
+
+def test_a_short_secret_masks_nothing_in_the_bots_own_words(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE.replace('"09:30"', "'x'") + "telegram: {token: '${TELEGRAM_BOT_TOKEN}'}\n")
+    for short in ("e", "name", "sche"):
+        lines = str(config_error(path, env={"TELEGRAM_BOT_TOKEN": short})).splitlines()
+        assert len(lines) == 1
+        assert lines[0].startswith(f"{path}: channels[0].schedule: 'x' is not a schedule: expected HH:MM"), lines
+        assert "***" not in lines[0]
+
+
+def test_a_secret_is_masked_inside_a_quoted_value_and_a_key_the_file_named(tmp_path: Path) -> None:
+    secret = "hunter2-is-the-signing-secret"
+    path = write(tmp_path, BASE + textwrap.dedent(f"""\
+        language: "fr-{secret}"
+        categories:
+          "{secret}": {{aliases: [x]}}
+          Other: {{aliases: ["{secret}"]}}
+        slack: {{token: '', signing_secret: '${{SLACK_SIGNING_SECRET}}'}}
+        """))
+    error = config_error(path, env={"SLACK_SIGNING_SECRET": secret})
+    text = str(error)
+    assert secret not in text
+    assert "'fr-***' is not one of zh | en" in problem_at(error, "language")
+    # The category named after the secret is a key the file itself wrote: masked in the path.
+    assert "categories.Other.aliases[0]" in [p for p, _ in error.problems]
+    assert "already names category '***'" in problem_at(error, "categories.Other.aliases[0]")
+
+
+def test_quoted_values_are_cut_short(tmp_path: Path) -> None:
+    error = config_error(write(tmp_path, BASE + f"language: {'x' * 5000}\n"))
+    message = problem_at(error, "language")
+    assert len(message) < 200 and "…" in message
+
+
+# --- one function decides: the store path, URL templates, category names ---------------------
+
+
+def test_sqlite_paths_are_the_stores_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import sqlite_path
+    from bot.store import sqlite_path as store_sqlite_path
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for url, expected in (("sqlite:///~/state.db", tmp_path / "home" / "state.db"),
+                          ("sqlite:///./ledger.db", tmp_path / "ledger.db"),
+                          ("sqlite:////var/lib/digestbot/bot.db", Path("/var/lib/digestbot/bot.db"))):
+        settings = load_config(write(tmp_path, BASE + f"store: {url}\n"), env={})
+        assert sqlite_path(settings) == store_sqlite_path(url, settings.base_dir) == expected
+        assert f"({expected})" in summarize(settings)
+    error = config_error(write(tmp_path, BASE + "store: sqlite:///~no_such_user_zz/state.db\n"))
+    assert "home folder is unknown" in problem_at(error, "store")
+
+
+def test_url_templates_are_checked_by_the_sources_own_function(tmp_path: Path) -> None:
+    from bot.digest.sources import url_template_problem
+
+    for template in ("https://x.example/{date:%H}.md", "https://x.example/{date!s:>9999999}",
+                     "https://x.example/{date.year}/{date:%m-%d}", "https://exa mple.com/{date}"):
+        problem = url_template_problem(template)
+        assert problem is not None
+        error = config_error(write(tmp_path, BASE.replace("./digests", template)))
+        assert problem_at(error, "digests.source").startswith(f"{problem} (line ")
+    assert url_template_problem("HTTPS://x.example/{date:%Y-%m-%d}.md") is None
+    settings = load_config(write(tmp_path, BASE.replace("./digests", "HTTPS://x.example/{date}.md")), env={})
+    assert "URL template" in summarize(settings)
+
+
+def test_category_names_clash_as_the_lookup_compares_them(tmp_path: Path) -> None:
+    from bot.digest.categories import Categorizer, name_key
+
+    path = write(tmp_path, BASE + textwrap.dedent("""\
+        categories:
+          Large Models: {aliases: [llm]}
+          large-models: {}
+          Chips: {aliases: [LLM, ＣＨＩＰＳ, "---"]}
+        """))
+    error = config_error(path)
+    assert [p for p, _ in error.problems] == ["categories.large-models", "categories.Chips.aliases[0]",
+                                             "categories.Chips.aliases[2]"]
+    assert "'large-models' already names category 'Large Models'" in problem_at(error, "categories.large-models")
+    assert "no letter or digit" in problem_at(error, "categories.Chips.aliases[2]")
+    assert name_key("large-models") == name_key("Large Models")
+    fine = load_config(write(tmp_path, BASE + "categories:\n  Large Models: {aliases: [llm, 大模型]}\n"), env={})
+    categorizer = Categorizer(fine.categories)
+    assert categorizer.resolve("large_models") == categorizer.resolve("大模型") == "Large Models"
+
+
+def test_numbers_and_durations_have_upper_bounds(tmp_path: Path) -> None:
+    error = config_error(write(tmp_path, BASE + "delivery: {max_attempts: 1000, lease_ttl: 100d}\n"
+                                                "server: {max_body_bytes: '${BIG}'}\n"),
+                         env={"BIG": "9" * 5000})
+    assert "from 1 to 100" in problem_at(error, "delivery.max_attempts")
+    assert "at most 30 days" in problem_at(error, "delivery.lease_ttl")
+    # 5,000 digits through ${VAR}: a value too long for a whole number, not a traceback.
+    assert "whole number" in problem_at(error, "server.max_body_bytes")
