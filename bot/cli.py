@@ -259,7 +259,7 @@ def _date_argument(text: str) -> Any:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (expected YYYY-MM-DD)") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a date (expected YYYY-MM-DD)") from None
 
 
 def _cmd_console(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.bounded import shown
 from bot.config_yaml import join
 from bot.schedule import Schedule
 from bot.secrets import mask, show
@@ -56,7 +57,7 @@ def normalize_schedule(value: str) -> str:
         return Schedule.parse(value, _UTC).expr
     except (ArithmeticError, IndexError, TypeError, AttributeError):
         # The cron library failing in its own way on an odd expression is still a bad schedule.
-        raise ValueError(f"{value!r} is not a valid cron expression") from None
+        raise ValueError(f"{shown(value)} is not a valid cron expression") from None
 
 
 def kind(value: object) -> str:
@@ -245,12 +246,9 @@ class Checker:
             return normalize_schedule(value)
         except ValueError as exc:
             message = str(exc)
-            # The schedule parser quotes the value (and the cron library once more, lowercased):
-            # mask a secret there, and only there.
-            spaced = " ".join(value.split())
-            for written in {value, spaced, spaced.lower()}:
-                masked = mask(written, self.secrets)
-                if masked != written:
-                    message = message.replace(written, masked)
+            if mask(value, self.secrets) != value:
+                # The parser quotes the value in its own ways (the cron library once more, lowercased);
+                # with a secret in it, quote it once, masked, and say only what a schedule looks like.
+                message = f"{self.show(value)} is not a schedule: expected HH:MM or a 5-field cron expression"
             self.add(path, message)
             return default
