@@ -184,3 +184,25 @@ def test_every_example_item_marker_resolves_to_a_known_category(categorizer: Cat
     known = categorizer.known(digest)
     markers = [marker for item in digest.items for marker in item.categories]
     assert all(categorizer.resolve(marker, digest) in known for marker in markers)
+
+
+# -- the name rule check-config shares ---------------------------------------------------------
+
+def test_naming_problems_are_the_lookups_own_comparison() -> None:
+    from bot.digest.categories import name_key, naming_problems
+
+    words = [("A", "Large Models", "Large Models"), ("A.aliases[0]", "llm", "Large Models"),
+             ("B", "large_models", "large_models"), ("C", "Ｌ Ｌ Ｍ", "Chips"), ("D", "-_ -", "Dashes"),
+             ("E", "Chips", "Chips")]
+    assert naming_problems(words) == [
+        ("B", "'large_models' already names category 'Large Models'"),
+        ("C", "'Ｌ Ｌ Ｍ' already names category 'Large Models'"),
+        ("D", "'-_ -' has no letter or digit, so nobody could type it"),
+    ]
+    assert name_key("Ｌ Ｌ Ｍ") == name_key("llm") == "llm"
+
+
+def test_rule_errors_quote_values_in_bounded_length() -> None:
+    with pytest.raises(ValueError) as caught:
+        rules_from_mapping({"Hardware": {"keywords": ["chip", "x" * 5000 + " "]}, "Other": {"keywords": [[1] * 5000]}})
+    assert len(str(caught.value)) < 200

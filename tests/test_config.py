@@ -619,3 +619,12 @@ def test_numbers_and_durations_have_upper_bounds(tmp_path: Path) -> None:
     assert "at most 30 days" in problem_at(error, "delivery.lease_ttl")
     # 5,000 digits through ${VAR}: a value too long for a whole number, not a traceback.
     assert "whole number" in problem_at(error, "server.max_body_bytes")
+
+
+def test_a_secret_in_a_schedule_is_quoted_once_and_masked(tmp_path: Path) -> None:
+    secret = "0 0 * * topsecretvalue"
+    path = write(tmp_path, BASE.replace('"09:30"', '"${SLACK_SIGNING_SECRET}"')
+                 + "slack: {token: '', signing_secret: '${SLACK_SIGNING_SECRET}'}\n")
+    error = config_error(path, env={"SLACK_SIGNING_SECRET": secret})
+    assert secret not in str(error) and "topsecretvalue" not in str(error)
+    assert problem_at(error, "channels[0].schedule").startswith("'***' is not a schedule: expected HH:MM")

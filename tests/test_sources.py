@@ -588,3 +588,38 @@ async def test_another_days_document_is_not_that_days_digest(digest_server: Dige
         assert await source.for_date(DAY) is None
     finally:
         await source.close()
+
+
+# -- the checks check-config shares -----------------------------------------------------------
+
+@pytest.mark.parametrize(("template", "fragment"), [
+    ("https://x.example/{date!s:>999999999}", "only {date} and {date:FORMAT}"),
+    ("https://x.example/{date.year}/{date:%m}", "only {date} and {date:FORMAT}"),
+    ("https://x.example/{0}/{date}", "only {date} and {date:FORMAT}"),
+    ("https://x.example/{date:{date}}", "only {date} and {date:FORMAT}"),
+    ("https://x.example/{date:%H}.md", "does not use the date"),
+    ("https://x.example/news {date}.md", "space or a control character"),
+    ("https://x.example:99999/{date}.md", "valid host and port"),
+    ("https:///{date}.md", "with a host"),
+])
+def test_url_templates_that_could_not_be_fetched_are_refused_without_quoting_them(template: str,
+                                                                                  fragment: str) -> None:
+    problem = url_template_problem(template) or ""
+    assert fragment in problem
+    assert "x.example" not in problem
+
+
+def test_url_scheme_case_and_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.digest.sources import folder_path, is_url
+
+    assert is_url("HTTPS://x.example/{date}.md") and is_url("http://x") and not is_url("./https://x")
+    assert url_template_problem("HTTPS://x.example/{date}.md") is None
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert folder_path("~/digests", tmp_path / "conf") == tmp_path / "home" / "digests"
+    assert folder_path("digests/../d", tmp_path / "conf") == tmp_path / "conf" / "d"
+    for bad in ("dig\x00ests", "~no_such_user_zz/digests"):
+        with pytest.raises(ValueError):
+            folder_path(bad, tmp_path)
+    settings = Settings(digests=DigestSettings(source="~/digests"), base_dir=tmp_path / "conf")
+    source = open_source(settings, categorizer())
+    assert isinstance(source, FolderSource) and source.folder == tmp_path / "home" / "digests"
