@@ -193,11 +193,12 @@ def test_naming_problems_are_the_lookups_own_comparison() -> None:
 
     words = [("A", "Large Models", "Large Models"), ("A.aliases[0]", "llm", "Large Models"),
              ("B", "large_models", "large_models"), ("C", "Ｌ Ｌ Ｍ", "Chips"), ("D", "-_ -", "Dashes"),
-             ("E", "Chips", "Chips")]
+             ("E", "Chips", "Chips"), ("F", "Red\x1b[31m", "Red")]
     assert naming_problems(words) == [
         ("B", "'large_models' already names category 'Large Models'"),
         ("C", "'Ｌ Ｌ Ｍ' already names category 'Large Models'"),
         ("D", "'-_ -' has no letter or digit, so nobody could type it"),
+        ("F", "'Red\\x1b[31m' contains a control character"),
     ]
     assert name_key("Ｌ Ｌ Ｍ") == name_key("llm") == "llm"
 

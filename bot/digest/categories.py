@@ -47,7 +47,8 @@ def naming_problems(words: Iterable[tuple[str, str, str]],
     """(where, why) for every name or alias that cannot select its category.
 
     `words` are (where, word, category) in config order, each category's own name first: a word
-    nobody can type (only spaces, hyphens, underscores) or one that already selects another category.
+    nobody can type (only spaces, hyphens, underscores), one with a control character, or one that
+    already selects another category.
     """
     owners: dict[str, str] = {}
     problems: list[tuple[str, str]] = []
@@ -55,6 +56,10 @@ def naming_problems(words: Iterable[tuple[str, str, str]],
         key = name_key(word)
         if not key:
             problems.append((where, f"{show(word)} has no letter or digit, so nobody could type it"))
+            continue
+        if any(unicodedata.category(character) == "Cc" for character in word):
+            # It is shown in chats and terminals, where a control character could restyle or hide text.
+            problems.append((where, f"{show(word)} contains a control character"))
             continue
         owner = owners.setdefault(key, category)
         if owner != category:
