@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text
 from bot.digest.parse import parse_file
-from bot.render import Payload
+from bot.render import Payload, links
 from bot.render.splitting import BreakLevel, break_levels, graphemes, split_text
 from bot.render.telegram import (
     LIMITS,
@@ -71,7 +71,7 @@ class Expected:
         elif _blank(label):
             self.add_plain(url)
         else:
-            self.add_plain(f"{label}({url})")
+            self.add_plain(f"{label}({url})" if links.url_beside(label, url) else label)
 
     def add_paragraph(self, nodes: Paragraph) -> None:
         for node in nodes:

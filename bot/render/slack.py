@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text, plain_text
-from bot.render import Payload
+from bot.render import (
+    Payload,
+    digest_without_surrogates,
+    item_without_surrogates,
+    links,
+    payloads_without_surrogates,
+    without_surrogates,
+)
 from bot.render.splitting import BreakLevel, break_levels, grapheme_boundaries, split_text
 
 __all__ = ["LIMITS", "SlackLimits", "render_digest", "render_items", "render_notice"]
@@ -55,9 +62,6 @@ _RUN_OVERHEAD = 10
 # Reserved beside a part's title for " · (k/n)"; six digits each cover any digest Slack could hold.
 _PART_MARK_ROOM = len(" · (999999/999999)")
 
-# Only schemes a reader can safely follow become links; javascript:, data: and the like are shown
-# as text beside their label, as the Telegram renderer does.
-_SCHEME = re.compile(r"(?:https?|ftps?|mailto|tel):", re.IGNORECASE)
 _BARE_URL = re.compile(r"https?://[^\s<>|\"'`，。、；：！？（）「」『』【】《》“”‘’]+")
 _URL_TRAILING = ".,;:!?'\"*_~"
 _TEXT_SPECIALS = re.compile(r"[&<>*_~`]")
@@ -114,7 +118,7 @@ def _escape_code(text: str) -> str:
 
 def _escape_url(url: str) -> str:
     def percent(match: re.Match[str]) -> str:
-        return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8", "surrogatepass"))
+        return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8"))
 
     return _URL_UNSAFE.sub(percent, url).replace("&", "&amp;")
 
@@ -204,7 +208,8 @@ def _text_with_bare_urls(text: str, bold: bool, italic: bool, limits: SlackLimit
         url = match.group().rstrip(_URL_TRAILING)
         while url.endswith(")") and url.count("(") < url.count(")"):
             url = url[:-1].rstrip(_URL_TRAILING)
-        if len(url) <= len("https://"):
+        if links.link_url(url, links.SLACK) is None:
+            # "https://" or "http:///x" names no host: it stays text like the words around it.
             continue
         start = match.start()
         out.append(_Run("text", text[position:start], bold, italic))
@@ -218,11 +223,10 @@ def _link_runs(url: str, label: str, bold: bool, italic: bool, limits: SlackLimi
     label = " ".join(label.split()) or url
     escaped_url = _escape_url(url)
     link_room = limits.max_section_text // 2
-    if not url or not _SCHEME.match(url) or len(escaped_url) > min(limits.max_link_url, link_room // 2):
-        # No link Slack would make safely (no scheme, e.g. "!here"), or one too long to keep whole:
-        # the reader still gets every character.
-        shown = label if not url or label == url else f"{label} ({url})"
-        return [_Run("text", shown, bold, italic)]
+    if links.link_url(url, links.SLACK) is None or len(escaped_url) > min(limits.max_link_url, link_room // 2):
+        # Not a link a reader can follow (no scheme or host, e.g. "!here" or "https://"), or one
+        # too long to keep whole: the reader still gets every character.
+        return [_Run("text", links.as_text(label, url), bold, italic)]
     label_room = link_room - len(escaped_url) - 3
     if sum(_text_cost(char) for char in label) <= label_room:
         return [_Run("link", label, bold, italic, escaped_url)]
@@ -412,10 +416,6 @@ def _split_runs(runs: Sequence[_Run], limit: int) -> list[list[_Run]]:
         position = end
     link_costs = {start: len(run.rendered_link()) for start, run in zip(run_starts, runs, strict=True)
                   if run.kind == "link"}
-    for inner in range(1, size):
-        # Python strings hold code points, but text decoded with surrogatepass may hold pairs.
-        if "\ud800" <= text[inner - 1] <= "\udbff" and "\udc00" <= text[inner] <= "\udfff":
-            levels[inner] = BreakLevel.NONE
     run_ends = [*run_starts[1:], size]
 
     pieces: list[list[_Run]] = []
@@ -551,7 +551,10 @@ def _truncate(text: str, limit: int, measure: Callable[[str], int] = len) -> str
             break
         if boundaries[index + 1]:
             keep = index + 1
-    return text[:keep].rstrip() + ELLIPSIS
+    # Trailing spaces go before the ellipsis, but only whole clusters of them.
+    while keep and text[keep - 1].isspace() and boundaries[keep - 1]:
+        keep -= 1
+    return text[:keep] + ELLIPSIS
 
 
 def _header_text(title: str, limits: SlackLimits) -> tuple[str, bool]:
@@ -692,6 +695,7 @@ def _text_cost_of(text: str) -> int:
 
 def render_digest(digest: Digest, *, limits: SlackLimits = LIMITS) -> list[Payload]:
     """The whole digest as chat.postMessage parameters, one dict per message, in order."""
+    digest = digest_without_surrogates(digest)
     header, shortened = _header_text(digest.title, limits)
     groups: list[_Group] = []
     intro = _Flow()
@@ -716,13 +720,16 @@ def render_digest(digest: Digest, *, limits: SlackLimits = LIMITS) -> list[Paylo
             groups.append(_divider())
         groups.extend(section)
     date = digest.date.isoformat()
-    return _assemble(groups, limits, header=header or None, first_context=date,
-                     part_title=digest.title or date, fallback_title=f"{digest.title} · {date}".strip(" ·"))
+    return payloads_without_surrogates(_assemble(
+        groups, limits, header=header or None, first_context=date, part_title=digest.title or date,
+        fallback_title=f"{digest.title} · {date}".strip(" ·")))
 
 
 def render_items(heading: str, items: Sequence[Item], digest: Digest, *,
                  limits: SlackLimits = LIMITS) -> list[Payload]:
     """Some items of a digest (an answer to /item or /category) under ``heading``."""
+    heading, digest = without_surrogates(heading), digest_without_surrogates(digest)
+    items = [item_without_surrogates(item) for item in items]
     header, shortened = _header_text(heading, limits)
     groups: list[_Group] = []
     if shortened:
@@ -733,12 +740,14 @@ def render_items(heading: str, items: Sequence[Item], digest: Digest, *,
     date = digest.date.isoformat()
     source = _truncate(" ".join(digest.title.split()), limits.max_part_title)
     context = f"{source} · {date}" if source else date
-    return _assemble(groups, limits, header=header or None, first_context=context,
-                     part_title=heading or digest.title or date, fallback_title=heading or context)
+    return payloads_without_surrogates(_assemble(
+        groups, limits, header=header or None, first_context=context, part_title=heading or digest.title or date,
+        fallback_title=heading or context))
 
 
 def render_notice(text: str, *, limits: SlackLimits = LIMITS) -> list[Payload]:
     """The bot's own words (plain text, paragraphs on blank lines) as messages; none for blank text."""
+    text = without_surrogates(text)
     flow = _Flow()
     for paragraph in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")):
         if _visible(paragraph):
@@ -746,5 +755,5 @@ def render_notice(text: str, *, limits: SlackLimits = LIMITS) -> list[Payload]:
     units = _section_units(flow, limits)
     if not units:
         return []
-    return _assemble([_Group([unit]) for unit in units], limits, header=None, first_context=None,
-                     part_title="", fallback_title=text)
+    return payloads_without_surrogates(_assemble([_Group([unit]) for unit in units], limits, header=None,
+                                                 first_context=None, part_title="", fallback_title=text))

@@ -11,8 +11,6 @@ the next, so every message stands alone.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +18,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text
-from bot.render import Payload
+from bot.render import Payload, links, without_surrogates
 from bot.render.splitting import BreakLevel, break_levels
 
 __all__ = [
@@ -115,13 +113,10 @@ _CLEAN_TABLE: dict[int, str | None] = {
     0x2029: "\n",
     **{code: None for code in range(0x202A, 0x202F)},
 }
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _clean(text: str) -> str:
-    cleaned = text.translate(_CLEAN_TABLE)
-    # Lone surrogates cannot travel as UTF-8.
-    return _SURROGATE.sub("\ufffd", cleaned) if _SURROGATE.search(cleaned) else cleaned
+    return without_surrogates(text.translate(_CLEAN_TABLE))
 
 
 def _escape_text(text: str) -> str:
@@ -132,39 +127,15 @@ def _escape_attribute(text: str) -> str:
     return _escape_text(text).replace('"', "&quot;")
 
 
-_URL_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
-_PORT = re.compile(r"[1-9][0-9]{0,4}")
-
-
 @lru_cache(maxsize=4096)
 def telegram_link_url(url: str, limits: TelegramLimits = LIMITS) -> str | None:
     """``url`` if Telegram surely keeps it as a link target, else None (it is then shown as text).
 
     Telegram silently drops links it does not accept (other schemes, hosts without a dot, bad
-    ports), which would lose the URL; this check is stricter than Telegram's own.
+    ports), which would lose the URL; the link policy's strict form is stricter than Telegram.
     """
-    if not url or len(url.encode("utf-8")) > limits.max_link_url_bytes:
+    if links.link_url(url, links.TELEGRAM) is None or len(url.encode("utf-8")) > limits.max_link_url_bytes:
         return None
-    if "\\" in url or any(unicodedata.category(char) in _URL_FORBIDDEN_CATEGORIES for char in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not url[len(parts.scheme):].startswith("://"):
-        return None
-    netloc = parts.netloc
-    if not netloc or "@" in netloc or "[" in netloc:
-        return None
-    host, colon, port = netloc.partition(":")
-    if colon and (not _PORT.fullmatch(port) or int(port) > 65535):
-        return None
-    labels = host.split(".")
-    if len(labels) < 2:
-        return None
-    for label in labels:
-        if not label or not all(char.isalnum() or char in "-_" for char in label):
-            return None
     return url
 
 
@@ -208,7 +179,8 @@ def _link_segments(url: str, children: Sequence[Inline], marks: Marks, out: list
         shown_url = _clean(url)
         if not _is_blank(label):
             out.extend(label)
-            out.append(_Segment(f" ({shown_url})", marks))
+            if links.url_beside("".join(segment.text for segment in label), shown_url):
+                out.append(_Segment(f" ({shown_url})", marks))
         else:
             out.append(_Segment(shown_url, marks))
         return
@@ -565,7 +537,8 @@ def _pack(sections: Sequence[Sequence[_Block]], limits: TelegramLimits) -> list[
 
 
 def _payload(html: str) -> Payload:
-    return {"text": html, "parse_mode": "HTML", "link_preview_options": dict(_LINK_PREVIEW_OFF)}
+    # The last guard: every text reaching here went through _clean, and no link target holds a surrogate.
+    return {"text": without_surrogates(html), "parse_mode": "HTML", "link_preview_options": dict(_LINK_PREVIEW_OFF)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text
-from bot.render import Payload
+from bot.render import Payload, links, payloads_without_surrogates, without_surrogates
 
 __all__ = ["render_digest", "render_items", "render_notice"]
 
@@ -17,7 +17,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _clean(text: str) -> str:
-    return _CONTROL.sub("", text)
+    # Surrogates go before anything is measured or joined; the payloads are checked once more.
+    return without_surrogates(_CONTROL.sub("", text))
 
 
 def _inline(nodes: Sequence[Inline]) -> str:
@@ -28,9 +29,9 @@ def _inline(nodes: Sequence[Inline]) -> str:
         elif isinstance(node, Bold | Italic):
             parts.append(_inline(node.children))
         elif isinstance(node, Link):
-            label = _inline(node.children)
-            # A terminal cannot hide a URL behind its label, so both are shown.
-            parts.append(node.url if label.strip() in ("", node.url) else f"{label} ({node.url})")
+            # A terminal cannot hide a URL behind its label: every link reads as text, the way
+            # the other renderers show a URL that cannot be a link.
+            parts.append(links.as_text(_inline(node.children), node.url))
     return "".join(parts)
 
 
@@ -86,14 +87,14 @@ def render_digest(digest: Digest) -> list[Payload]:
     if digest.commentary_heading:
         blocks.append([_clean(digest.commentary_heading)])
     blocks += _paragraph_blocks(digest.commentary)
-    return [{"text": _join(blocks)}]
+    return payloads_without_surrogates([{"text": _join(blocks)}])
 
 
 def render_items(heading: str, items: Sequence[Item], digest: Digest) -> list[Payload]:
     blocks: list[list[str]] = [[_clean(heading)]]
     blocks += [_item_lines(item) for item in items]
-    return [{"text": _join(blocks)}]
+    return payloads_without_surrogates([{"text": _join(blocks)}])
 
 
 def render_notice(text: str) -> list[Payload]:
-    return [{"text": _clean(text)}]
+    return payloads_without_surrogates([{"text": _clean(text)}])
