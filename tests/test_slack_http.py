@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -701,3 +702,13 @@ async def test_command_text_arrives_unescaped(rig: Rig) -> None:
     shown = json.dumps(answer, ensure_ascii=False)
     assert "R&amp;D &lt;x&gt;" in shown
     assert "&amp;amp;" not in shown and "&amp;lt;" not in shown
+
+
+async def test_a_flood_of_forged_requests_logs_one_line_not_one_each(rig: Rig, caplog: pytest.LogCaptureFixture,
+                                                                    ) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.channels.slack")
+    for _ in range(40):
+        status, _, _ = await rig.command("today", headers=forged)
+        assert status == 401
+    refusals = [record for record in caplog.records if "refused" in record.getMessage()]
+    assert len(refusals) == 1

@@ -47,6 +47,7 @@ from bot.render import Payload, render_reply
 from bot.render import slack as render
 from bot.render.splitting import BreakLevel, break_levels, split_text
 from bot.store.base import Store
+from bot.web import Throttled
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +278,8 @@ class SlackChannel:
         self.timezone = timezone or ZoneInfo("UTC")
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._limiter = SlidingWindowLimiter(rate_limit.per_channel, rate_limit.period)
+        # Forged or stale requests are an attacker's to repeat: one line a minute, with a count.
+        self._refusals = Throttled(log)
         self._request_timeout = request_timeout
         self._connect_timeout = min(connect_timeout, request_timeout)
         self._inline_wait = inline_wait
@@ -587,12 +590,13 @@ class SlackChannel:
         configured, that a signature is there, and that its timestamp is within Slack's window.
         """
         if self._verifier is None:
-            log.warning("slack: a request to %s was refused: no signing_secret is configured", request.path)
+            self._refusals(logging.WARNING, "slack: a request to %s was refused: no signing_secret is configured",
+                           request.path)
             return web.Response(status=401, text="request signing is not configured")
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         if not (signature.startswith("v0=") and _recent(timestamp)):
-            log.warning("slack: refused an unsigned or stale request to %s", request.path)
+            self._refusals(logging.WARNING, "slack: refused an unsigned or stale request to %s", request.path)
             return web.Response(status=401, text="invalid signature")
         try:
             body = await httpguard.read_body(request, self._max_request_bytes)
@@ -604,7 +608,7 @@ class SlackChannel:
             # A signature header with non-ASCII bytes cannot be compared: it is simply not valid.
             valid = False
         if not valid:
-            log.warning("slack: refused a request to %s with a wrong signature", request.path)
+            self._refusals(logging.WARNING, "slack: refused a request to %s with a wrong signature", request.path)
             return web.Response(status=401, text="invalid signature")
         return body
 
