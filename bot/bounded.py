@@ -20,6 +20,9 @@ MAX_YAML_DEPTH = 64
 # nine levels deep) expands to billions of nodes from a few hundred bytes; every later walk over
 # the values (validation, masking, messages) would pay for that expansion.
 MAX_ALIAS_EXPANSION = 10_000
+# Characters that aliases may add: an alias to one long string used thousands of times is a bomb
+# in few nodes.
+MAX_ALIAS_CHARS = 1_000_000
 # Values quoted in error messages are cut to this many characters.
 MAX_SHOWN_CHARS = 80
 
@@ -97,13 +100,13 @@ class BoundedLoaderMixin:
 
     _depth = 0
 
-    def increase_flow_level(self) -> None:
-        # PyYAML's scanner revisits every open flow level on each token, so `[[[[…` costs the
-        # square of its depth before the composer ever sees it; refuse it where it starts.
-        super().increase_flow_level()  # type: ignore[misc]
-        if self.flow_level > MAX_YAML_DEPTH:  # type: ignore[attr-defined]
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # PyYAML's scanner looks ahead over every open flow level at each token, so `[[[[…` costs
+        # the square of its depth before the composer ever sees it; refuse it where it starts.
+        if self.flow_level >= MAX_YAML_DEPTH:  # type: ignore[attr-defined]
             mark = self.get_mark()  # type: ignore[attr-defined]
             raise BoundsError(f"nested more than {MAX_YAML_DEPTH} levels deep", mark.line + 1)
+        super().fetch_flow_collection_start(token_class)  # type: ignore[misc]
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self._depth += 1
@@ -125,23 +128,28 @@ def _children(node: yaml.Node) -> Iterator[yaml.Node]:
             yield value
 
 
-def check_expansion(root: yaml.Node, budget: int = MAX_ALIAS_EXPANSION) -> None:
-    """Raises BoundsError when aliases make the document larger than written by over `budget` nodes.
+def check_expansion(root: yaml.Node, budget: int = MAX_ALIAS_EXPANSION,
+                    char_budget: int = MAX_ALIAS_CHARS) -> None:
+    """Raises BoundsError when aliases make the document larger than written by over `budget`
+    nodes or `char_budget` characters of scalars.
 
     The walk counts every occurrence of a node, as a later walk over the constructed values would
-    meet it, and stops as soon as the budget is spent: its cost is bounded by the document's own
+    meet it, and stops as soon as a budget is spent: its cost is bounded by the document's own
     size plus the budget, never by the expansion.
     """
     distinct: set[int] = set()
     repeats = 0
+    repeated_chars = 0
     stack = [root]
     while stack:
         node = stack.pop()
         if id(node) in distinct:
             repeats += 1
-            if repeats > budget:
-                raise BoundsError(f"aliases expand it beyond {budget:,} extra values (an alias bomb?)",
-                                  node.start_mark.line + 1)
+            if isinstance(node, yaml.ScalarNode):
+                repeated_chars += len(node.value)
+            if repeats > budget or repeated_chars > char_budget:
+                raise BoundsError(f"aliases repeat values beyond {budget:,} extra values or {char_budget:,} "
+                                  "extra characters (an alias bomb?)", node.start_mark.line + 1)
         else:
             distinct.add(id(node))
         stack.extend(_children(node))

@@ -9,14 +9,11 @@ from typing import Any
 
 import yaml
 
-from bot.bounded import MAX_FILE_BYTES, MAX_YAML_DEPTH, BoundedLoaderMixin, BoundsError, compose, disposing, shown
+from bot.bounded import BoundedLoaderMixin, BoundsError, compose, disposing, shown
 
 # A config value is a name, a URL, a token or a schedule; nothing written by hand comes near this,
 # and every later check (zones, cron, URLs, masking) may then take a value's length as small.
 MAX_VALUE_CHARS = 8192
-# Characters of all values together, each alias counted everywhere it is used: a long string
-# repeated by a few thousand aliases is a bomb by size even within the node bound.
-MAX_EXPANDED_CHARS = MAX_FILE_BYTES
 # Digits (and signs, dots, exponents) of one number: int("9" * 5000) is refused by Python itself,
 # and `!!int 1:2:3:…` (base 60) costs the square of its length.
 MAX_NUMBER_CHARS = 64
@@ -49,14 +46,6 @@ class _Loader(BoundedLoaderMixin, yaml.SafeLoader):
     numbers are decimal and dates stay strings. Tags beyond the core schema (`!!timestamp`,
     `!!binary`, `!!set`, `!!python/…`) would only bring types no setting takes.
     """
-
-    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
-        # The scanner looks up to 1,024 characters ahead at every open `[` or `{`, each time over
-        # all of them, before the composer's depth bound is reached; refuse the nesting here.
-        # (BoundedLoaderMixin.increase_flow_level is meant for this, but PyYAML 6 never calls it.)
-        if self.flow_level >= MAX_YAML_DEPTH:
-            raise BoundsError(f"nested more than {MAX_YAML_DEPTH} levels deep", self.get_mark().line + 1)
-        super().fetch_flow_collection_start(TokenClass)
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         self._short_number(node, "whole number")
@@ -245,27 +234,6 @@ class _Walk:
             self.node(value_node, child)
 
 
-def _expanded_chars(root: yaml.Node) -> int | None:
-    """The line of the first value past MAX_EXPANDED_CHARS, counting every alias where it is used.
-
-    compose() has bounded the number of node occurrences, so this walk is bounded too.
-    """
-    total = 0
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, yaml.ScalarNode):
-            total += len(node.value)
-            if total > MAX_EXPANDED_CHARS:
-                return int(node.start_mark.line) + 1
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack += (key, value)
-    return None
-
-
 def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
     mark = exc.problem_mark or exc.context_mark
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "an unknown line"
@@ -296,10 +264,6 @@ def read_yaml(text: str, env: Mapping[str, str]) -> Document:
             node = compose(loader)
             if node is None:
                 return document
-            line = _expanded_chars(node)
-            if line is not None:
-                return document.refuse(f"YAML at line {line}: aliases repeat the values beyond "
-                                       f"{MAX_EXPANDED_CHARS:,} characters (an alias bomb?)")
             _Walk(document, env).node(node, "")
             document.data = loader.construct_document(node)
         except BoundsError as exc:
