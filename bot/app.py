@@ -266,15 +266,14 @@ class App:
 
 
 def server_limits_from(server: ServerSettings) -> ServerLimits:
-    """The HTTP server's limits from its settings; a limit the config has no key for keeps its default."""
+    """The HTTP server's limits from its settings; a limit the config leaves out keeps its default."""
     defaults = ServerLimits()
-    max_connections = getattr(server, "max_connections", None)
     return ServerLimits(
         max_body_bytes=server.max_body_bytes,
-        header_timeout=float(getattr(server, "header_timeout", defaults.header_timeout)),
-        body_timeout=float(getattr(server, "body_timeout", defaults.body_timeout)),
-        keepalive_timeout=float(getattr(server, "keepalive_timeout", defaults.keepalive_timeout)),
-        max_connections=int(max_connections) if max_connections is not None else None,
+        header_timeout=server.header_timeout or defaults.header_timeout,
+        body_timeout=server.body_timeout or defaults.body_timeout,
+        keepalive_timeout=server.keepalive_timeout or defaults.keepalive_timeout,
+        max_connections=server.max_connections,
     )
 
 

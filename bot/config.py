@@ -53,7 +53,10 @@ _DIGEST_KEYS = ("source", "poll_interval", "poll_deadline", "catch_up", "fetch_t
 _CATEGORY_KEYS = ("aliases", "keywords")
 _TELEGRAM_KEYS = ("token", "base_url", "updates", "webhook_url", "webhook_secret", "rate_limit_scale")
 _SLACK_KEYS = ("token", "signing_secret", "app_token", "base_url", "admins", "public_replies", "rate_limit_scale")
-_SERVER_KEYS = ("listen", "max_body_bytes")
+# More connections than this would want more open files than a small host allows any process.
+_MAX_CONNECTIONS = 65_536
+_SERVER_KEYS = ("listen", "max_body_bytes", "header_timeout", "body_timeout", "keepalive_timeout",
+                "max_connections")
 _DELIVERY_KEYS = ("lease_ttl", "max_attempts", "backoff_base", "backoff_max")
 _CHANNEL_KEYS = ("name", "platform", "chat", "schedule", "timezone")
 # Key names the bot itself defines: never masked in a key path (see bot.secrets.mask_path).
@@ -230,7 +233,17 @@ def _server(check: Checker, raw: object) -> ServerSettings:
         else:
             host, port = match.group(1).strip("[]"), int(match.group(2))
     max_body = check.integer(section, "max_body_bytes", "server", defaults.max_body_bytes, 1024, _MAX_BODY_BYTES)
-    return ServerSettings(host=host, port=port, max_body_bytes=max_body)
+
+    def optional_duration(key: str) -> float | None:
+        return check.duration(section, key, "server", 0.0) or None if key in section else None
+
+    max_connections = (check.integer(section, "max_connections", "server", 0, 1, _MAX_CONNECTIONS) or None
+                       if "max_connections" in section else None)
+    return ServerSettings(host=host, port=port, max_body_bytes=max_body,
+                          header_timeout=optional_duration("header_timeout"),
+                          body_timeout=optional_duration("body_timeout"),
+                          keepalive_timeout=optional_duration("keepalive_timeout"),
+                          max_connections=max_connections)
 
 
 def _delivery(check: Checker, raw: object) -> DeliverySettings:

@@ -90,6 +90,11 @@ class ServerSettings:
     host: str = "0.0.0.0"
     port: int = 8080
     max_body_bytes: int = 1024 * 1024
+    # None: the server's own default (bot.web.ServerLimits), so the numbers live in one place.
+    header_timeout: float | None = None
+    body_timeout: float | None = None
+    keepalive_timeout: float | None = None
+    max_connections: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,7 +107,8 @@ def test_example_config_documents_every_key() -> None:
                 "updates:", "webhook_url:", "webhook_secret:", "slack:", "signing_secret:", "app_token:",
                 "admins:", "public_replies:", "server:", "listen:", "max_body_bytes:", "delivery:",
                 "lease_ttl:", "max_attempts:", "backoff_base:", "backoff_max:", "channels:", "schedule:",
-                "store_prefix:", "rate_limit_scale:"):
+                "store_prefix:", "rate_limit_scale:", "header_timeout:", "body_timeout:",
+                "keepalive_timeout:", "max_connections:"):
         assert key in text, f"config.example.yaml does not document {key}"
 
 
@@ -139,6 +140,27 @@ def test_substituted_values_are_typed_after_substitution(tmp_path: Path) -> None
     assert settings.server.max_body_bytes == 65536
     assert settings.slack.public_replies is True
     assert settings.digests.catch_up == 5400
+
+
+def test_server_limits_come_from_the_config_and_default_to_the_servers_own(tmp_path: Path) -> None:
+    from bot.app import server_limits_from
+    from bot.web import ServerLimits
+
+    path = write(tmp_path, BASE + "server:\n  header_timeout: 5s\n  body_timeout: 1m\n  keepalive_timeout: 30\n"
+                                   "  max_connections: 64\n")
+    limits = server_limits_from(load_config(path, env={}).server)
+    assert (limits.header_timeout, limits.body_timeout, limits.keepalive_timeout) == (5.0, 60.0, 30.0)
+    assert limits.connection_cap() == 64
+    defaults = server_limits_from(load_config(write(tmp_path, BASE), env={}).server)
+    assert defaults == ServerLimits(max_body_bytes=defaults.max_body_bytes)
+
+
+def test_server_limits_that_make_no_sense_are_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "server:\n  header_timeout: 0\n  body_timeout: soon\n  max_connections: 0\n")
+    error = config_error(path, env={})
+    assert "greater than zero" in problem_at(error, "server.header_timeout")
+    assert "duration" in problem_at(error, "server.body_timeout")
+    assert "from 1" in problem_at(error, "server.max_connections")
 
 
 def test_doubled_dollar_writes_a_literal_reference(tmp_path: Path) -> None:
