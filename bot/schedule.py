@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
+from bot.bounded import shown
+
 _DAILY = re.compile(r"(\d{1,2}):(\d{2})")
 # Wall-clock slots within this distance of a moment's own wall time are examined. Offset changes
 # (DST and one-off zone changes) are at most a few hours, so slots farther away are safely on the
@@ -34,10 +36,10 @@ def parse_daily_time(text: str) -> dt.time:
     """"9:30" / "09:30" → time(9, 30); ValueError with the expected format otherwise."""
     match = _DAILY.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"{text!r} is not a time of day: expected HH:MM, e.g. 09:30")
+        raise ValueError(f"{shown(text)} is not a time of day: expected HH:MM, e.g. 09:30")
     hour, minute = int(match.group(1)), int(match.group(2))
     if hour > 23 or minute > 59:
-        raise ValueError(f"{text!r} is not a time of day: hours run 00-23 and minutes 00-59")
+        raise ValueError(f"{shown(text)} is not a time of day: hours run 00-23 and minutes 00-59")
     return dt.time(hour, minute)
 
 
@@ -91,16 +93,16 @@ class Schedule:
         fields = text.split(" ")
         if len(fields) != 5 or text.startswith("@"):
             raise ValueError(
-                f"{expr!r} is not a schedule: expected HH:MM (daily) or a cron expression with "
+                f"{shown(expr)} is not a schedule: expected HH:MM (daily) or a cron expression with "
                 f"5 fields (minute hour day-of-month month day-of-week), e.g. '30 9 * * 1-5'"
             )
         try:
             probe = croniter(text, dt.datetime(2000, 1, 1))
             probe.get_next(dt.datetime)
         except CroniterBadDateError:
-            raise ValueError(f"{expr!r} never matches a real date") from None
+            raise ValueError(f"{shown(expr)} never matches a real date") from None
         except (CroniterError, ValueError, KeyError) as exc:
-            raise ValueError(f"{expr!r} is not a valid cron expression: {exc}") from None
+            raise ValueError(f"{shown(expr)} is not a valid cron expression: {str(exc)[:120]}") from None
         return cls(text, tz)
 
     def __str__(self) -> str:

@@ -279,3 +279,10 @@ def test_next_and_latest_bracket_every_moment(moment: dt.datetime, expr: str, tz
     # Nothing is due strictly between the two, and each is reachable from the other.
     assert utc(schedule.next_after(latest)) == utc(following)
     assert utc(schedule.latest_at_or_before(following)) == utc(following)
+
+
+def test_a_huge_schedule_is_quoted_short_in_its_error() -> None:
+    for text in ("9" * 10_000 + ":30", "x" * 10_000, "* * * * " + "9" * 10_000):
+        with pytest.raises(ValueError) as error:
+            Schedule.parse(text, ZoneInfo("UTC"))
+        assert len(str(error.value)) < 400
