@@ -25,6 +25,7 @@ from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target
 from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
 from bot.errors import DigestBotError, DigestError
+from bot.outcomes import Kind
 from bot.render import Renderer, render_reply
 from bot.scheduler import Scheduler, utc_now
 from bot.store import open_store
@@ -51,15 +52,11 @@ class SendReport:
     digest_date: dt.date | None
     result: DeliveryResult | None
     note: str = ""
+    skipped: bool = False    # not an attempt at all: the platform is not configured or the chat is inactive
 
     @property
     def ok(self) -> bool:
         return self.result is not None and self.result.ok
-
-    @property
-    def skipped(self) -> bool:
-        """Not an attempt at all: the platform has no token configured."""
-        return self.note.startswith("skipped")
 
     @property
     def summary(self) -> str:
@@ -214,7 +211,7 @@ class App:
                 continue
             if channel.platform not in self.channels:
                 reports.append(SendReport(channel.name, channel.platform, None, None,
-                                          f"skipped: {channel.platform} is not configured"))
+                                          f"skipped: {channel.platform} is not configured", skipped=True))
                 show(f"{channel.name}: skipped ({channel.platform} is not configured)")
                 continue
             report = await self._send_one(channel, digest_date, dry_run, show)
@@ -238,7 +235,8 @@ class App:
             return SendReport(channel.name, channel.platform, digest_date, None, str(error))
         if gone is not None:
             show(f"{channel.name}: skipped (inactive: {gone})")
-            return SendReport(channel.name, channel.platform, digest_date, None, f"skipped: inactive ({gone})")
+            return SendReport(channel.name, channel.platform, digest_date, None, f"skipped: inactive ({gone})",
+                              skipped=True)
         if digest is None:
             wanted = digest_date.isoformat() if digest_date else "today or earlier"
             show(f"{channel.name}: no digest dated {wanted}")
@@ -280,6 +278,8 @@ def server_limits_from(server: ServerSettings) -> ServerLimits:
 def describe(result: DeliveryResult) -> str:
     parts = f"{result.parts_total} part(s)"
     match result.outcome:
+        case Outcome.DELIVERED if result.kind is Kind.MAYBE_SENT:
+            return f"delivered {parts} ({result.parts_sent} sent now); {result.reason}"
         case Outcome.DELIVERED:
             return f"delivered {parts} ({result.parts_sent} sent now)"
         case Outcome.ALREADY:

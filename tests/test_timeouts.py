@@ -129,3 +129,16 @@ def assert_at_most_two_copies(first: DeliveryResult, second: DeliveryResult, cop
         assert copies == [2] + [1] * (len(parts) - 1)
         assert (first.maybe_sent, first.unconfirmed) == ((0,), ())
     assert second.outcome is Outcome.ALREADY and second.parts_sent == 0
+
+
+def test_send_says_which_parts_timed_out() -> None:
+    from bot.app import describe
+    from bot.outcomes import timeout_note
+
+    result = DeliveryResult(Target("slow", "telegram", TELEGRAM_CHAT), Kind.MAYBE_SENT, parts_total=3,
+                            parts_sent=3, chat=TELEGRAM_CHAT, reason=timeout_note((0, 2), (2,), 3),
+                            maybe_sent=(0, 2), unconfirmed=(2,))
+    line = describe(result)
+    assert line.startswith("delivered 3 part(s) (3 sent now)")
+    assert "part 1/3 timed out after going out and resent once" in line
+    assert "part 3/3 unconfirmed" in line

@@ -321,10 +321,10 @@ class SlackChannel:
             identity = await client.auth_test()
         except API_FAILURES as error:
             await self.stop()
-            reason = translate_error(error).reason
-            if reason in TOKEN_REFUSALS:
-                raise SlackStartError(f"Slack refused the bot token (slack.token): {reason}") from None
-            raise SlackStartError(f"Slack is unreachable at start: {reason}") from None
+            refusal = translate_error(error)
+            if isinstance(refusal, Unauthorized):
+                raise SlackStartError(f"Slack refused the bot token (slack.token): {refusal.reason}") from None
+            raise SlackStartError(f"Slack is unreachable at start: {refusal.reason}") from None
         self.bot_user_id = str(identity.get("user_id", ""))
         self.bot_id = str(identity.get("bot_id", ""))
         self.team_id = str(identity.get("team_id", ""))
