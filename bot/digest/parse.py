@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot.bounded import BoundedLoaderMixin, BoundsError, compose, read_file, shown
 from bot.digest.inline import is_cjk_letter, parse_inline
 from bot.digest.model import Bold, Digest, Inline, Italic, Item, Link, Paragraph, Text, plain_text
 from bot.errors import DigestError
@@ -45,7 +46,7 @@ def _resolve_soft_breaks(nodes: Paragraph) -> Paragraph:
     joiners = iter([
         "" if _joins_without_space(flat[pos - 1] if pos else "")
         and _joins_without_space(flat[pos + 1] if pos + 1 < len(flat) else "") else " "
-        for pos, char in enumerate(flat) if char == "\n"
+        for pos in (match.start() for match in _NEWLINE.finditer(flat))
     ])
 
     def rebuild(children: tuple[Inline, ...]) -> tuple[Inline, ...]:
@@ -70,7 +71,9 @@ def _resolve_soft_breaks(nodes: Paragraph) -> Paragraph:
 
 
 def _paragraph(source: str, prefix: str = "") -> Paragraph:
-    nodes = _resolve_soft_breaks(parse_inline(source))
+    nodes = parse_inline(source)
+    if "\n" in source:
+        nodes = _resolve_soft_breaks(nodes)
     if not prefix:
         return nodes
     if nodes and isinstance(nodes[0], Text):
@@ -83,20 +86,29 @@ def _paragraph(source: str, prefix: str = "") -> Paragraph:
 
 @dataclass(frozen=True, slots=True)
 class _Line:
-    number: int      # 1-based, in the original file
-    text: str        # trailing whitespace removed
-    comment: bool = False  # part of an HTML comment block
+    number: int          # 1-based, in the original file
+    text: str            # trailing whitespace removed
+    comment_at: int = 0  # inside an HTML comment block: the line that block opened on
+    after_comment: str = ""  # on the line that closes it: the text after `-->`, which a reader sees
+
+    @property
+    def comment(self) -> bool:
+        return self.comment_at > 0
 
 
+_NEWLINE = re.compile("\n")
 _RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})")
-_HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?")
+_HEADING_MARKS = re.compile(r" {0,3}(#+)")
 _ITEM = re.compile(r"(\d{1,9})([.)])(?:[ \t]+(.*))?")
 _BULLET = re.compile(r"[-*+][ \t]+(.*)")
 _ORDERED = re.compile(r"(\d{1,9})([.)])[ \t]+(.*)")
-_COMMENT = re.compile(r"<!--(.*?)-->", re.DOTALL)
-_MARKER = re.compile(r"\s*categor(?:y|ies)\s*[:：]\s*(.*?)\s*", re.IGNORECASE | re.DOTALL)
+_QUOTE_MARKS = re.compile(r"(?:>\s*)*+")
+_MARKER = re.compile(r"\s*categor(?:y|ies)\s*[:：]", re.IGNORECASE)
 _NAME_SEPARATORS = re.compile(r"[,，、;；\n]")
 _LINKISH = re.compile(r"[*_]{0,3}(?:\[|<)")
+# Code points no platform accepts in a message: NUL, and surrogates, which are halves of UTF-16
+# pairs rather than characters (a str holds them only when something decoded it wrongly).
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _indent(text: str) -> int:
@@ -111,23 +123,56 @@ def _indent(text: str) -> int:
     return column
 
 
+def _is_rule_text(text: str) -> bool:
+    return _RULE.fullmatch(text) is not None
+
+
+def _heading_text(text: str) -> str | None:
+    """The text of an ATX heading line (`### Title`, closing `#`s dropped), or None.
+
+    Written out rather than as one regular expression: a lazy title followed by an optional closing
+    sequence makes the regex engine rescan long runs of spaces, quadratically.
+    """
+    marks = _HEADING_MARKS.match(text)
+    if marks is None or len(marks.group(1)) > 6:
+        return None
+    rest = text[marks.end():]
+    if not rest:
+        return ""
+    if rest[0] not in " \t":
+        return None
+    content = rest.lstrip(" \t")
+    unmarked = content.rstrip("#")
+    if len(unmarked) < len(content) and unmarked[-1:] in (" ", "\t"):
+        content = unmarked.rstrip(" \t")
+    return content
+
+
 def _is_rule(line: _Line) -> bool:
-    return not line.comment and _RULE.fullmatch(line.text) is not None
+    return not line.comment and _is_rule_text(line.text)
 
 
 def _heading(line: _Line) -> str | None:
-    if line.comment:
+    return None if line.comment else _heading_text(line.text)
+
+
+def _item_match_text(text: str) -> re.Match[str] | None:
+    if _indent(text) > 3:
         return None
-    match = _HEADING.fullmatch(line.text)
-    if match is None:
-        return None
-    return match.group(2) or ""
+    return _ITEM.fullmatch(text.lstrip(" "))
 
 
 def _item_match(line: _Line) -> re.Match[str] | None:
-    if line.comment or _indent(line.text) > 3:
-        return None
-    return _ITEM.fullmatch(line.text.lstrip(" "))
+    return None if line.comment else _item_match_text(line.text)
+
+
+def _looks_like_item_text(text: str) -> bool:
+    match = _item_match_text(text)
+    return match is not None and _LINKISH.match(match.group(3) or "") is not None
+
+
+def _looks_like_item(line: _Line) -> bool:
+    return not line.comment and _looks_like_item_text(line.text)
 
 
 def _content_indent(line: _Line) -> int:
@@ -138,6 +183,44 @@ def _content_indent(line: _Line) -> int:
     rest = line.text[marker_end:]
     gap = _indent(rest)
     return marker_end + (gap if 1 <= gap <= 4 else 1)
+
+
+def _html_comments(text: str) -> Iterator[str]:
+    """The content of every complete `<!-- … -->` in text, in one pass."""
+    position = 0
+    while True:
+        start = text.find("<!--", position)
+        if start < 0:
+            return
+        # CommonMark 0.31: `<!-->` and `<!--->` are complete (empty) comments.
+        for empty in ("<!-->", "<!--->"):
+            if text.startswith(empty, start):
+                position = start + len(empty)
+                yield ""
+                break
+        else:
+            end = text.find("-->", start + 4)
+            if end < 0:
+                return   # no later comment can close either
+            yield text[start + 4:end]
+            position = end + 3
+
+
+def _comment_close(text: str, start: int) -> int:
+    """Index after the `-->` that closes a comment whose text starts at `start` (4 on the line that
+    opens it), or -1."""
+    if start == 4 and text.startswith(("<!-->", "<!--->")):
+        return 5 if text.startswith("<!-->") else 6   # CommonMark 0.31: complete, empty comments
+    close = text.find("-->", start)
+    return close + 3 if close >= 0 else -1
+
+
+def _marker_names(comment: str) -> list[str]:
+    """The names in a `categories: A, B` comment, or nothing for any other comment."""
+    marker = _MARKER.match(comment)
+    if marker is None:
+        return []
+    return [name.strip() for name in _NAME_SEPARATORS.split(comment[marker.end():].strip())]
 
 
 def _paragraphs(lines: list[_Line]) -> tuple[Paragraph, ...]:
@@ -156,17 +239,18 @@ def _paragraphs(lines: list[_Line]) -> tuple[Paragraph, ...]:
 
     for line in lines:
         text = line.text.strip()
-        if line.comment or not text or _is_rule(_Line(line.number, text)):
+        if line.comment or not text or _is_rule_text(text):
             flush()
+            if line.after_comment:
+                paragraphs.append(_paragraph(line.after_comment))
             continue
-        heading = _heading(_Line(line.number, text))
+        heading = _heading_text(text)
         if heading is not None:
             flush()
             if heading:
                 paragraphs.append((Bold(_paragraph(heading)),))
             continue
-        while text.startswith(">"):
-            text = text[1:].lstrip()
+        text = text[_QUOTE_MARKS.match(text).end():]  # type: ignore[union-attr]
         if not text:
             flush()
             continue
@@ -227,9 +311,13 @@ class _Parser:
                                 _line_of(data[:exc.start])) from None
         else:
             text = data
-            nul = text.find("\x00")
-            if nul >= 0:
-                raise self.fail("binary data (a NUL character), not a Markdown digest", _line_of(text[:nul]))
+            unsendable = _UNSENDABLE.search(text)
+            if unsendable is not None and unsendable.group() == "\x00":
+                raise self.fail("binary data (a NUL character), not a Markdown digest",
+                                _line_of(text[:unsendable.start()]))
+            if unsendable is not None:
+                raise self.fail(f"a lone surrogate (U+{ord(unsendable.group()):04X}) is not text: "
+                                "the digest was decoded wrongly", _line_of(text[:unsendable.start()]))
         return text.removeprefix("\ufeff")
 
     def lines(self, text: str) -> list[_Line]:
@@ -249,23 +337,9 @@ class _Parser:
                        None)
         if closing is None:
             raise self.fail("front matter is never closed: no '---' line after this one", opening.number)
-        yaml_lines = lines[first + 1:closing]
         base = opening.number + 1
-        loader = _FrontMatterLoader("\n".join(line.text for line in yaml_lines))
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
-            line = base + mark.line if mark is not None else opening.number
-            raise self.fail(f"front matter is not valid YAML: {' '.join(str(problem).split())}", line) from None
-        except (ValueError, TypeError, OverflowError) as exc:
-            # A tagged scalar YAML cannot convert, like `!!int abc`.
-            raise self.fail(f"front matter has a value YAML cannot read: {' '.join(str(exc).split())}",
-                            base) from None
-        finally:
-            loader.dispose()
+        node, data = self.load_yaml("\n".join(line.text for line in lines[first + 1:closing]), base,
+                                    opening.number)
         if data is None:
             raise self.fail("front matter is empty: it needs title: and date:", opening.number)
         if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
@@ -276,10 +350,34 @@ class _Parser:
                 line = base + key_node.start_mark.line
                 if key_node.value in keys:
                     # YAML would quietly keep the last one; a digest with two dates is a mistake.
-                    raise self.fail(f"front matter has {key_node.value}: twice (also line {keys[key_node.value][0]})",
-                                    line)
+                    raise self.fail(f"front matter has {shown(key_node.value)[1:-1]}: twice "
+                                    f"(also line {keys[key_node.value][0]})", line)
                 keys[key_node.value] = (line, value_node)
         return data, keys, opening.number, closing + 1
+
+    def load_yaml(self, text: str, base: int, opening: int) -> tuple[yaml.Node | None, Any]:
+        """The composed and the constructed front matter, within bot.bounded's bounds."""
+        loader: _FrontMatterLoader | None = None
+        try:
+            loader = _FrontMatterLoader(text)   # refuses control characters at once
+            node = compose(loader)
+            if node is None:
+                return None, None
+            _check_scalars(node, lambda message, at: self.fail(f"front matter {message}", base + at))
+            return node, loader.construct_document(node)
+        except BoundsError as exc:
+            line = opening if exc.line is None else base + exc.line - 1
+            raise self.fail(f"front matter is too complex to read: {exc.message}", line) from None
+        except yaml.YAMLError as exc:
+            where = _yaml_error_line(exc, text)
+            raise self.fail(f"front matter is not valid YAML: {_yaml_problem(exc)}",
+                            opening if where is None else base + where) from None
+        except (ValueError, TypeError, ArithmeticError, LookupError):
+            # A tagged value YAML cannot convert that the checks above did not foresee.
+            raise self.fail("front matter has a value YAML cannot read", base) from None
+        finally:
+            if loader is not None:
+                loader.dispose()
 
     def title(self, data: dict[str, Any], keys: dict[str, tuple[int, Any]], opening: int) -> str:
         if "title" not in data:
@@ -298,11 +396,12 @@ class _Parser:
         if "date" not in data:
             raise self.fail("front matter has no date:", opening)
         line, node = keys.get("date", (opening, None))
-        parsed = _parse_date(data["date"] if not isinstance(node, yaml.ScalarNode) else node.value)
+        written = node.value if isinstance(node, yaml.ScalarNode) else data["date"]
+        parsed = _parse_date(written)
         if parsed is None:
-            shown = node.value if isinstance(node, yaml.ScalarNode) else data["date"]
+            # shown(): the value may be anything YAML builds, and must not be rendered whole.
             raise self.fail("date must be ISO 8601, like 2025-10-01 or 2025-10-01T09:30:00+08:00 "
-                            f"(found {str(shown)!r})", line)
+                            f"(found {shown(written)})", line)
         return parsed
 
     def categories(self, data: dict[str, Any], keys: dict[str, tuple[int, Any]]) -> tuple[str, ...]:
@@ -327,30 +426,38 @@ class _Parser:
     def mark_comments(self, lines: list[_Line]) -> list[_Line]:
         """Flags the lines of HTML comment blocks (a line that starts with `<!--` up to `-->`)."""
         out: list[_Line] = []
-        open_at: int | None = None
+        open_at = 0
         for line in lines:
             stripped = line.text.strip()
-            if open_at is None and stripped.startswith("<!--"):
-                if "-->" not in stripped[4:]:
+            if not open_at and stripped.startswith("<!--"):
+                close = _comment_close(stripped, 4)
+                if close < 0:
                     open_at = line.number
-                out.append(_Line(line.number, line.text, comment=True))
-            elif open_at is not None:
-                if "-->" in stripped:
-                    open_at = None
-                out.append(_Line(line.number, line.text, comment=True))
+                out.append(_Line(line.number, line.text, line.number,
+                                 stripped[close:].strip() if close >= 0 else ""))
+            elif open_at:
+                close = _comment_close(stripped, 0)
+                out.append(_Line(line.number, line.text, open_at, stripped[close:].strip() if close >= 0 else ""))
+                if close >= 0:
+                    open_at = 0
             else:
                 out.append(line)
-        if open_at is not None:
+        if open_at:
             raise self.fail("HTML comment is never closed (no '-->' after it)", open_at)
         return out
 
     def body(self, lines: list[_Line], after_front_matter: int) -> tuple[
             tuple[Paragraph, ...], tuple[Item, ...], str | None, tuple[Paragraph, ...]]:
         candidates = [index for index, line in enumerate(lines) if _item_match(line)]
+        # A numbered list in the intro is not the item list; the item list is the one with links.
+        start = next((index for index in candidates if _looks_like_item(lines[index])),
+                     candidates[0] if candidates else len(lines))
+        for line in lines[:start]:
+            if line.comment and _looks_like_item_text(line.text):
+                raise self.fail(f"HTML comment hides line {line.number}, which looks like an item: "
+                                "close it with '-->' before that line", line.comment_at)
         if not candidates:
             raise self.fail("no items: expected a numbered list like '1.  [Title](https://…)'", after_front_matter)
-        # A numbered list in the intro is not the item list; the item list is the one with links.
-        start = next((index for index in candidates if _looks_like_item(lines[index])), candidates[0])
         items, end = self.items(lines, start)
         intro = _paragraphs(lines[:start])
         heading, commentary = self.commentary(lines[end:])
@@ -381,6 +488,8 @@ class _Parser:
                 previous_blank = True
                 continue
             indent = _indent(line.text)
+            if line.comment:
+                self.check_hidden(line, indent, current)
             if indent <= 3 and (_is_rule(line) or _heading(line) is not None):
                 end = index
                 break
@@ -402,6 +511,17 @@ class _Parser:
                 break
             previous_blank = False
         return tuple(self.item(raw) for raw in raw_items), end
+
+    def check_hidden(self, line: _Line, indent: int, current: _RawItem | None) -> None:
+        """A comment ends with the item it opens in (as an HTML block ends with its list item in
+        CommonMark): one that runs on into the next item or past the end of the list would hide
+        what a Markdown viewer shows, so it is an error naming the line the comment opened on."""
+        if indent <= 3 and (_is_rule_text(line.text) or _heading_text(line.text) is not None):
+            raise self.fail(f"HTML comment is not closed before line {line.number}, where the item list "
+                            "ends: close it with '-->' inside its item", line.comment_at)
+        if _item_match_text(line.text) and (current is None or indent == 0 or indent < current.content_indent):
+            raise self.fail(f"HTML comment hides line {line.number}, which starts an item: close it with "
+                            "'-->' before that line", line.comment_at)
 
     def item(self, raw: _RawItem) -> Item:
         match = _item_match(raw.head) or _never()
@@ -428,12 +548,8 @@ class _Parser:
         title = " ".join(plain_text(nodes).split())
         if not title:
             raise self.fail(f"item {raw.number} has an empty title", raw.head.number)
-        markers: list[str] = []
         block = "\n".join([raw.head.text, *(line.text for line in raw.body)])
-        for comment in _COMMENT.findall(block):
-            marker = _MARKER.fullmatch(comment)
-            if marker:
-                markers.extend(name.strip() for name in _NAME_SEPARATORS.split(marker.group(1)))
+        markers = [name for comment in _html_comments(block) for name in _marker_names(comment)]
         categories = tuple(dict.fromkeys(" ".join(name.split()) for name in markers if name.strip()))
         return Item(
             number=raw.number,
@@ -453,9 +569,13 @@ class _Parser:
         return None, _paragraphs(lines)
 
 
-class _FrontMatterLoader(yaml.SafeLoader):
-    """SafeLoader that leaves timestamps as written, so a date keeps its offset and a bad date is
-    reported as a bad date rather than as a crash inside the YAML library."""
+# ---------------------------------------------------------------------------------------------
+# YAML
+
+class _FrontMatterLoader(BoundedLoaderMixin, yaml.SafeLoader):
+    """SafeLoader within bot.bounded's depth and alias bounds that leaves timestamps as written, so
+    a date keeps its offset and a bad date is reported as a bad date rather than as a crash inside
+    the YAML library."""
 
 
 def _timestamp_as_written(loader: _FrontMatterLoader, node: yaml.Node) -> str:
@@ -465,10 +585,70 @@ def _timestamp_as_written(loader: _FrontMatterLoader, node: yaml.Node) -> str:
 
 _FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_written)
 
+# Numbers longer than this are refused before conversion: int() refuses 4,300 digits anyway, and a
+# sexagesimal `1:2:3:…` costs the square of its length to build.
+_MAX_NUMBER_CHARS = 64
+_CHECKED_TAGS = {"tag:yaml.org,2002:int": "an integer", "tag:yaml.org,2002:float": "a number",
+                 "tag:yaml.org,2002:bool": "true or false"}
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
-def _looks_like_item(line: _Line) -> bool:
-    match = _item_match(line)
-    return match is not None and _LINKISH.match(match.group(3) or "") is not None
+
+_Fail = Callable[[str, int], DigestError]
+
+
+def _check_scalars(root: yaml.Node, fail: _Fail) -> None:
+    """Raises fail(message, line offset) for the first scalar, in document order, that no platform
+    could show (NUL, surrogates from `\\ud800` escapes) or that YAML cannot convert (`!!int abc`).
+
+    Each distinct node is visited once, however often aliases repeat it.
+    """
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(child for pair in reversed(node.value) for child in reversed(pair))
+        elif isinstance(node, yaml.ScalarNode):
+            _check_scalar(node, fail)
+
+
+def _check_scalar(node: yaml.ScalarNode, fail: _Fail) -> None:
+    value: str = node.value
+    line = node.start_mark.line
+    unsendable = _UNSENDABLE.search(value)
+    if unsendable is not None:
+        what = "a NUL character" if unsendable.group() == "\x00" else "a lone surrogate"
+        raise fail(f"has {what} (U+{ord(unsendable.group()):04X}), which is not text", line)
+    expected = _CHECKED_TAGS.get(node.tag)
+    if expected is None:
+        return
+    if len(value) > _MAX_NUMBER_CHARS:
+        raise fail(f"has a value too long to read as {expected} ({len(value):,} characters)", line)
+    try:
+        _FrontMatterLoader.yaml_constructors[node.tag](_CONSTRUCTOR, node)
+    except (ValueError, TypeError, ArithmeticError, LookupError):
+        raise fail(f"has a value YAML cannot read as {expected}: {shown(value)}", line) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"U+{exc.character:04X} is not allowed" if isinstance(exc.character, int) else exc.reason
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    # A problem may quote a tag or a key as written; keep the line short and printable.
+    return shown(" ".join(str(problem).split()), 120)[1:-1]
+
+
+def _yaml_error_line(exc: yaml.YAMLError, text: str) -> int | None:
+    """0-based line of the YAML text the error is on, when known."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        return text.count("\n", 0, exc.position)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return None if mark is None else int(mark.line)
 
 
 def _never() -> re.Match[str]:
@@ -497,10 +677,13 @@ def _parse_date(value: object) -> tuple[dt.date, dt.datetime | None] | None:
         return stamp.date(), stamp
     except ValueError:
         pass
-    # YAML's own timestamp spellings, e.g. "2025-10-01 09:30:00 +8".
+    # YAML's own timestamp spellings with a time, e.g. "2025-10-01 09:30:00 +8".
+    written = _CONSTRUCTOR.timestamp_regexp.match(text)
+    if written is None or written.group("hour") is None:
+        return None
     try:
-        loaded = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError):
+        loaded = _CONSTRUCTOR.construct_yaml_timestamp(yaml.ScalarNode("tag:yaml.org,2002:timestamp", text))
+    except (ValueError, OverflowError):
         return None
     if isinstance(loaded, dt.datetime):
         return loaded.date(), loaded
@@ -545,10 +728,13 @@ def _parse(text: str | bytes, source: str) -> Digest:
 
 
 def parse_file(path: str | os.PathLike[str]) -> Digest:
-    """Reads and parses one digest file; the error names the path as given."""
+    """Reads (within bot.bounded's size cap, refusing pipes and devices) and parses one digest file;
+    the error names the path as given."""
     source = os.fspath(path)
     try:
-        data = Path(source).read_bytes()
+        data = read_file(source)
+    except BoundsError as exc:
+        raise DigestError(source, f"cannot read: {exc.message}") from None
     except FileNotFoundError:
         raise DigestError(source, "no such file") from None
     except IsADirectoryError:
