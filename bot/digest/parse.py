@@ -338,8 +338,8 @@ class _Parser:
         if closing is None:
             raise self.fail("front matter is never closed: no '---' line after this one", opening.number)
         base = opening.number + 1
-        node, data = self.load_yaml("\n".join(line.text for line in lines[first + 1:closing]), base,
-                                    opening.number)
+        text = "\n".join(line.text for line in lines[first + 1:closing])
+        node, data = self.load_yaml(text, base, opening.number, lines[closing].number)
         if data is None:
             raise self.fail("front matter is empty: it needs title: and date:", opening.number)
         if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
@@ -347,7 +347,7 @@ class _Parser:
         keys: dict[str, tuple[int, Any]] = {}
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
-                line = base + key_node.start_mark.line
+                line = base + _line_in(text, key_node.start_mark)
                 if key_node.value in keys:
                     # YAML would quietly keep the last one; a digest with two dates is a mistake.
                     raise self.fail(f"front matter has {shown(key_node.value)[1:-1]}: twice "
@@ -355,7 +355,7 @@ class _Parser:
                 keys[key_node.value] = (line, value_node)
         return data, keys, opening.number, closing + 1
 
-    def load_yaml(self, text: str, base: int, opening: int) -> tuple[yaml.Node | None, Any]:
+    def load_yaml(self, text: str, base: int, opening: int, closing: int) -> tuple[yaml.Node | None, Any]:
         """The composed and the constructed front matter, within bot.bounded's bounds."""
         loader: _FrontMatterLoader | None = None
         try:
@@ -363,10 +363,12 @@ class _Parser:
             node = compose(loader)
             if node is None:
                 return None, None
-            _check_scalars(node, lambda message, at: self.fail(f"front matter {message}", base + at))
+            _check_scalars(node, lambda message, mark: self.fail(f"front matter {message}",
+                                                                 base + _line_in(text, mark)))
             return node, loader.construct_document(node)
         except BoundsError as exc:
-            line = opening if exc.line is None else base + exc.line - 1
+            # Only YAML's own line count is known here, which also breaks lines at U+2028 and kin.
+            line = opening if exc.line is None else min(base + exc.line - 1, closing)
             raise self.fail(f"front matter is too complex to read: {exc.message}", line) from None
         except yaml.YAMLError as exc:
             where = _yaml_error_line(exc, text)
@@ -593,11 +595,11 @@ _CHECKED_TAGS = {"tag:yaml.org,2002:int": "an integer", "tag:yaml.org,2002:float
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 
-_Fail = Callable[[str, int], DigestError]
+_Fail = Callable[[str, yaml.Mark], DigestError]
 
 
 def _check_scalars(root: yaml.Node, fail: _Fail) -> None:
-    """Raises fail(message, line offset) for the first scalar, in document order, that no platform
+    """Raises fail(message, mark) for the first scalar, in document order, that no platform
     could show (NUL, surrogates from `\\ud800` escapes) or that YAML cannot convert (`!!int abc`).
 
     Each distinct node is visited once, however often aliases repeat it.
@@ -619,20 +621,20 @@ def _check_scalars(root: yaml.Node, fail: _Fail) -> None:
 
 def _check_scalar(node: yaml.ScalarNode, fail: _Fail) -> None:
     value: str = node.value
-    line = node.start_mark.line
+    mark = node.start_mark
     unsendable = _UNSENDABLE.search(value)
     if unsendable is not None:
         what = "a NUL character" if unsendable.group() == "\x00" else "a lone surrogate"
-        raise fail(f"has {what} (U+{ord(unsendable.group()):04X}), which is not text", line)
+        raise fail(f"has {what} (U+{ord(unsendable.group()):04X}), which is not text", mark)
     expected = _CHECKED_TAGS.get(node.tag)
     if expected is None:
         return
     if len(value) > _MAX_NUMBER_CHARS:
-        raise fail(f"has a value too long to read as {expected} ({len(value):,} characters)", line)
+        raise fail(f"has a value too long to read as {expected} ({len(value):,} characters)", mark)
     try:
         _FrontMatterLoader.yaml_constructors[node.tag](_CONSTRUCTOR, node)
     except (ValueError, TypeError, ArithmeticError, LookupError):
-        raise fail(f"has a value YAML cannot read as {expected}: {shown(value)}", line) from None
+        raise fail(f"has a value YAML cannot read as {expected}: {shown(value)}", mark) from None
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -648,7 +650,13 @@ def _yaml_error_line(exc: yaml.YAMLError, text: str) -> int | None:
     if isinstance(exc, yaml.reader.ReaderError):
         return text.count("\n", 0, exc.position)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    return None if mark is None else int(mark.line)
+    return None if mark is None else _line_in(text, mark)
+
+
+def _line_in(text: str, mark: yaml.Mark) -> int:
+    """0-based line of a mark, counted as the digest counts lines: YAML also breaks lines at NEL,
+    U+2028 and U+2029, so its own mark.line can point past the line that is meant."""
+    return text.count("\n", 0, mark.index)
 
 
 def _never() -> re.Match[str]:
