@@ -237,7 +237,8 @@ def test_hostile_front_matter_values_are_one_line_errors(lines: list[str], line:
 def test_yaml_line_breaks_that_are_not_digest_line_breaks_keep_lines_right(separator: str) -> None:
     # YAML breaks lines at NEL, U+2028 and U+2029 too; the digest's lines do not.
     assert error_of(front(f'note: "a{separator}b{separator}c"', "date: 2025-10-01", "n: !!int x") + BODY).line == 5
-    assert error_of(front(f"note: a{separator}b", "date: 2025-10-01") + BODY).line == 3
+    # YAML notices the key it split off only at the next key, on line 4 (its own count says 5).
+    assert error_of(front(f"note: a{separator}b", "date: 2025-10-01") + BODY).line == 4
 
 
 def test_a_timestamp_tag_elsewhere_is_only_text() -> None:
