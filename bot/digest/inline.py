@@ -463,18 +463,23 @@ class _Pairing:
         self.steps += len(children)
         # `***a***`: once the inner node is made the same two runs pair again at once (nothing is
         # left between them), so both nodes are made here.
-        node: Bold | Italic | _Node | None = None
-        while opener.count and closer.count:
+        made: Bold | Italic | None = None
+        while opener.count and closer.count and level < MAX_EMPHASIS_DEPTH:
             used = 2 if opener.count >= 2 and closer.count >= 2 else 1
             opener.count -= used
             closer.count -= used
-            if level >= MAX_EMPHASIS_DEPTH:
-                node = _Node(_GROUP, children if node is None else [node], level)
-            else:
-                assert not isinstance(node, _Node)   # a group is made only once the cap is reached
-                node = (Bold if used == 2 else Italic)(_finish(children) if node is None else (node,))
-                level += 1
-        assert node is not None
+            made = (Bold if used == 2 else Italic)(_finish(children) if made is None else (made,))
+            level += 1
+        node: Bold | Italic | _Node
+        if opener.count and closer.count:
+            # As deep as emphasis goes: the rest of the two runs pairs up, unstyled.
+            used = min(opener.count, closer.count)
+            opener.count -= used
+            closer.count -= used
+            node = _Node(_GROUP, children if made is None else [made], level)
+        else:
+            assert made is not None
+            node = made
         if opener.count:
             out.append(node)
             levels.append(level)
