@@ -518,3 +518,13 @@ def test_a_front_matter_key_given_twice_is_an_error_naming_both_lines() -> None:
     with pytest.raises(DigestError) as caught:
         parse_digest(text, "twice.md")
     assert str(caught.value) == "twice.md:4: front matter has date: twice (also line 3)"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[**“a”*](https://u.example)", (Link("https://u.example", (Text("*"), Italic((Text("“a”"),)))),)),
+    ("[*“a”**](https://u.example)", (Link("https://u.example", (Italic((Text("“a”"),)), Text("*"))),)),
+    ("[[*b]__**__**]()", (Text("["), Italic((Text("b]"), Bold((Text("**"),)))), Text("*"))),
+])
+def test_emphasis_in_link_text_pairs_as_if_the_text_stood_alone(text: str, expected: Paragraph) -> None:
+    # A run at the very start or end of link text has nothing beside it there, not the bracket.
+    assert parse_inline(text) == expected
