@@ -146,3 +146,20 @@ async def test_ping_gives_up_within_its_timeout_while_other_calls_keep_retrying(
         await store.ping()
     finally:
         await store.close()
+
+
+async def test_more_concurrent_operations_than_connections_wait_their_turn(redis_url: str, redis_prefix: str) -> None:
+    # A burst of deliveries with their lease keepers once exhausted redis-py's default pool, which
+    # raises "Too many connections" instead of waiting; every operation here must succeed.
+    from bot.store.redis import MAX_CONNECTIONS
+
+    store = RedisStore(redis_url, prefix=redis_prefix)
+    try:
+        names = [f"lease:burst-{index}" for index in range(MAX_CONNECTIONS * 5)]
+        claimed = await asyncio.gather(*(store.claim(name, "alpha", 30) for name in names))
+        assert all(claimed)
+        renewed = await asyncio.gather(*(store.renew(name, "alpha", 30) for name in names))
+        assert all(renewed)
+        await asyncio.gather(*(store.release(name, "alpha") for name in names))
+    finally:
+        await store.close()

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,6 +20,11 @@ from bot.store import mask_url
 from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Store, StoreError, Subscription
 
 T = TypeVar("T")
+
+# Connections one process keeps to Redis at most; operations beyond it wait for a free one.
+MAX_CONNECTIONS = 64
+# How long an operation waits for a free connection before it fails as a store error.
+POOL_WAIT_SECONDS = 20.0
 
 # Ledger entries and finished-delivery sets live this long after their last change: long enough for
 # any re-run of a recent digest to see them, short enough that keys do not pile up for ever.
@@ -164,8 +169,13 @@ class RedisStore(Store):
         self._ping_timeout = ping_timeout
         retry = Retry(ExponentialBackoff(cap=backoff_cap, base=backoff_base), retries)
         try:
-            self._client: Redis = Redis.from_url(
+            # A burst of deliveries (each with its lease keepers) can want more connections at once
+            # than the pool holds; a blocking pool makes them wait their turn instead of failing
+            # with "Too many connections" (redis-py's default pool raises at 100).
+            pool = BlockingConnectionPool.from_url(
                 url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=POOL_WAIT_SECONDS,
                 decode_responses=True,
                 retry=retry,
                 retry_on_error=[RedisConnectionError, RedisTimeoutError],
@@ -173,6 +183,7 @@ class RedisStore(Store):
                 socket_connect_timeout=5,
                 socket_timeout=10,
             )
+            self._client: Redis = Redis.from_pool(pool)
         except ValueError as error:
             # The parser's message may quote parts of the URL, the password among them.
             raise ValueError(f"invalid redis store URL {self.display_url!r}") from error
