@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 from bot.bounded import BoundedLoaderMixin, BoundsError, compose, read_file, shown
-from bot.digest.inline import is_cjk_letter, parse_inline
+from bot.digest.chars import is_cjk_letter
+from bot.digest.inline import parse_inline
 from bot.digest.model import Bold, Digest, Inline, Italic, Item, Link, Paragraph, Text, plain_text
 from bot.errors import DigestError
 
