@@ -17,8 +17,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot import metrics
-from bot.channels.base import Channel
-from bot.channels.console import ConsoleChannel
 from bot.commands import CommandContext, Commands
 from bot.config import ChannelSettings, ServerSettings, Settings
 from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target
@@ -26,6 +24,8 @@ from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
 from bot.errors import DigestBotError, DigestError
 from bot.outcomes import Kind
+from bot.platforms.base import Channel
+from bot.platforms.console import ConsoleChannel
 from bot.render import Renderer, render_reply
 from bot.scheduler import Scheduler, utc_now
 from bot.store import open_store

@@ -14,19 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 
 from bot import metrics
-from bot.channels.base import (
-    Channel,
-    ChatGone,
-    ChatMoved,
-    Gate,
-    MaybeSent,
-    NotSent,
-    RateLimited,
-    RenderingDefect,
-    SendError,
-    TransientError,
-    Unauthorized,
-)
 from bot.config import DeliverySettings
 from bot.outcomes import (
     OUTCOME_OF_KIND,
@@ -38,6 +25,19 @@ from bot.outcomes import (
     Target,
     abort,
     timeout_note,
+)
+from bot.platforms.base import (
+    Channel,
+    ChatGone,
+    ChatMoved,
+    Gate,
+    MaybeSent,
+    NotSent,
+    RateLimited,
+    RenderingDefect,
+    SendError,
+    TransientError,
+    Unauthorized,
 )
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload

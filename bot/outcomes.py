@@ -6,6 +6,8 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.platforms.base import ReplyFailed
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -104,7 +106,7 @@ def _parts(parts: Sequence[int], total: int) -> str:
     return ("part " if len(parts) == 1 else "parts ") + ", ".join(f"{part + 1}/{total}" for part in parts)
 
 
-class DeliveryAborted(Exception):
+class DeliveryAborted(ReplyFailed):
     """Sending to a chat stopped for good (gone, defect, retries exhausted); `kind` says exactly why.
 
     Callers that only know the coarse outcome may leave `kind` out; it then follows the outcome.
@@ -114,7 +116,6 @@ class DeliveryAborted(Exception):
         super().__init__(reason)
         self.kind = kind if kind is not None else _KIND_OF_OUTCOME[outcome]
         self.outcome = OUTCOME_OF_KIND[self.kind]
-        self.reason = reason
 
 
 def abort(kind: Kind, reason: str) -> DeliveryAborted:

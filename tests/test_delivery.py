@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot import metrics
-from bot.channels.base import (
+from bot.config import DeliverySettings
+from bot.delivery import OUTCOME_OF_KIND, Deliverer, Kind, Outcome, SendEvent, Target
+from bot.platforms.base import (
     ChatGone,
     Gate,
     MaybeSent,
@@ -19,9 +21,7 @@ from bot.channels.base import (
     TransientError,
     Unauthorized,
 )
-from bot.channels.console import ConsoleChannel
-from bot.config import DeliverySettings
-from bot.delivery import OUTCOME_OF_KIND, Deliverer, Kind, Outcome, SendEvent, Target
+from bot.platforms.console import ConsoleChannel
 from bot.render import Payload
 from bot.store import open_store
 from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey

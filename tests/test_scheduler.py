@@ -11,7 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.channels.base import (
+from bot.config import ChannelSettings, DeliverySettings, DigestSettings, Settings
+from bot.delivery import Deliverer, DeliveryResult, Kind
+from bot.digest.categories import Categorizer
+from bot.digest.parse import parse_file
+from bot.digest.sources import open_source
+from bot.platforms.base import (
     ChatGone,
     Gate,
     MaybeSent,
@@ -20,12 +25,7 @@ from bot.channels.base import (
     TransientError,
     Unauthorized,
 )
-from bot.channels.console import ConsoleChannel
-from bot.config import ChannelSettings, DeliverySettings, DigestSettings, Settings
-from bot.delivery import Deliverer, DeliveryResult, Kind
-from bot.digest.categories import Categorizer
-from bot.digest.parse import parse_file
-from bot.digest.sources import open_source
+from bot.platforms.console import ConsoleChannel
 from bot.render import Payload
 from bot.render import text as text_renderer
 from bot.scheduler import RETRY_BY_KIND, Scheduler

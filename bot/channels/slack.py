@@ -26,7 +26,12 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import httpguard
-from bot.channels.base import (
+from bot.commands import CommandContext, Commands
+from bot.config import SlackSettings
+from bot.delivery import Deliverer, DeliveryAborted, Outcome
+from bot.errors import DigestBotError
+from bot.i18n import text as words
+from bot.platforms.base import (
     ChatGone,
     Gate,
     MaybeSent,
@@ -37,11 +42,6 @@ from bot.channels.base import (
     TransientError,
     Unauthorized,
 )
-from bot.commands import CommandContext, Commands
-from bot.config import SlackSettings
-from bot.delivery import Deliverer, DeliveryAborted, Outcome
-from bot.errors import DigestBotError
-from bot.i18n import text as words
 from bot.ratelimit import SlidingWindowLimiter
 from bot.render import Payload, render_reply
 from bot.render import slack as render

@@ -40,7 +40,12 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import httpguard
-from bot.channels.base import (
+from bot.commands import COMMANDS, CommandContext, Commands, menu
+from bot.config import TelegramSettings
+from bot.delivery import Deliverer, DeliveryAborted
+from bot.errors import DigestBotError
+from bot.i18n import LANGUAGES
+from bot.platforms.base import (
     ChatGone,
     ChatMoved,
     Gate,
@@ -52,11 +57,6 @@ from bot.channels.base import (
     TransientError,
     Unauthorized,
 )
-from bot.commands import COMMANDS, CommandContext, Commands, menu
-from bot.config import TelegramSettings
-from bot.delivery import Deliverer, DeliveryAborted
-from bot.errors import DigestBotError
-from bot.i18n import LANGUAGES
 from bot.ratelimit import KeyedLocks, LimiterChain, SlidingWindowLimiter
 from bot.render import Payload, render_reply
 from bot.render import telegram as render

@@ -1,8 +1,8 @@
-"""The channel interface every platform adapter implements, and the send errors it may raise."""
+"""What every platform package implements (Channel) and is handed (ReplySink), and the send errors."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.render import Payload
@@ -70,4 +70,22 @@ class Channel(Protocol):
         `gate` is asked after any rate-limit wait, right before the request goes out; when it
         answers False the part is not sent and NotSent is raised.
         """
+        ...
+
+
+class ReplyFailed(Exception):
+    """A command reply could not be posted (the chat is gone, retries ran out); `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ReplySink(Protocol):
+    """Where a platform hands a multi-part command reply: posted in order, never inside a digest
+    post to the same chat, within the same rate limits. Delivery implements it; platforms never
+    import delivery."""
+
+    async def send_parts(self, platform: str, chat: str, payloads: Sequence[Payload]) -> list[str]:
+        """Post the parts in order and return their message ids; raises ReplyFailed."""
         ...

@@ -7,7 +7,7 @@ import itertools
 import sys
 from typing import TextIO
 
-from bot.channels.base import Gate, NotSent
+from bot.platforms.base import Gate, NotSent
 from bot.render import Payload
 
 
