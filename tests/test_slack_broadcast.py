@@ -6,11 +6,11 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
-from bot.channels.slack import SlackChannel, SlackRateLimit
 from bot.config import DeliverySettings, SlackSettings
 from bot.delivery import Deliverer, DeliveryResult, Outcome, Target
 from bot.digest.parse import parse_digest
-from bot.render import slack as render
+from bot.platforms import slack as render
+from bot.platforms.slack import SlackChannel, SlackRateLimit
 from bot.store import open_store
 from bot.store.base import DeliveryKey
 from tests.fakes.fake_slack import CHANNEL_ERRORS, FakeSlack

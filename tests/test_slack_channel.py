@@ -12,10 +12,10 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.slack import FALLBACK_TEXT_LIMIT, SlackChannel, SlackRateLimit, SlackStartError
 from bot.config import DeliverySettings, SlackSettings
 from bot.delivery import Deliverer, Outcome, Target
 from bot.platforms.base import ChatGone, RateLimited, RenderingDefect, TransientError, Unauthorized
+from bot.platforms.slack import FALLBACK_TEXT_LIMIT, SlackChannel, SlackRateLimit, SlackStartError
 from bot.store import open_store
 from bot.store.base import DeliveryKey
 from bot.store.memory import MemoryStore

@@ -18,22 +18,22 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.slack import (
-    COMMAND_PREFIX,
-    RESPONSE_URL_POSTS,
-    SlackChannel,
-    SlackRateLimit,
-    message_fields,
-)
 from bot.commands import CommandContext, Commands
 from bot.config import DeliverySettings, SlackSettings
 from bot.delivery import Deliverer
 from bot.digest.categories import Categorizer, rules_from_mapping
 from bot.digest.sources import FolderSource
 from bot.i18n import text as words
+from bot.platforms import slack as render
+from bot.platforms.slack import (
+    COMMAND_PREFIX,
+    RESPONSE_URL_POSTS,
+    SlackChannel,
+    SlackRateLimit,
+    message_fields,
+)
 from bot.ratelimit import PER_USER_IN_GROUP
 from bot.render import render_reply
-from bot.render import slack as render
 from bot.store import Store, Subscription, open_store
 from tests.fakes.fake_slack import FakeSlack, signed_headers
 from tests.test_sources import digest_text
@@ -706,7 +706,7 @@ async def test_command_text_arrives_unescaped(rig: Rig) -> None:
 
 async def test_a_flood_of_forged_requests_logs_one_line_not_one_each(rig: Rig, caplog: pytest.LogCaptureFixture,
                                                                     ) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.channels.slack")
+    caplog.set_level(logging.WARNING, logger="bot.platforms.slack")
     for _ in range(40):
         status, _, _ = await rig.command("today", headers=forged)
         assert status == 401

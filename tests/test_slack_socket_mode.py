@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.channels.slack import SlackChannel, message_fields
 from bot.commands import Commands
 from bot.delivery import Deliverer
 from bot.i18n import text as words
+from bot.platforms.slack import SlackChannel, message_fields
 from bot.store import Store, Subscription, open_store
 from tests.fakes.fake_slack import FakeSlack
 from tests.test_slack_http import (

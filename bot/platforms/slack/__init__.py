@@ -1,0 +1,29 @@
+"""The Slack platform: Block Kit rendering, posting with chat.postMessage, and commands and mentions."""
+
+from bot.platforms.slack.blocks import LIMITS, SlackLimits, render_digest, render_items, render_notice
+from bot.platforms.slack.sender import (
+    COMMAND_PREFIX,
+    FALLBACK_TEXT_LIMIT,
+    RESPONSE_URL_POSTS,
+    SlackChannel,
+    SlackRateLimit,
+    SlackStartError,
+    message_fields,
+    translate_error,
+)
+
+__all__ = [
+    "COMMAND_PREFIX",
+    "FALLBACK_TEXT_LIMIT",
+    "LIMITS",
+    "RESPONSE_URL_POSTS",
+    "SlackChannel",
+    "SlackLimits",
+    "SlackRateLimit",
+    "SlackStartError",
+    "message_fields",
+    "render_digest",
+    "render_items",
+    "render_notice",
+    "translate_error",
+]
