@@ -15,9 +15,7 @@ from hypothesis import strategies as st
 
 from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text
 from bot.digest.parse import parse_file
-from bot.render import Payload, links
-from bot.render.splitting import BreakLevel, break_levels, graphemes, split_text
-from bot.render.telegram import (
+from bot.platforms.telegram import (
     LIMITS,
     TelegramLimits,
     render_digest,
@@ -25,6 +23,8 @@ from bot.render.telegram import (
     render_notice,
     telegram_link_url,
 )
+from bot.render import Payload, links
+from bot.render.splitting import BreakLevel, break_levels, graphemes, split_text
 from tests.conftest import EXAMPLES, reference_digests
 from tests.fakes import tdparse
 
