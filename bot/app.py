@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import importlib
 import logging
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -24,9 +23,10 @@ from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
 from bot.errors import DigestBotError, DigestError
 from bot.outcomes import Kind
+from bot.platforms import registry
 from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
-from bot.render import Renderer, render_reply
+from bot.render import render_reply
 from bot.scheduler import Scheduler, utc_now
 from bot.store import open_store
 from bot.store.base import Store, StoreError
@@ -34,13 +34,6 @@ from bot.web import ServerLimits, WebServer, build_web_app
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = ("console", "telegram", "slack")
-# Renderer per platform; the console is a terminal, so it gets plain text.
-RENDERER_MODULES = {"console": "bot.render.text", "telegram": "bot.render.telegram", "slack": "bot.render.slack"}
-
-
-def load_renderers() -> dict[str, Renderer]:
-    return {platform: cast(Renderer, importlib.import_module(name)) for platform, name in RENDERER_MODULES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +68,7 @@ class App:
         self.clock = clock
         self.owner = owner
         self.timezone = ZoneInfo(settings.timezone)
-        self.renderers = load_renderers()
+        self.renderers = registry.load_renderers()
         self.store: Store | None = None
         self.source: DigestSource | None = None
         self.categorizer = Categorizer(settings.categories)
@@ -88,7 +81,7 @@ class App:
         self._stop = asyncio.Event()
 
     # -- building -----------------------------------------------------------------------------
-    async def open(self, *, platforms: tuple[str, ...] = PLATFORMS, receive_commands: bool = True) -> None:
+    async def open(self, *, platforms: tuple[str, ...] = registry.NAMES, receive_commands: bool = True) -> None:
         """Build every part; `receive_commands=False` (digestbot send) only posts."""
         settings = self.settings
         self.receive_commands = receive_commands

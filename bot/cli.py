@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from types import ModuleType
 from typing import Any, NoReturn
 
 from bot import __version__
 from bot.errors import DigestBotError
 
-__all__ = ["PLATFORMS", "main"]
+__all__ = ["main"]
 
 # Exit statuses: 0 fine, 1 something could not be done, 2 bad input (digest, config, arguments).
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
-PLATFORMS = ("telegram", "slack", "text")
 RULE = "─" * 60
 
 Handler = Callable[[argparse.Namespace], int]
@@ -61,30 +58,26 @@ def _one_line(text: str) -> str:
 
 # -- render -----------------------------------------------------------------------------------
 
-def renderer(platform: str) -> ModuleType:
-    """The renderer module for a platform, imported only when it is asked for."""
-    return importlib.import_module(f"bot.render.{platform}")
-
-
 def _cmd_render(args: argparse.Namespace) -> int:
     from bot.digest.parse import parse_file
+    from bot.platforms import registry
 
     digest = parse_file(args.path)
-    try:
-        module = renderer(args.platform)
-    except ModuleNotFoundError as exc:
-        if exc.name != f"bot.render.{args.platform}":
-            raise
-        _fail(f"digestbot render: no renderer for {args.platform} in this installation")
-        return EXIT_FAILED
-    payloads: list[dict[str, Any]] = module.render_digest(digest)
+    platform = registry.by_render_name(args.platform)
+    payloads: list[dict[str, Any]] = registry.load_renderer(platform).render_digest(digest)
     if args.json:
         _write(json.dumps(payloads, ensure_ascii=False, indent=2))
-    elif args.platform in ("text", "telegram"):
+    elif platform.text_payloads:
         _write(f"\n{RULE}\n".join(str(payload["text"]) for payload in payloads))
     else:
         _write(f"\n{RULE}\n".join(json.dumps(payload, ensure_ascii=False, indent=2) for payload in payloads))
     return EXIT_OK
+
+
+def _render_names() -> tuple[str, ...]:
+    from bot.platforms.registry import RENDER_NAMES
+
+    return RENDER_NAMES
 
 
 def _add_render(commands: Any) -> None:
@@ -93,7 +86,7 @@ def _add_render(commands: Any) -> None:
         description="Print the messages a digest becomes on a platform. With --json: a JSON array with "
                     "one element per API call, each exactly that call's parameters.")
     parser.add_argument("path", metavar="PATH", help="a digest file")
-    parser.add_argument("--for", dest="platform", choices=PLATFORMS, default="text",
+    parser.add_argument("--for", dest="platform", choices=_render_names(), default="text",
                         help="the platform to render for (default: text)")
     parser.add_argument("--json", action="store_true", help="print the API-call parameters as JSON")
     parser.set_defaults(handler=_cmd_render)

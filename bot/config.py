@@ -15,6 +15,7 @@ from bot.config_yaml import join, line_of, read_yaml
 from bot.digest.categories import naming_problems, rules_from_mapping
 from bot.digest.sources import folder_path, is_url, url_template_problem
 from bot.errors import ConfigError
+from bot.platforms import registry
 from bot.secrets import SECRET_FIELDS, mask_path, raw_secrets, url_password
 from bot.settings import (
     CategoryRule,
@@ -68,7 +69,6 @@ _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _TELEGRAM_CHAT = re.compile(r"-?\d+|@[A-Za-z][A-Za-z0-9_]{3,}")
 _CHANNEL_NAME = re.compile(r"[^\s/:]{1,100}")
 _ONE_WORD = re.compile(r"[^\s\x00-\x1f\x7f]+")
-_PLATFORMS = ("console", "telegram", "slack")
 _DEFAULT_SCHEDULE = "09:30"
 # A request body limit beyond a gigabyte only invites memory trouble.
 _MAX_BODY_BYTES = 1 << 30
@@ -303,10 +303,10 @@ def _channel(check: Checker, entry: object, path: str, first_use: dict[str, str]
     section = check.section(entry, path, _CHANNEL_KEYS)
     name = _channel_name(check, section, path, first_use)
     if "platform" not in section:
-        check.add(join(path, "platform"), f"required: one of {' | '.join(_PLATFORMS)}")
+        check.add(join(path, "platform"), f"required: one of {' | '.join(registry.NAMES)}")
         platform = ""
     else:
-        platform = check.choice(section, "platform", path, "", _PLATFORMS)
+        platform = check.choice(section, "platform", path, "", registry.NAMES)
     chat = _channel_chat(check, section, path, platform)
     schedule = check.schedule(check.text(section, "schedule", path, _DEFAULT_SCHEDULE), join(path, "schedule"),
                               _DEFAULT_SCHEDULE)
