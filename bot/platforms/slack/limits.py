@@ -1,8 +1,8 @@
-"""Slack's limits as data: what one message may hold, and how fast one channel may be posted to."""
+"""Slack's limits as data: what a message may hold, how fast a channel takes posts, request bounds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Room a context line may take beside the header (the date, or a shortened title and "(2/3)").
 MAX_CONTEXT_TEXT = 600
@@ -35,3 +35,33 @@ class SlackLimits:
 
 
 LIMITS = SlackLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class SlackRateLimit:
+    """chat.postMessage pacing per channel: Slack allows about one message per second."""
+
+    per_channel: int = 1
+    period: float = 1.0
+
+    def scaled(self, factor: float) -> SlackRateLimit:
+        """The same limit `factor` times faster (tests against a fake with a scaled-down window)."""
+        return replace(self, period=self.period / factor)
+
+
+PACE = SlackRateLimit()
+
+
+# The notification text beside blocks; Slack truncates far later, but longer helps nobody.
+FALLBACK_TEXT_LIMIT = 4000
+# Slack accepts at most this many follow-ups on one response_url.
+RESPONSE_URL_POSTS = 5
+# Slash commands must be answered within 3 s; past this we ack and answer later.
+INLINE_ANSWER_WAIT = 2.0
+# How long an Events API event_id is remembered: Slack retries within minutes.
+EVENT_DEDUPE_TTL = 3600.0
+# Slack's own requests are a few KB; this leaves room and still refuses junk early.
+MAX_REQUEST_BYTES = 64 * 1024
+# Slack refuses to act on a signature older than five minutes, and so does the bot; checked from the
+# headers, before the body is read.
+SIGNATURE_WINDOW = 5 * 60

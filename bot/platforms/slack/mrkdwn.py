@@ -60,6 +60,11 @@ def escape_text(text: str, quote_guard: bool = True) -> str:
     return _TEXT_SPECIALS.sub(replace_special, text)
 
 
+def unescape_mrkdwn(text: str) -> str:
+    """Text as the user typed it: Slack sends &, < and > escaped, and only those."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def escape_code(text: str) -> str:
     return _CODE_SPECIALS.sub(lambda match: {"&": "&amp;", "<": "&lt;", ">": "&gt;"}[match.group()], text)
 
