@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.telegram import TelegramChannel, TelegramRateLimits
 from bot.config import DeliverySettings, TelegramSettings
 from bot.delivery import Deliverer, DeliveryResult, Outcome, Target
 from bot.digest.parse import parse_digest
-from bot.render.telegram import render_digest
+from bot.platforms.telegram import TelegramChannel, TelegramRateLimits, render_digest
 from bot.store import open_store
 from bot.store.base import DeliveryKey
 from tests.fakes.fake_telegram import FakeLimits, FakeTelegram

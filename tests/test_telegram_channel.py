@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.channels.telegram import TelegramChannel, TelegramRateLimits, TelegramStartError
 from bot.config import TelegramSettings
 from bot.platforms.base import ChatGone, ChatMoved, RateLimited, RenderingDefect, SendError, TransientError
+from bot.platforms.telegram import TelegramChannel, TelegramRateLimits, TelegramStartError
 from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
 
 TOKEN = "123456789:AAHk-channel-test-token-0123456789abcdef"

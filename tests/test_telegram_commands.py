@@ -16,7 +16,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramRateLimits
 from bot.commands import Commands, menu
 from bot.config import CategoryRule, DeliverySettings, TelegramSettings
 from bot.delivery import Deliverer, Outcome, Target
@@ -25,8 +24,8 @@ from bot.digest.model import Digest
 from bot.digest.parse import parse_file
 from bot.digest.sources import FolderSource
 from bot.i18n import join_list, text
+from bot.platforms.telegram import WEBHOOK_PATH, TelegramChannel, TelegramRateLimits, render_digest, render_items
 from bot.ratelimit import PER_USER_IN_GROUP
-from bot.render.telegram import render_digest, render_items
 from bot.store import open_store
 from bot.store.base import DeliveryKey, Store
 from tests.conftest import free_port
