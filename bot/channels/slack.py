@@ -1,3 +1,4 @@
-"""Old path of the Slack adapter, kept until its importers move to bot.platforms.slack."""
+"""Moved to bot.platforms.slack; this path re-exports it until its last importers move."""
 from bot.platforms.slack import *  # noqa: F403
-from bot.platforms.slack import __all__  # noqa: F401
+
+__all__ = ["FALLBACK_TEXT_LIMIT", "SlackChannel", "SlackRateLimit", "SlackStartError"]  # noqa: F405

@@ -1,3 +1,4 @@
-"""Old path of the Slack renderer, kept until its importers move to bot.platforms.slack."""
-from bot.platforms.slack import *  # noqa: F403
-from bot.platforms.slack import __all__  # noqa: F401
+"""Moved to bot.platforms.slack.blocks; this path re-exports it until its last importers move."""
+from bot.platforms.slack.blocks import *  # noqa: F403
+
+__all__ = ["LIMITS", "SlackLimits", "render_digest", "render_items", "render_notice"]  # noqa: F405
