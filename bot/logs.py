@@ -8,7 +8,8 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 REDACTED = "***"
@@ -182,3 +183,30 @@ def setup_logging(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     return handler
+
+
+# A repeated log line (a refused connection, a broken request, a forged request) at most this often.
+QUIET_INTERVAL = 60.0
+
+
+class Throttled:
+    """Logs a recurring line at most once per `interval`; the next line says how many were held back."""
+
+    def __init__(self, logger: logging.Logger, interval: float = QUIET_INTERVAL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._logger = logger
+        self._interval = interval
+        self._clock = clock
+        self._last: float | None = None
+        self.held = 0
+
+    def __call__(self, level: int, message: str, *args: object) -> None:
+        now = self._clock()
+        if self._last is not None and now - self._last < self._interval:
+            self.held += 1
+            return
+        if self.held:
+            message += " (and %d more like it since the last report)"
+            args = (*args, self.held)
+        self._last, self.held = now, 0
+        self._logger.log(level, message, *args)

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import resource
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Middleware
 
 from bot.httpguard import BODY_TIMEOUT, SERVER_BODY_LIMITS, BodyLimits, Refused, refuse_declared_size
+from bot.logs import Throttled
 from bot.metrics import render_metrics
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,6 @@ DEFAULT_KEEPALIVE_TIMEOUT = 75.0
 LINGERING_TIME = 2.0
 # Requests still running at shutdown get this long before they are cancelled.
 SHUTDOWN_TIMEOUT = 3.0
-# A repeated log line (a refused connection, a broken request, accept() failing) at most this often.
-QUIET_INTERVAL = 60.0
 # What aiohttp's own parser accepts; stated here because these bound every request head.
 MAX_LINE_SIZE = 8190
 MAX_FIELD_SIZE = 8190
@@ -75,29 +73,6 @@ def default_max_connections() -> int:
         return DEFAULT_MAX_CONNECTIONS
     # A quarter of the descriptors for clients leaves the rest to the store, the platform clients and logs.
     return max(4, min(DEFAULT_MAX_CONNECTIONS, soft // 4))
-
-
-class Throttled:
-    """Logs a recurring line at most once per `interval`; the next line says how many were held back."""
-
-    def __init__(self, logger: logging.Logger, interval: float = QUIET_INTERVAL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._logger = logger
-        self._interval = interval
-        self._clock = clock
-        self._last: float | None = None
-        self.held = 0
-
-    def __call__(self, level: int, message: str, *args: object) -> None:
-        now = self._clock()
-        if self._last is not None and now - self._last < self._interval:
-            self.held += 1
-            return
-        if self.held:
-            message += " (and %d more like it since the last report)"
-            args = (*args, self.held)
-        self._last, self.held = now, 0
-        self._logger.log(level, message, *args)
 
 
 class _ServerLog(logging.LoggerAdapter[logging.Logger]):
