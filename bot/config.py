@@ -16,7 +16,7 @@ from bot.digest.categories import naming_problems, rules_from_mapping
 from bot.digest.sources import folder_path, is_url, url_template_problem
 from bot.errors import ConfigError
 from bot.platforms import registry
-from bot.secrets import SECRET_FIELDS, mask_path, raw_secrets, url_password
+from bot.secrets import SECRET_FIELDS, mask_path, mask_url, raw_secrets, url_password
 from bot.settings import (
     CategoryRule,
     ChannelSettings,
@@ -27,7 +27,7 @@ from bot.settings import (
     SlackSettings,
     TelegramSettings,
 )
-from bot.store import check_store_url, mask_url
+from bot.store import check_store_url
 from bot.store import sqlite_path as store_sqlite_path
 
 __all__ = [

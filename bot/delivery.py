@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 
 from bot import metrics
-from bot.config import DeliverySettings
 from bot.outcomes import (
     OUTCOME_OF_KIND,
     DeliveryAborted,
@@ -41,6 +40,7 @@ from bot.platforms.base import (
 )
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload
+from bot.settings import DeliverySettings
 from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, Store
 
 # The result types live in bot.outcomes; callers keep importing them from here.

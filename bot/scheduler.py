@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from bot.config import ChannelSettings, Settings
 from bot.delivery import Deliverer, DeliveryResult, Kind, Target
 from bot.digest.model import Digest
 from bot.digest.sources import DigestSource
 from bot.errors import DigestError
 from bot.render import Payload, Renderer
 from bot.schedule import Schedule
+from bot.settings import ChannelSettings, Settings
 from bot.store.base import DeliveryKey, Store, Subscription
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.bounded import shown
 from bot.logs import REDACTED, maskable, redact
@@ -92,3 +92,19 @@ def mask_path(path: str, secrets: Iterable[str], own_words: Collection[str]) -> 
     if foreign:
         shown_parts.append(mask("".join(foreign), secrets))
     return "".join(shown_parts)
+
+
+def mask_url(url: str) -> str:
+    """A URL (a store, a digest source) with any password replaced by ***, safe for logs and error messages."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        # Unparseable: show only the scheme, since a secret may sit anywhere in the rest.
+        scheme, sep, _ = url.partition("://")
+        return f"{scheme}://***" if sep else "***"
+    if not password:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user, _, _ = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.logs import REDACTED
-from bot.secrets import SECRET_FIELDS
-from bot.store import mask_url
+from bot.secrets import SECRET_FIELDS, mask_url
 
 
 def _masked_repr(obj: Any) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from bot.bounded import shown
+from bot.secrets import mask_url
 from bot.store.base import DeliveryKey, LedgerEntry, Store, StoreError, Subscription
 
 __all__ = [
@@ -22,22 +23,6 @@ __all__ = [
 ]
 
 _SUPPORTED = "memory://, sqlite:///relative/path, sqlite:////absolute/path or redis://host:port/db"
-
-
-def mask_url(url: str) -> str:
-    """The store URL with any password replaced by ***, safe for logs and error messages."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        # Unparseable: show only the scheme, since a secret may sit anywhere in the rest.
-        scheme, sep, _ = url.partition("://")
-        return f"{scheme}://***" if sep else "***"
-    if not password:
-        return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user, _, _ = userinfo.partition(":")
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
 
 
 def open_store(url: str, base_dir: Path, prefix: str = "digestbot:") -> Store:

@@ -16,7 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.store import mask_url
+from bot.secrets import mask_url
 from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Store, StoreError, Subscription
 
 T = TypeVar("T")
