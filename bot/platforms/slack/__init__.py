@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bot.platforms import lazy_exports
 from bot.platforms.slack.blocks import render_digest, render_items, render_notice
 from bot.platforms.slack.limits import FALLBACK_TEXT_LIMIT, LIMITS, RESPONSE_URL_POSTS, SlackLimits, SlackRateLimit
 
@@ -29,8 +29,6 @@ __all__ = [
     "translate_error",
 ]
 
-# slack-sdk, aiohttp's client and the command layer take most of a second to import: rendering
-# (digestbot render, or a send with Slack not configured) must not pay for them.
 _NEEDS_SDK = {
     "COMMAND_PREFIX": "bot.platforms.slack.answers",
     "message_fields": "bot.platforms.slack.answers",
@@ -40,10 +38,4 @@ _NEEDS_SDK = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _NEEDS_SDK.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _NEEDS_SDK)

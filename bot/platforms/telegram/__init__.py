@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bot.platforms import lazy_exports
 from bot.platforms.telegram.html import render_digest, render_items, render_notice, telegram_link_url
 from bot.platforms.telegram.limits import LIMITS, PLATFORM, TelegramLimits, TelegramRateLimits
 
@@ -27,8 +27,6 @@ __all__ = [
     "telegram_link_url",
 ]
 
-# Importing python-telegram-bot takes about a second: rendering (digestbot render, or a send with
-# Telegram not configured) must not pay for it.
 _NEEDS_SDK = {
     "TelegramChannel": "bot.platforms.telegram.channel",
     "TelegramStartError": "bot.platforms.telegram.errors",
@@ -36,10 +34,4 @@ _NEEDS_SDK = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _NEEDS_SDK.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _NEEDS_SDK)
