@@ -122,7 +122,8 @@ def payloads_for(platform: str, parts: int) -> list[dict[str, Any]]:
     import datetime as dt
 
     from bot.digest.parse import parse_digest
-    from bot.render import slack, telegram
+    from bot.platforms.slack import blocks as slack
+    from bot.platforms.telegram import html as telegram
     from tests.digests import digest_text
 
     digest = parse_digest(digest_text(dt.date(2026, 1, 15), items=30, summary_sentences=5))
@@ -244,7 +245,7 @@ async def _bare_telegram(payloads: list[dict[str, Any]], chats: list[str], optio
     from telegram import Bot, LinkPreviewOptions
     from telegram.error import RetryAfter
 
-    from bot.channels.telegram import TelegramRateLimits
+    from bot.platforms.telegram import TelegramRateLimits
 
     limiter = TelegramRateLimits().scaled(options["scale"]).chain()
     bot = Bot(TELEGRAM_TOKEN, base_url=base_url)
@@ -270,7 +271,7 @@ async def _bare_slack(payloads: list[dict[str, Any]], chats: list[str], options:
     from slack_sdk.errors import SlackApiError
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.channels.slack import SlackRateLimit
+    from bot.platforms.slack import SlackRateLimit
     from bot.ratelimit import SlidingWindowLimiter
 
     pace = SlackRateLimit().scaled(options["scale"])
@@ -324,11 +325,11 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 def allowed_messages(platform: str, elapsed: float, scale: float, channels: int, parts: int) -> float:
     if platform == "telegram":
-        from bot.channels.telegram import TelegramRateLimits
+        from bot.platforms.telegram import TelegramRateLimits
 
         limits = TelegramRateLimits().scaled(scale)
         return limits.overall_limit * (math.floor(elapsed / limits.overall_period) + 1)
-    from bot.channels.slack import SlackRateLimit
+    from bot.platforms.slack import SlackRateLimit
 
     pace = SlackRateLimit().scaled(scale)
     if parts < 2:

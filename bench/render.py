@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
-import importlib.util
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.digest.model import Digest
 from bot.digest.parse import parse_digest
+from bot.platforms import registry
 
 PLATFORMS = ("telegram", "slack", "text")
 SIZES = (10, 500)
@@ -75,10 +74,7 @@ def main() -> int:
     digests = {size: generated_digest(size) for size in SIZES}
     print(f"{'platform':<10}{'items':>7}{'messages':>10}{'renders/s':>12}{'ms/render':>12}")
     for platform in PLATFORMS:
-        if importlib.util.find_spec(f"bot.render.{platform}") is None:
-            print(f"{platform:<10} skipped: bot.render.{platform} is not available")
-            continue
-        module = importlib.import_module(f"bot.render.{platform}")
+        module = registry.load_renderer(registry.by_render_name(platform))
         timings: dict[int, float] = {}
         for size, digest in digests.items():
             messages = len(module.render_digest(digest))

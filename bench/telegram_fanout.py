@@ -32,11 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 from telegram.warnings import PTBDeprecationWarning  # noqa: E402
 
-from bot.channels.telegram import TelegramChannel, TelegramRateLimits  # noqa: E402
 from bot.config import DeliverySettings, TelegramSettings  # noqa: E402
 from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target  # noqa: E402
 from bot.digest.parse import parse_file  # noqa: E402
-from bot.render.telegram import render_digest  # noqa: E402
+from bot.platforms.telegram import TelegramChannel, TelegramRateLimits  # noqa: E402
+from bot.platforms.telegram.html import render_digest  # noqa: E402
 from bot.store import open_store  # noqa: E402
 from bot.store.base import DeliveryKey  # noqa: E402
 from tests.fakes.fake_telegram import FakeLimits, FakeTelegram  # noqa: E402

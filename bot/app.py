@@ -107,7 +107,7 @@ class App:
             if any(c.platform == "telegram" for c in settings.channels):
                 log.warning("telegram has no token: its channels are skipped")
             return
-        from bot.channels.telegram import TelegramChannel, TelegramRateLimits
+        from bot.platforms.telegram import TelegramChannel, TelegramRateLimits
 
         assert self.commands is not None
         channel = TelegramChannel(settings.telegram, commands=self.commands, store=self.store,
@@ -123,7 +123,7 @@ class App:
             if any(c.platform == "slack" for c in settings.channels):
                 log.warning("slack has no token: its channels are skipped")
             return
-        from bot.channels.slack import SlackChannel, SlackRateLimit
+        from bot.platforms.slack import SlackChannel, SlackRateLimit
 
         assert self.commands is not None and self.store is not None
         channel = SlackChannel(settings.slack, commands=self.commands, store=self.store,

@@ -23,8 +23,8 @@ import yaml
 
 from bot.digest.model import Digest
 from bot.digest.parse import parse_file
-from bot.render import slack as render_slack
-from bot.render import telegram as render_telegram
+from bot.platforms.slack import blocks as render_slack
+from bot.platforms.telegram import html as render_telegram
 from bot.store import open_store
 from bot.store.base import DeliveryKey
 from tests.digests import write_digest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,13 +12,13 @@ import pytest
 
 from bot.cli import main
 from bot.digest.parse import parse_digest, parse_file
+from bot.platforms import registry
 from bot.render import text as text_renderer
 from tests.conftest import EXAMPLES, ROOT
 from tests.test_parse import MALFORMED
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.md"))
-PLATFORMS = [platform for platform in ("telegram", "slack", "text")
-             if importlib.util.find_spec(f"bot.render.{platform}") is not None]
+PLATFORMS = list(registry.RENDER_NAMES)
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -14,9 +14,9 @@ import pytest
 
 from bot.commands import CommandContext, Commands, Reply
 from bot.digest.sources import FolderSource
+from bot.platforms.telegram import html as telegram_renderer
 from bot.ratelimit import PER_GROUP, PER_PRIVATE_CHAT, PER_USER_IN_GROUP, SWEEP_AT, CommandThrottle, Verdict
 from bot.render import render_reply
-from bot.render import telegram as telegram_renderer
 from bot.store import Store, open_store
 from tests.test_commands import MORNING, SHANGHAI, categorizer, context, todays_items
 from tests.test_sources import digest_text

@@ -21,7 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text, plain_text
-from bot.render import links, slack, telegram, text
+from bot.platforms.slack import blocks as slack
+from bot.platforms.telegram import html as telegram
+from bot.render import links, text
 from tests.fakes.slackcheck import mrkdwn_to_plain
 from tests.test_render_slack import SMALL as SLACK_SMALL
 from tests.test_render_slack import assert_valid_payloads

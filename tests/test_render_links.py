@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.digest.model import Bold, Code, Digest, Italic, Item, Link, Text
-from bot.render import Payload, links, slack, telegram, text
+from bot.platforms.slack import blocks as slack
+from bot.platforms.telegram import html as telegram
+from bot.render import Payload, links, text
 from tests.fakes import tdparse
 from tests.fakes.slackcheck import mrkdwn_links, payload_texts
 from tests.test_render_slack import assert_valid_payloads

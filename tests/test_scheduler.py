@@ -278,9 +278,9 @@ async def test_subscriptions_are_scheduled_like_configured_channels(tmp_path: Pa
 
 async def test_a_subscribed_group_that_migrates_is_not_sent_the_digest_again_after_a_restart(
         tmp_path: Path, store: Store) -> None:
-    from bot.channels.telegram import TelegramChannel, TelegramRateLimits
     from bot.config import TelegramSettings
-    from bot.render import telegram as telegram_renderer
+    from bot.platforms.telegram import TelegramChannel, TelegramRateLimits
+    from bot.platforms.telegram import html as telegram_renderer
     from bot.store.base import Subscription
     from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.channels.slack import SlackChannel, SlackRateLimit
-from bot.channels.telegram import TelegramChannel
 from bot.config import SlackSettings, TelegramSettings
 from bot.platforms.base import MaybeSent, SendError, TransientError
+from bot.platforms.slack import SlackChannel, SlackRateLimit
+from bot.platforms.telegram import TelegramChannel
 from bot.store.memory import MemoryStore
 from tests.conftest import free_port
 from tests.fakes.fake_slack import FakeSlack

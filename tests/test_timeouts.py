@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.slack import SlackChannel, SlackRateLimit
-from bot.channels.telegram import TelegramChannel, TelegramRateLimits
 from bot.config import DeliverySettings, SlackSettings, TelegramSettings
 from bot.delivery import Deliverer, DeliveryResult, Kind, Outcome, Target
 from bot.digest.parse import parse_file
+from bot.platforms.slack import SlackChannel, SlackRateLimit
+from bot.platforms.slack import blocks as slack_renderer
+from bot.platforms.telegram import TelegramChannel, TelegramRateLimits
+from bot.platforms.telegram import html as telegram_renderer
 from bot.render import Payload
-from bot.render import slack as slack_renderer
-from bot.render import telegram as telegram_renderer
 from bot.store import open_store
 from bot.store.base import DeliveryKey
 from tests.digests import write_digest

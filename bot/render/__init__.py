@@ -32,7 +32,7 @@ REPLACEMENT_CHARACTER = "\ufffd"
 
 
 class Renderer(Protocol):
-    """What every renderer module provides (bot.render.telegram, .slack, .text)."""
+    """What every renderer module provides (each platform's, listed in bot.platforms.registry)."""
 
     def render_digest(self, digest: Digest) -> list[Payload]: ...
 
