@@ -100,7 +100,7 @@ def test_render_json_is_the_list_of_api_calls(platform: str) -> None:
     payloads = json.loads(result.stdout)
     assert isinstance(payloads, list) and payloads
     assert all(isinstance(payload, dict) and isinstance(payload.get("text"), str) for payload in payloads)
-    module = __import__(f"bot.render.{platform}", fromlist=["render_digest"])
+    module = registry.load_renderer(registry.by_render_name(platform))
     assert payloads == json.loads(json.dumps(module.render_digest(parse_file(path))))
     if platform == "telegram":
         assert all(payload["parse_mode"] == "HTML" for payload in payloads)
@@ -115,7 +115,7 @@ def test_the_long_example_needs_several_messages() -> None:
     for platform in PLATFORMS:
         if platform == "text":
             continue
-        module = __import__(f"bot.render.{platform}", fromlist=["render_digest"])
+        module = registry.load_renderer(registry.by_render_name(platform))
         assert len(module.render_digest(digest)) > 1, platform
 
 
@@ -149,7 +149,7 @@ def test_main_render_default_is_text(capsys: pytest.CaptureFixture[str]) -> None
 def test_main_render_human_view_separates_parts(capsys: pytest.CaptureFixture[str], platform: str) -> None:
     assert main(["render", str(EXAMPLES / "2025-10-01.md"), "--for", platform]) == 0
     out = capsys.readouterr().out
-    module = __import__(f"bot.render.{platform}", fromlist=["render_digest"])
+    module = registry.load_renderer(registry.by_render_name(platform))
     parts = len(module.render_digest(parse_file(EXAMPLES / "2025-10-01.md")))
     assert out.count("─" * 60) == parts - 1
 
