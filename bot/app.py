@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot import metrics
-from bot.commands import CommandContext, Commands
+from bot.commands import CommandContext, Commands, ContextBuilder, always_admin
 from bot.config import ChannelSettings, ServerSettings, Settings
 from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target
 from bot.digest.categories import Categorizer
@@ -248,12 +248,9 @@ class App:
         return SendReport(channel.name, channel.platform, digest.date, result)
 
     def command_context(self, chat: str = "terminal", user: str = "operator") -> CommandContext:
-        async def always_admin() -> bool:
-            return True
-
-        return CommandContext(platform="console", chat=chat, user=user, is_group=False,
-                              language=self.settings.language, timezone=self.timezone,
-                              is_admin=always_admin, now=self.clock())
+        # Built per command so a console session follows the settings and clock it runs under.
+        console = ContextBuilder(ConsoleChannel.platform, self.settings.language, self.timezone, self.clock)
+        return console.build(chat, user, is_group=False, is_admin=always_admin)
 
 
 def server_limits_from(server: ServerSettings) -> ServerLimits:

@@ -1,7 +1,8 @@
 """What every command means, once for all platforms: (command, arguments, chat) → a Reply model.
 
 Adapters parse the platform's message (stripping "/cmd@BotName", Slack's "/digest cmd"), build a
-CommandContext, call Commands.handle and render the Reply. Nothing here knows a platform library.
+CommandContext with their ContextBuilder, call Commands.handle and render the Reply. Nothing here
+knows a platform library.
 """
 
 from __future__ import annotations
@@ -52,6 +53,33 @@ class CommandContext:
     is_admin: Callable[[], Awaitable[bool]]     # the adapter's platform check, asked only when needed
     now: dt.datetime                            # aware
     command_prefix: str = "/"                   # how a command is typed here, e.g. "/digest " on Slack
+
+
+AdminCheck = Callable[[], Awaitable[bool]]
+
+
+async def always_admin() -> bool:
+    """For places where whoever can type a command may change anything, like the operator's terminal."""
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class ContextBuilder:
+    """What one adapter's command contexts share; each command gets its own, with "now" read as it arrives."""
+
+    platform: str
+    language: str
+    timezone: ZoneInfo
+    clock: Callable[[], dt.datetime]     # injected so tests control "now"
+    command_prefix: str = "/"
+
+    def build(self, chat: str, user: str, *, is_group: bool, is_admin: AdminCheck,
+              command_prefix: str | None = None) -> CommandContext:
+        """A context for one command; `is_admin` is only awaited by the commands that need it."""
+        return CommandContext(platform=self.platform, chat=chat, user=user, is_group=is_group,
+                              language=self.language, timezone=self.timezone, is_admin=is_admin,
+                              now=self.clock(),
+                              command_prefix=self.command_prefix if command_prefix is None else command_prefix)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.commands import COMMANDS, CommandContext, Commands, Reply, menu, parse_day, split_public
+from bot.commands import (
+    COMMANDS,
+    CommandContext,
+    Commands,
+    ContextBuilder,
+    Reply,
+    always_admin,
+    menu,
+    parse_day,
+    split_public,
+)
 from bot.digest.categories import Categorizer, rules_from_mapping
 from bot.digest.sources import FolderSource, UrlSource
 from bot.i18n import CATALOGUES, normalize_language
@@ -560,3 +570,17 @@ def test_parse_day() -> None:
     assert parse_day("2025-02-29") is None
     assert parse_day("25-09-25") is None
     assert parse_day("2025-09-25T10:00") is None
+
+
+async def test_context_builder_reads_the_clock_per_command_and_leaves_the_admin_check_unasked() -> None:
+    readings = iter([MORNING, MORNING + dt.timedelta(hours=3)])
+    builder = ContextBuilder("slack", "zh", NEW_YORK, lambda: next(readings), command_prefix="/digest ")
+    admin = Admin(False)
+    first = builder.build("C1", "U1", is_group=True, is_admin=admin)
+    second = builder.build("D2", "U2", is_group=False, is_admin=always_admin, command_prefix="/news ")
+    assert first == CommandContext(platform="slack", chat="C1", user="U1", is_group=True, language="zh",
+                                   timezone=NEW_YORK, is_admin=admin, now=MORNING, command_prefix="/digest ")
+    assert admin.asked == 0
+    assert (second.chat, second.user, second.is_group) == ("D2", "U2", False)
+    assert second.now == MORNING + dt.timedelta(hours=3) and second.command_prefix == "/news "
+    assert await second.is_admin() and not await first.is_admin() and admin.asked == 1

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.commands import CommandContext, Commands
+from bot.commands import CommandContext, Commands, ContextBuilder
 from bot.i18n import text as words
 from bot.platforms.base import ReplyFailed, ReplySink, SendError
 from bot.platforms.slack import blocks as render
@@ -78,12 +78,18 @@ class Responder:
         self._sender = sender
         self.settings = settings
         self.commands = commands
-        self.language = language
-        self.timezone = timezone
-        self._now = now
+        self._contexts = ContextBuilder(self.platform, language, timezone, now, command_prefix=COMMAND_PREFIX)
         self._inline_wait = inline_wait
         self._tasks: set[asyncio.Task[Any]] = set()
         self.sink: ReplySink | None = None
+
+    @property
+    def language(self) -> str:
+        return self._contexts.language
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self._contexts.timezone
 
     # -- answers under way ----------------------------------------------------------------------
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -112,12 +118,10 @@ class Responder:
         async def is_admin() -> bool:
             return await self.is_admin(invocation.user)
 
-        return CommandContext(platform=self.platform, chat=invocation.channel, user=invocation.user,
-                              # Subscriptions in a workspace are for its admins and the configured users
-                              # everywhere, direct messages included: one member's DM is not theirs alone.
-                              is_group=True, language=self.language,
-                              timezone=self.timezone, is_admin=is_admin, now=self._now(),
-                              command_prefix=invocation.prefix)
+        # Subscriptions in a workspace are for its admins and the configured users everywhere, direct
+        # messages included: one member's DM is not theirs alone.
+        return self._contexts.build(invocation.channel, invocation.user, is_group=True, is_admin=is_admin,
+                                    command_prefix=invocation.prefix)
 
     async def is_admin(self, user: str) -> bool:
         """Workspace admins and owners, and the users the config names, may change subscriptions."""

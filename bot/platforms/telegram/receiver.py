@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes, MessageHandler, filters
 
 from bot import httpguard
-from bot.commands import COMMANDS, CommandContext, Commands, menu
+from bot.commands import COMMANDS, CommandContext, Commands, ContextBuilder, menu
 from bot.i18n import LANGUAGES
 from bot.platforms.base import ReplyFailed, ReplySink, SendError
 from bot.platforms.telegram import html
@@ -51,9 +51,7 @@ class TelegramReceiver:
         self.settings = settings
         self.commands = commands
         self.store = store      # webhook updates are deduplicated through it when given
-        self.language = language
-        self.timezone = timezone
-        self._now = now
+        self._contexts = ContextBuilder(PLATFORM, language, timezone, now)
         self._poll_timeout = poll_timeout
         self._max_update_bytes = max_update_bytes
         self._sink: ReplySink | None = None
@@ -63,6 +61,14 @@ class TelegramReceiver:
                 (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST) & filters.COMMAND, self._on_command,
             ))
         self.application.add_error_handler(self._on_error)
+
+    @property
+    def language(self) -> str:
+        return self._contexts.language
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self._contexts.timezone
 
     def bind(self, sink: ReplySink) -> None:
         """Command replies go through the sink: ordered, rate limited, never mixed into a post."""
@@ -166,9 +172,7 @@ class TelegramReceiver:
                 return False
             return member.status in ADMIN_STATUSES
 
-        return CommandContext(platform=PLATFORM, chat=chat, user=user, is_group=is_group,
-                              language=self.language, timezone=self.timezone, is_admin=is_admin,
-                              now=self._now())
+        return self._contexts.build(chat, user, is_group=is_group, is_admin=is_admin)
 
     async def _reply(self, chat: str, payloads: Sequence[Payload]) -> None:
         scrub = self._sender.scrub
