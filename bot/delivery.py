@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import socket
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot import metrics
+from bot.leases import Lease, new_owner_id
 from bot.outcomes import (
     OUTCOME_OF_KIND,
     DeliveryAborted,
@@ -51,62 +49,6 @@ log = logging.getLogger(__name__)
 
 # How often a command reply looks again whether another process has finished posting in the chat.
 REPLY_WAIT_POLL_SECONDS = 0.25
-
-
-def new_owner_id() -> str:
-    """Names this process in leases: readable for operators, unique across restarts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-class _Lease:
-    """Our claim on one delivery: renewed in the background, and confirmed before every part.
-
-    The background renewal alone is not enough: a process that stalls (CPU starvation, a paused VM)
-    past its TTL wakes up with a part about to go while another replica has taken over. So before
-    each part the lease must have at least a third of its TTL left by our own clock, else it is
-    renewed right then, and a refused renewal stops the delivery.
-    """
-
-    def __init__(self, store: Store, name: str, owner: str, ttl: float) -> None:
-        self.store = store
-        self.name = name
-        self.owner = owner
-        self.ttl = ttl
-        self.lost = False
-        self._valid_until = 0.0
-
-    async def claim(self) -> bool:
-        started = time.monotonic()
-        if await self.store.claim(self.name, self.owner, self.ttl):
-            self._valid_until = started + self.ttl
-            return True
-        return False
-
-    async def confirm(self) -> bool:
-        if self.lost:
-            return False
-        if time.monotonic() < self._valid_until - self.ttl / 3:
-            return True
-        return await self._renew()
-
-    async def keep(self) -> None:
-        while not self.lost:
-            await asyncio.sleep(self.ttl / 3)
-            await self._renew()
-
-    async def _renew(self) -> bool:
-        started = time.monotonic()
-        try:
-            still_ours = await self.store.renew(self.name, self.owner, self.ttl)
-        except Exception:
-            # A store hiccup is not proof the lease is gone, but past its TTL it may well be.
-            log.warning("could not renew lease %s", self.name, exc_info=True)
-            return time.monotonic() < self._valid_until
-        if still_ours:
-            self._valid_until = started + self.ttl
-        else:
-            self.lost = True
-        return still_ours
 
 
 # Asked when a send timed out after going out: True lets the one resend happen.
@@ -199,7 +141,7 @@ class Deliverer:
     async def _deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
         if self.stopping:
             return self._result(target, Kind.STOPPED, payloads, _Tally(), target.chat, "shutting down")
-        lease = _Lease(self.store, f"lease:{key}", self.owner, self.settings.lease_ttl)
+        lease = Lease(self.store, f"lease:{key}", self.owner, self.settings.lease_ttl)
         if not await lease.claim():
             return self._result(target, Kind.BUSY, payloads, _Tally(), target.chat, "leased by another process")
         tally = _Tally()
@@ -266,13 +208,13 @@ class Deliverer:
 
         return may_resend
 
-    def _chat_lease(self, platform: str, chat: str) -> _Lease:
+    def _chat_lease(self, platform: str, chat: str) -> Lease:
         # Across processes (replicas, or `digestbot send` beside `run`), one post at a time per chat;
         # within this process the chat lock already orders them.
-        return _Lease(self.store, f"chat:{platform}:{chat}", self.owner, self.settings.lease_ttl)
+        return Lease(self.store, f"chat:{platform}:{chat}", self.owner, self.settings.lease_ttl)
 
     @contextlib.asynccontextmanager
-    async def _holding(self, lease: _Lease) -> AsyncIterator[None]:
+    async def _holding(self, lease: Lease) -> AsyncIterator[None]:
         """Keep a claimed lease alive while the block runs, then give it back if still ours."""
         keeper = asyncio.create_task(lease.keep())
         try:
@@ -304,7 +246,7 @@ class Deliverer:
                     message_ids.append(sent.message_id)
         return message_ids
 
-    async def _wait_to_claim(self, lease: _Lease) -> bool:
+    async def _wait_to_claim(self, lease: Lease) -> bool:
         deadline = time.monotonic() + 2 * lease.ttl
         while not await lease.claim():
             if time.monotonic() > deadline:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.store import DeliveryKey, StoreError, Subscription, open_store
-from bot.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
+from bot.store.sqlite import SqliteStore
+from bot.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from tests.conftest import ROOT
 
 DAY = dt.date(2025, 9, 25)

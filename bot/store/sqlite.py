@@ -12,75 +12,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.store.base import DeliveryKey, LedgerEntry, Store, StoreError, Subscription, chat_moves
+from bot.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
 
-# Each entry upgrades the schema by one version; PRAGMA user_version records how far a file got.
-# Append new migrations, never edit old ones: files in the field have already run them.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE leases (
-            name TEXT PRIMARY KEY,
-            owner TEXT NOT NULL,
-            expires_at REAL NOT NULL
-        )""",
-        """CREATE TABLE deliveries (
-            digest_date TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            parts_total INTEGER,
-            finished_at REAL,
-            PRIMARY KEY (digest_date, channel)
-        )""",
-        # message_id is NULL while the part is in flight: recorded as about to go, never confirmed.
-        """CREATE TABLE delivery_parts (
-            digest_date TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            part INTEGER NOT NULL,
-            message_id TEXT,
-            updated_at REAL NOT NULL,
-            PRIMARY KEY (digest_date, channel, part)
-        )""",
-        """CREATE TABLE inactive_chats (
-            platform TEXT NOT NULL,
-            chat TEXT NOT NULL,
-            reason TEXT NOT NULL,
-            since REAL NOT NULL,
-            PRIMARY KEY (platform, chat)
-        )""",
-        """CREATE TABLE moved_chats (
-            platform TEXT NOT NULL,
-            old_chat TEXT NOT NULL,
-            new_chat TEXT NOT NULL,
-            moved_at REAL NOT NULL,
-            PRIMARY KEY (platform, old_chat)
-        )""",
-        """CREATE TABLE subscriptions (
-            platform TEXT NOT NULL,
-            chat TEXT NOT NULL,
-            schedule TEXT,
-            timezone TEXT,
-            subscribed_by TEXT NOT NULL,
-            subscribed_at REAL NOT NULL,
-            PRIMARY KEY (platform, chat)
-        )""",
-        """CREATE TABLE seen_tokens (
-            token TEXT PRIMARY KEY,
-            expires_at REAL NOT NULL
-        )""",
-        "CREATE INDEX seen_tokens_by_expiry ON seen_tokens (expires_at)",
-    ),
-    (
-        # A part whose send timed out after the request went out; its one resend is spent.
-        """CREATE TABLE delivery_maybe_sent (
-            digest_date TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            part INTEGER NOT NULL,
-            marked_at REAL NOT NULL,
-            PRIMARY KEY (digest_date, channel, part)
-        )""",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class SqliteStore(Store):
