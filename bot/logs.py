@@ -5,70 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-REDACTED = "***"
-
-# Token shapes are redacted even when nobody told us the value: a token pasted into an error, a URL
-# logged by an HTTP library (the Telegram token sits inside every Bot API URL after "/bot").
-_TOKEN_SHAPES = (
-    r"\d{6,}:[A-Za-z0-9_-]{30,}",                    # Telegram bot token
-    r"xox[abeprs](?:\.xox[bp])?-[A-Za-z0-9-]+",      # Slack bot, user and refresh tokens
-    r"xapp-[A-Za-z0-9-]+",                           # Slack app-level (Socket Mode) token
-)
-
-# A configured secret shorter than this is not redacted by value: replacing every occurrence of
-# two or three common characters would make the logs unreadable while protecting nothing real.
-MIN_SECRET_LENGTH = 4
+# The secret registry lives with the rest of the masking in bot.secrets; the names the CLI and the
+# settings import from here stay importable.
+from bot.secrets import REDACTED as REDACTED
+from bot.secrets import redact as redact
+from bot.secrets import update_secrets as update_secrets
 
 # Every attribute a plain LogRecord has; anything else on a record came in through `extra=`.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {
     "message", "asctime", "taskName",
 }
-
-_lock = threading.Lock()
-_secrets: set[str] = set()
-_pattern: re.Pattern[str] = re.compile("|".join(_TOKEN_SHAPES))
-
-
-def _compile() -> re.Pattern[str]:
-    # Longest first, so a secret that contains another is replaced whole.
-    literal = [re.escape(secret) for secret in sorted(_secrets, key=len, reverse=True)]
-    return re.compile("|".join([*literal, *_TOKEN_SHAPES]))
-
-
-def maskable(value: object) -> bool:
-    """Whether a configured secret is masked by value, in logs and in error messages alike."""
-    return isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH
-
-
-def update_secrets(secrets: Iterable[str]) -> None:
-    """Add secret values to redact from now on (values already known are kept)."""
-    global _pattern
-    fresh = {s for s in secrets if maskable(s)}
-    with _lock:
-        if fresh <= _secrets:
-            return
-        _secrets.update(fresh)
-        _pattern = _compile()
-
-
-def forget_secrets() -> None:
-    """Drop every configured secret (token shapes stay redacted); for a fresh start in one process."""
-    global _pattern
-    with _lock:
-        _secrets.clear()
-        _pattern = _compile()
-
-
-def redact(text: str) -> str:
-    """The text with every configured secret and every token-shaped string replaced by ***."""
-    return _pattern.sub(REDACTED, text)
 
 
 def _redact_value(value: Any) -> Any:

@@ -1,13 +1,16 @@
-"""A config's secrets: which values they are, and masking them where a config error quotes a value."""
+"""How a secret or a credential-bearing URL is hidden: the secret values, token shapes, and masking them
+in logs, error messages and quoted URLs."""
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Collection, Iterable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from bot.bounded import shown
-from bot.logs import REDACTED, maskable, redact
+
+REDACTED = "***"
 
 # Field names whose values are secrets wherever they appear in the settings.
 SECRET_FIELDS = frozenset({"token", "signing_secret", "app_token", "webhook_secret"})
@@ -16,6 +19,68 @@ _URL_SETTINGS = (("store",), ("digests", "source"))
 
 # A key path's own separators: `.` between keys and `[3]` after a list.
 _PATH_SEPARATORS = re.compile(r"(\.|\[\d+\])")
+
+# Token shapes are redacted even when nobody told us the value: a token pasted into an error, a URL
+# logged by an HTTP library (the Telegram token sits inside every Bot API URL after "/bot").
+_TOKEN_SHAPES = (
+    r"\d{6,}:[A-Za-z0-9_-]{30,}",                    # Telegram bot token
+    r"xox[abeprs](?:\.xox[bp])?-[A-Za-z0-9-]+",      # Slack bot, user and refresh tokens
+    r"xapp-[A-Za-z0-9-]+",                           # Slack app-level (Socket Mode) token
+)
+
+# A configured secret shorter than this is not redacted by value: replacing every occurrence of
+# two or three common characters would make the logs unreadable while protecting nothing real.
+MIN_SECRET_LENGTH = 4
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] = re.compile("|".join(_TOKEN_SHAPES))
+
+
+def maskable(value: object, min_length: int = MIN_SECRET_LENGTH) -> bool:
+    """Whether a secret is masked by value: a non-empty string at least `min_length` long, blanks aside.
+
+    min_length 0 masks every non-empty value however short, for a caller that knows the exact
+    values (a platform's own token) rather than guarding against whatever a config holds.
+    """
+    return isinstance(value, str) and value != "" and len(value.strip()) >= min_length
+
+
+def hide(text: str, secrets: Iterable[str], *, min_length: int = MIN_SECRET_LENGTH) -> str:
+    """The text with every given secret that is maskable at `min_length` replaced by ***."""
+    # Longest first, so that a secret containing another is replaced whole.
+    for secret in sorted({secret for secret in secrets if maskable(secret, min_length)}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _compile() -> re.Pattern[str]:
+    literal = [re.escape(secret) for secret in sorted(_secrets, key=len, reverse=True)]
+    return re.compile("|".join([*literal, *_TOKEN_SHAPES]))
+
+
+def update_secrets(secrets: Iterable[str]) -> None:
+    """Add secret values that redact() hides from now on (values already known are kept)."""
+    global _pattern
+    fresh = {s for s in secrets if maskable(s)}
+    with _lock:
+        if fresh <= _secrets:
+            return
+        _secrets.update(fresh)
+        _pattern = _compile()
+
+
+def forget_secrets() -> None:
+    """Drop every configured secret (token shapes stay redacted); for a fresh start in one process."""
+    global _pattern
+    with _lock:
+        _secrets.clear()
+        _pattern = _compile()
+
+
+def redact(text: str) -> str:
+    """The text with every configured secret and every token-shaped string replaced by ***."""
+    return _pattern.sub(REDACTED, text)
 
 
 def url_password(url: str) -> str | None:
@@ -57,10 +122,7 @@ def raw_secrets(data: object) -> list[str]:
 
 def mask(text: str, secrets: Iterable[str]) -> str:
     """The text with every secret long enough to be one (and every token-shaped string) as ***."""
-    # Longest first, so that a secret containing another is replaced whole.
-    for secret in sorted({secret for secret in secrets if maskable(secret)}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return redact(text)
+    return redact(hide(text, secrets))
 
 
 def show(value: object, secrets: Iterable[str]) -> str:
@@ -94,8 +156,13 @@ def mask_path(path: str, secrets: Iterable[str], own_words: Collection[str]) -> 
     return "".join(shown_parts)
 
 
-def mask_url(url: str) -> str:
-    """A URL (a store, a digest source) with any password replaced by ***, safe for logs and error messages."""
+def mask_url(url: str, *, bare: bool = False) -> str:
+    """A URL safe for logs and error messages.
+
+    By default only a password is replaced by *** (a store or digest source as the settings show
+    it). `bare` is for a URL whose query string may itself be a credential (a fetched document's):
+    no user, no password, no fragment, and a query string shown as "…".
+    """
     try:
         parts = urlsplit(url)
         password = parts.password
@@ -103,8 +170,30 @@ def mask_url(url: str) -> str:
         # Unparseable: show only the scheme, since a secret may sit anywhere in the rest.
         scheme, sep, _ = url.partition("://")
         return f"{scheme}://***" if sep else "***"
+    if bare:
+        return _bare(parts)
     if not password:
         return url
     userinfo, _, hostinfo = parts.netloc.rpartition("@")
     user, _, _ = userinfo.partition(":")
     return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+
+
+def _bare(parts: SplitResult) -> str:
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None     # a port that is no number is left out, the host still said
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
+
+
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>)]+")
+
+
+def scrub_urls(text: str) -> str:
+    """Every URL in a message shown bare (see mask_url), whatever its spelling, on one line."""
+    return " ".join(_URL_IN_TEXT.sub(lambda match: mask_url(match.group(0), bare=True), text).split())

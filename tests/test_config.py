@@ -18,7 +18,7 @@ from bot.config import (
     summarize,
 )
 from bot.errors import ConfigError
-from bot.store import mask_url
+from bot.secrets import mask_url
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"

@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from bot.logs import forget_secrets, redact, setup_logging, update_secrets
+from bot.logs import setup_logging
+from bot.secrets import forget_secrets, redact, update_secrets
 
 TELEGRAM_TOKEN = "7012345678:AAHk3vQq-Zx9_TelegramTokenValue0123456"
 OTHER_TELEGRAM_TOKEN = "123456789:ZZZZ_unconfigured-token-but-token-shaped"
