@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-import re
 import string
 import time
 import urllib.parse
@@ -20,6 +19,7 @@ from bot.digest.model import Digest
 from bot.digest.parse import parse_digest
 from bot.digest.source_base import Categorizes, DigestUnavailable, in_time_zone
 from bot.errors import DigestError
+from bot.secrets import mask_url, scrub_urls
 
 # Every digest source logs under one name, which operators filter on.
 log = logging.getLogger("bot.digest.sources")
@@ -61,28 +61,6 @@ def url_template_problem(template: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "URL template is not an http(s) URL with a host, like " + _EXAMPLE_TEMPLATE
     return None
-
-
-_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>)]+")
-
-
-def _scrub_urls(text: str) -> str:
-    """Every URL in a message shown without credentials or query string, whatever its spelling."""
-    return " ".join(_URL_IN_TEXT.sub(lambda match: _shown(match.group(0)), text).split())
-
-
-def _shown(url: str) -> str:
-    """The URL as logs and errors may show it: no credentials, no query string."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is not None:
-        netloc = f"{netloc}:{port}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
 
 
 @dataclasses.dataclass(slots=True)
@@ -165,7 +143,7 @@ class UrlSource:
 
     async def _fetch(self, day: dt.date) -> Digest | None:
         url = self.url_for(day)
-        shown = _shown(url)
+        shown = mask_url(url, bare=True)
         cached = self._cache.get(day)
         headers: dict[str, str] = {}
         if cached is not None and cached.digest is not None:
@@ -194,7 +172,7 @@ class UrlSource:
             # Its text carries the (possibly redirected, re-encoded) URL with the query: only the status.
             raise DigestUnavailable(shown, f"cannot fetch: {type(exc).__name__} (HTTP {exc.status})") from None
         except aiohttp.ClientError as exc:
-            raise DigestUnavailable(shown, f"cannot fetch: {_scrub_urls(str(exc)) or type(exc).__name__}") from None
+            raise DigestUnavailable(shown, f"cannot fetch: {scrub_urls(str(exc)) or type(exc).__name__}") from None
         # A multi-megabyte document takes a while to parse; commands, /healthz and every other
         # delivery keep being served meanwhile.
         digest = await asyncio.to_thread(self._digest_from, body, shown)
