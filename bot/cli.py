@@ -153,7 +153,8 @@ def _shown(value: object) -> str:
 def _load_settings(path: str) -> Any:
     """Load and validate the config; a ConfigError reaches main(), which prints it and exits 2."""
     from bot.config import load_config, secrets_of
-    from bot.logs import setup_logging, update_secrets
+    from bot.logs import setup_logging
+    from bot.secrets import update_secrets
 
     level = _log_level()
     settings = load_config(path)
@@ -363,7 +364,8 @@ def _unexpected(command: str, exc: Exception) -> int:
     """A failure the bot has no words for: one line on stderr, the traceback only in the log at DEBUG."""
     import logging
 
-    from bot.logs import redact, setup_logging
+    from bot.logs import setup_logging
+    from bot.secrets import redact
 
     try:
         detail = _one_line(redact(str(exc)))

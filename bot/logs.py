@@ -10,11 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-# The secret registry lives with the rest of the masking in bot.secrets; the names the CLI and the
-# settings import from here stay importable.
-from bot.secrets import REDACTED as REDACTED
-from bot.secrets import redact as redact
-from bot.secrets import update_secrets as update_secrets
+from bot.secrets import redact, update_secrets
 
 # Every attribute a plain LogRecord has; anything else on a record came in through `extra=`.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {

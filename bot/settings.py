@@ -6,8 +6,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from bot.logs import REDACTED
-from bot.secrets import SECRET_FIELDS, mask_url
+from bot.secrets import REDACTED, SECRET_FIELDS, mask_url
 
 
 def _masked_repr(obj: Any) -> str:
