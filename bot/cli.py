@@ -126,6 +126,9 @@ DEFAULT_CONFIG = "config.yaml"
 # from the ledger at the next start), then closing connections gets the rest of a 10 s budget.
 SHUTDOWN_GRACE_SECONDS = 6.0
 SHUTDOWN_CLOSE_SECONDS = 3.0
+# Cancelled work and worker threads get this long each before the process exits without them.
+SHUTDOWN_TEARDOWN_SECONDS = 1.0
+SHUTDOWN_STACKS_AFTER_SECONDS = 12.0
 
 
 def _add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -176,11 +179,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
     settings = _load_settings(args.config)
-    return asyncio.run(_run_service(settings))
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(_run_service(settings))
+    finally:
+        _close_loop(loop)
+
+
+def _close_loop(loop: Any) -> None:
+    """asyncio.run's teardown, but bounded: a task that ignores its cancellation, or a worker thread
+    still parsing, must not keep a stopped service from exiting."""
+    import asyncio
+    import faulthandler
+
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=SHUTDOWN_TEARDOWN_SECONDS))
+    stuck = [task for task in pending if not task.done()]
+    if stuck:
+        _log_shutdown(f"{len(stuck)} task(s) ignored cancellation; exiting anyway")
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(asyncio.wait([loop.create_task(loop.shutdown_default_executor())],
+                                         timeout=SHUTDOWN_TEARDOWN_SECONDS))
+    faulthandler.cancel_dump_traceback_later()
+    if not stuck:
+        loop.close()
 
 
 async def _run_service(settings: Any) -> int:
     import asyncio
+    import faulthandler
     import signal
 
     from bot.app import App
@@ -198,10 +228,14 @@ async def _run_service(settings: Any) -> int:
             stopped.cancel()
             service.result()           # a start-up failure surfaces here
         else:
-            try:
-                await asyncio.wait_for(service, timeout=SHUTDOWN_GRACE_SECONDS)
-            except TimeoutError:
+            # Should shutdown still hang past its budget, the stacks of every thread go to the log.
+            faulthandler.dump_traceback_later(SHUTDOWN_STACKS_AFTER_SECONDS)
+            # asyncio.wait, not wait_for: wait_for would wait on for a task slow to take its cancel.
+            finished, _ = await asyncio.wait({service}, timeout=SHUTDOWN_GRACE_SECONDS)
+            if not finished:
                 _log_shutdown("parts still in flight were cut off; they resume at the next start")
+                service.cancel()
+                await asyncio.wait({service}, timeout=SHUTDOWN_TEARDOWN_SECONDS)
     finally:
         try:
             await asyncio.wait_for(app.close(), timeout=SHUTDOWN_CLOSE_SECONDS)

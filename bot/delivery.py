@@ -221,10 +221,19 @@ class Deliverer:
             yield
         finally:
             keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A cancellation of this task that lands while the keeper winds down must not be taken
+            # for the keeper's own: swallowing it would let a cancelled delivery (shutdown) carry
+            # on past its deadline. The lease is still given back first.
+            cancelled = False
+            try:
                 await keeper
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                cancelled = current is not None and current.cancelling() > 0
             if not lease.lost:
                 await self.store.release(lease.name, self.owner)
+            if cancelled:
+                raise asyncio.CancelledError
 
     @staticmethod
     def _result(target: Target, kind: Kind, payloads: Sequence[Payload], tally: _Tally, chat: str,
