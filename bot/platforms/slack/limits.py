@@ -52,8 +52,8 @@ class SlackRateLimit:
 PACE = SlackRateLimit()
 
 
-# The notification text beside blocks; Slack truncates far later, but longer helps nobody.
-FALLBACK_TEXT_LIMIT = 4000
+# The notification text beside blocks when a part is re-split on the way out: the renderer's own bound.
+FALLBACK_TEXT_LIMIT = LIMITS.max_fallback_text
 # Slack accepts at most this many follow-ups on one response_url.
 RESPONSE_URL_POSTS = 5
 # Slash commands must be answered within 3 s; past this we ack and answer later.
