@@ -9,6 +9,7 @@ deliverer over the same ledger, as two runs of `digestbot send` would be.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from bot.platforms.telegram import TelegramChannel, TelegramRateLimits
 from bot.platforms.telegram import html as telegram_renderer
 from bot.render import Payload
 from bot.store import open_store
-from bot.store.base import DeliveryKey
+from bot.store.base import DeliveryKey, Store
 from tests.digests import write_digest
 from tests.fakes.fake_slack import FakeSlack
 from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
@@ -48,41 +49,38 @@ def digest_parts(tmp_path: Path, renderer: object, items: int, sentences: int) -
     return payloads
 
 
-async def send_twice_to_telegram(tmp_path: Path, fake: FakeTelegram, payloads: list[Payload]) -> list[DeliveryResult]:
+async def send_twice(tmp_path: Path, target: Target, new_channel: Callable[[Store], TelegramChannel | SlackChannel],
+                     payloads: list[Payload]) -> list[DeliveryResult]:
+    """Two runs of `digestbot send`: each a fresh channel and deliverer over the same SQLite ledger."""
     store = open_store(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
-    target = Target("slow-telegram", "telegram", TELEGRAM_CHAT)
     results = []
     try:
         for run in ("send-1", "send-2"):
-            channel = TelegramChannel(TelegramSettings(token=TOKEN, base_url=fake.base_url, updates="off"),
-                                      rate_limits=TelegramRateLimits().scaled(SPEED), send_timeout=CLIENT_TIMEOUT)
+            channel = new_channel(store)
             try:
-                deliverer = Deliverer(store, {"telegram": channel}, SETTINGS, owner=run)
+                deliverer = Deliverer(store, {target.platform: channel}, SETTINGS, owner=run)
                 results.append(await deliverer.deliver(DeliveryKey(DAY, target.name), target, payloads))
             finally:
                 await channel.stop()
     finally:
         await store.close()
     return results
+
+
+async def send_twice_to_telegram(tmp_path: Path, fake: FakeTelegram, payloads: list[Payload]) -> list[DeliveryResult]:
+    def new_channel(store: Store) -> TelegramChannel | SlackChannel:
+        return TelegramChannel(TelegramSettings(token=TOKEN, base_url=fake.base_url, updates="off"),
+                               rate_limits=TelegramRateLimits().scaled(SPEED), send_timeout=CLIENT_TIMEOUT)
+
+    return await send_twice(tmp_path, Target("slow-telegram", "telegram", TELEGRAM_CHAT), new_channel, payloads)
 
 
 async def send_twice_to_slack(tmp_path: Path, fake: FakeSlack, payloads: list[Payload]) -> list[DeliveryResult]:
-    store = open_store(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
-    target = Target("slow-slack", "slack", SLACK_CHANNEL)
-    results = []
-    try:
-        for run in ("send-1", "send-2"):
-            channel = SlackChannel(SlackSettings(token=fake.token, base_url=fake.base_url), commands=None,
-                                   store=store, rate_limit=SlackRateLimit().scaled(SPEED),
-                                   request_timeout=CLIENT_TIMEOUT)
-            try:
-                deliverer = Deliverer(store, {"slack": channel}, SETTINGS, owner=run)
-                results.append(await deliverer.deliver(DeliveryKey(DAY, target.name), target, payloads))
-            finally:
-                await channel.stop()
-    finally:
-        await store.close()
-    return results
+    def new_channel(store: Store) -> TelegramChannel | SlackChannel:
+        return SlackChannel(SlackSettings(token=fake.token, base_url=fake.base_url), commands=None, store=store,
+                            rate_limit=SlackRateLimit().scaled(SPEED), request_timeout=CLIENT_TIMEOUT)
+
+    return await send_twice(tmp_path, Target("slow-slack", "slack", SLACK_CHANNEL), new_channel, payloads)
 
 
 def copies_of(arrived: list[str], expected: list[str]) -> list[int]:
