@@ -18,7 +18,7 @@ from bot.render import (
     payloads_without_surrogates,
     without_surrogates,
 )
-from bot.render.splitting import grapheme_boundaries
+from bot.text.scripts import grapheme_boundaries
 
 __all__ = ["LIMITS", "SlackLimits", "render_digest", "render_items", "render_notice"]
 

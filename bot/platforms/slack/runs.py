@@ -11,7 +11,7 @@ from bot.digest.model import Bold, Code, Inline, Italic, Link, Paragraph, Text, 
 from bot.platforms.slack.limits import SlackLimits
 from bot.platforms.slack.mrkdwn import RUN_OVERHEAD, Run, code_cost, escape_url, is_space, text_cost
 from bot.render import links
-from bot.render.splitting import BreakLevel, break_levels, split_text
+from bot.text.segments import BreakLevel, break_levels, split_text
 
 _BARE_URL = re.compile(r"https?://[^\s<>|\"'`，。、；：！？（）「」『』【】《》“”‘’]+")
 _URL_TRAILING = ".,;:!?'\"*_~"

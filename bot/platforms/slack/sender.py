@@ -16,8 +16,8 @@ from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import FALLBACK_TEXT_LIMIT, PACE, SlackRateLimit
 from bot.ratelimit import SlidingWindowLimiter
 from bot.render import Payload
-from bot.render.splitting import BreakLevel, break_levels, split_text
 from bot.settings import SlackSettings
+from bot.text.segments import BreakLevel, break_levels, split_text
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from bot.platforms.telegram.limits import TelegramLimits
 from bot.platforms.telegram.markup import Block, Mark, Marks, Segment, common_prefix, escape_text
 from bot.render import Payload, without_surrogates
-from bot.render.splitting import BreakLevel, break_levels
+from bot.text.segments import BreakLevel, break_levels
 
 _LINK_PREVIEW_OFF = {"is_disabled": True}
 
