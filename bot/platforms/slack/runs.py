@@ -11,7 +11,7 @@ from bot.digest.model import Bold, Code, Inline, Italic, Link, Paragraph, Text, 
 from bot.platforms.slack.limits import SlackLimits
 from bot.platforms.slack.mrkdwn import RUN_OVERHEAD, Run, code_cost, escape_url, is_space, text_cost
 from bot.render import links
-from bot.text.segments import BreakLevel, break_levels, split_text
+from bot.text.segments import BreakLevel, Reach, break_levels, reach, split_text
 
 _BARE_URL = re.compile(r"https?://[^\s<>|\"'`，。、；：！？（）「」『』【】《》“”‘’]+")
 _URL_TRAILING = ".,;:!?'\"*_~"
@@ -180,38 +180,37 @@ def split_runs(runs: Sequence[Run], limit: int) -> list[list[Run]]:
     while start < size:
         while costs.run_ends[run_index] <= start:
             run_index += 1
-        position, latest = _scan(costs, start, run_index, limit)
-        cut = size if position == size else _choose_cut(latest, limit)
+        found = _scan(costs, start, run_index, limit)
+        cut = size if found.end == size else _choose_cut(found.cuts, limit)
         if cut is None:
             # A single grapheme cluster longer than a section: no valid cut exists, so cut it.
-            cut = max(position, start + 1)
+            cut = max(found.end, start + 1)
         pieces.append(_slice(runs, costs.run_starts, start, cut))
         start = cut
     return pieces
 
 
-def _scan(costs: _Costs, start: int, run_index: int, limit: int) -> tuple[int, list[tuple[int, int] | None]]:
+def _scan(costs: _Costs, start: int, run_index: int, limit: int) -> Reach[int]:
     """How far a piece from ``start`` reaches within ``limit``, and the latest cut of each level on
     the way with the cost up to it."""
-    levels, run_starts, run_ends = costs.levels, costs.run_starts, costs.run_ends
+    run_starts, run_ends, link_costs, char_costs = costs.run_starts, costs.run_ends, costs.link_costs, costs.costs
     used = 0
-    position = start
     current = run_index
-    latest: list[tuple[int, int] | None] = [None] * BreakLevel.NONE
-    while position < costs.size:
+
+    def take(position: int) -> bool:
+        nonlocal used, current
         if position >= run_ends[current]:
             current += 1
-        cost = costs.link_costs.get(position, costs.costs[position])
+        # A link is charged whole at its first character; every run pays its markers once.
+        cost = link_costs.get(position, char_costs[position])
         if position == start or position == run_starts[current]:
             cost += RUN_OVERHEAD
         if used + cost > limit:
-            break
+            return False
         used += cost
-        position += 1
-        level = levels[position]
-        if level < BreakLevel.NONE:
-            latest[level] = (position, used)
-    return position, latest
+        return True
+
+    return reach(costs.levels, start, costs.size, take, lambda: used)
 
 
 def _choose_cut(latest: Sequence[tuple[int, int] | None], limit: int) -> int | None:
