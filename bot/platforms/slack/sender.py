@@ -16,8 +16,9 @@ from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import FALLBACK_TEXT_LIMIT, PACE, SlackRateLimit
 from bot.ratelimit import SlidingWindowLimiter
 from bot.render import Payload
+from bot.render.ellipsis import shorten
 from bot.settings import SlackSettings
-from bot.text.segments import BreakLevel, break_levels, split_text
+from bot.text.segments import BreakLevel, break_levels
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,4 @@ def _fallback_text(blocks: Sequence[Any], original: str) -> str:
 
 def trim(text: str, limit: int) -> str:
     """`text` cut at a good boundary to at most `limit` characters, an ellipsis marking the cut."""
-    if len(text) <= limit:
-        return text
-    return split_text(text, limit - 1)[0].rstrip() + "…"
+    return shorten(text, limit, at_breaks=True)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from bot.platforms.telegram.limits import TelegramLimits
 from bot.platforms.telegram.markup import Block, Mark, Marks, Segment, common_prefix, escape_text
 from bot.render import Payload, without_surrogates
+from bot.render.parts import marker_room, number_parts, part_marker
 from bot.text.segments import BreakLevel, break_levels, reach
 
 _LINK_PREVIEW_OFF = {"is_disabled": True}
@@ -281,29 +282,23 @@ def _slice_html(segments: Sequence[Segment], ends: list[int], start: int, end: i
     return _write_segments(pieces)[0]
 
 
-def _marker(number: int, total: int) -> str:
-    return f"({number}/{total})"
-
-
 def pack(sections: Sequence[Sequence[Block]], limits: TelegramLimits) -> list[Payload]:
     """One sendMessage payload per message for ``sections``, each within ``limits``, marked (k/n) if many."""
-    digits = 3
-    while True:
-        # Room for " (k/n)" or "(k/n)\n" with k and n of up to ``digits`` digits.
-        reserve = 4 + 2 * digits
-        packer = _Packer(limits, reserve)
+
+    def attempt(digits: int) -> list[_Part]:
+        # Room for " (k/n)" or "(k/n)\n" in every message.
+        packer = _Packer(limits, marker_room(digits))
         for blocks in sections:
             packer.add_section(blocks)
-        parts = [part for part in packer.parts if not part.empty]
-        if len(str(len(parts))) <= digits:
-            break
-        digits = len(str(len(parts)))
+        return [part for part in packer.parts if not part.empty]
+
+    parts = number_parts(attempt)
     payloads: list[Payload] = []
     total = len(parts)
     for number, part in enumerate(parts, start=1):
         html = list(part.html)
         if total > 1:
-            marker = _marker(number, total)
+            marker = part_marker(number, total)
             if number == 1 and part.marker_slot is not None:
                 html.insert(part.marker_slot, f" {marker}")
             else:
