@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.digest.model import Digest, Item
 from bot.platforms.slack.limits import LIMITS, SlackLimits
-from bot.platforms.slack.mrkdwn import Run, escape_text, plain_for_header, render_runs, text_cost, visible
+from bot.platforms.slack.mrkdwn import escape_text, plain_for_header, render_runs, text_cost, visible
 from bot.platforms.slack.runs import link_runs, normalise, paragraph_runs, split_runs
 from bot.render import (
     Payload,
@@ -20,6 +20,7 @@ from bot.render import (
 )
 from bot.render.ellipsis import ELLIPSIS, shorten
 from bot.render.parts import marker_room, number_parts, part_marker
+from bot.render.runs import Run
 
 __all__ = ["LIMITS", "SlackLimits", "render_digest", "render_items", "render_notice"]
 

@@ -7,10 +7,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.digest.model import Bold, Code, Inline, Italic, Link, Paragraph, Text, plain_text
+from bot.digest.model import Paragraph
 from bot.platforms.slack.limits import SlackLimits
-from bot.platforms.slack.mrkdwn import RUN_OVERHEAD, Run, code_cost, escape_url, is_space, text_cost
+from bot.platforms.slack.mrkdwn import RUN_OVERHEAD, code_cost, escape_url, is_space, rendered_link, text_cost
 from bot.render import links
+from bot.render.runs import Run, flatten
 from bot.text.segments import BreakLevel, Reach, break_levels, reach, split_text
 
 _BARE_URL = re.compile(r"https?://[^\s<>|\"'`，。、；：！？（）「」『』【】《》“”‘’]+")
@@ -18,23 +19,13 @@ _URL_TRAILING = ".,;:!?'\"*_~"
 
 
 def paragraph_runs(nodes: Paragraph, limits: SlackLimits, *, bold: bool = False, italic: bool = False) -> list[Run]:
-    out: list[Run] = []
-    _flatten(nodes, bold, italic, limits, out)
-    return normalise(out)
+    def link(url: str, label: str, bold: bool, italic: bool) -> list[Run]:
+        return link_runs(url, label, bold, italic, limits)
 
+    def text(text: str, bold: bool, italic: bool, out: list[Run]) -> None:
+        _text_with_bare_urls(text, bold, italic, limits, out)
 
-def _flatten(nodes: Sequence[Inline], bold: bool, italic: bool, limits: SlackLimits, out: list[Run]) -> None:
-    for node in nodes:
-        if isinstance(node, Text):
-            _text_with_bare_urls(node.text, bold, italic, limits, out)
-        elif isinstance(node, Bold):
-            _flatten(node.children, True, italic, limits, out)
-        elif isinstance(node, Italic):
-            _flatten(node.children, bold, True, limits, out)
-        elif isinstance(node, Code):
-            out.append(Run("code", node.text, bold, italic))
-        elif isinstance(node, Link):
-            out.extend(link_runs(node.url, plain_text(node.children), bold, italic, limits))
+    return normalise(flatten(nodes, link, text, bold=bold, italic=italic))
 
 
 def _text_with_bare_urls(text: str, bold: bool, italic: bool, limits: SlackLimits, out: list[Run]) -> None:
@@ -160,7 +151,7 @@ def _costs(runs: Sequence[Run]) -> _Costs:
             for inner in range(position, end):
                 costs[inner] = char_cost(text[inner])
         position = end
-    link_costs = {start: len(run.rendered_link()) for start, run in zip(run_starts, runs, strict=True)
+    link_costs = {start: len(rendered_link(run)) for start, run in zip(run_starts, runs, strict=True)
                   if run.kind == "link"}
     return _Costs(size, levels, costs, run_starts, [*run_starts[1:], size], link_costs)
 
