@@ -20,6 +20,7 @@ def shorten(text: str, limit: int, measure: Callable[[str], int] = len, *, at_br
     kind that fits (paragraph, else sentence, word, grapheme), which reads better in a sentence but
     may keep less. Whitespace clusters before the ellipsis are dropped. With ``at_breaks`` a first
     cluster too big for the budget is kept whole (the text is never emptied); otherwise it goes.
+    ``limit`` is assumed to leave room for the ellipsis itself.
     """
     if measure(text) <= limit:
         return text

@@ -18,7 +18,7 @@ from bot.render import links
 from bot.render.markup import Markup, char_costs, run_overhead, write
 from bot.render.measure import Limit
 from bot.render.parts import number_parts, part_marker
-from bot.render.runs import Run
+from bot.render.runs import Run, slice_runs
 from bot.text.segments import BreakLevel, Reach, break_levels, reach
 
 __all__ = ["Block", "pack"]
@@ -184,13 +184,4 @@ class _Costs:
         return reach(self.levels, start, self.size, take, lambda: None, worst)
 
     def slice(self, start: int, stop: int) -> list[Run]:
-        out: list[Run] = []
-        index = bisect.bisect_right(self.starts, start) - 1
-        while index < len(self.runs) and self.starts[index] < stop:
-            run, run_start = self.runs[index], self.starts[index]
-            if run.kind == "link":
-                out.append(run)
-            else:
-                out.append(run.with_text(run.text[max(start, run_start) - run_start: stop - run_start]))
-            index += 1
-        return out
+        return slice_runs(self.runs, self.starts, start, stop)

@@ -8,6 +8,7 @@ link is checked and shortened). Slack writes these runs as mrkdwn; the generic p
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -15,7 +16,7 @@ from typing import Literal
 from bot.digest.model import Bold, Code, Inline, Italic, Link, Text, plain_text
 from bot.render import links
 
-__all__ = ["Run", "RunKind", "flatten", "link_or_text"]
+__all__ = ["Run", "RunKind", "flatten", "link_or_text", "slice_runs"]
 
 RunKind = Literal["text", "code", "link"]
 
@@ -76,3 +77,18 @@ def link_or_text(url: str, label: str, bold: bool, italic: bool, rules: links.Li
     if links.link_url(url, rules) is None:
         return [Run("text", links.as_text(label, url), bold, italic)]
     return [Run("link", label or url, bold, italic, url)]
+
+
+def slice_runs(runs: Sequence[Run], starts: Sequence[int], start: int, stop: int) -> list[Run]:
+    """The runs covering positions [start, stop) of their joined text (``starts``: where each run
+    begins); a link is never cut, so one overlapping the range comes whole."""
+    out: list[Run] = []
+    index = bisect.bisect_right(starts, start) - 1
+    while index < len(runs) and starts[index] < stop:
+        run, run_start = runs[index], starts[index]
+        if run.kind == "link":
+            out.append(run)
+        else:
+            out.append(run.with_text(run.text[max(start, run_start) - run_start: stop - run_start]))
+        index += 1
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from bot.digest.model import Paragraph
 from bot.platforms.slack.limits import SlackLimits
 from bot.platforms.slack.mrkdwn import RUN_OVERHEAD, code_cost, escape_url, is_space, rendered_link, text_cost
 from bot.render import links
-from bot.render.runs import Run, flatten
+from bot.render.runs import Run, flatten, slice_runs
 from bot.text.segments import BreakLevel, Reach, break_levels, reach, split_text
 
 _BARE_URL = re.compile(r"https?://[^\s<>|\"'`，。、；：！？（）「」『』【】《》“”‘’]+")
@@ -214,14 +213,4 @@ def _choose_cut(latest: Sequence[tuple[int, int] | None], limit: int) -> int | N
 
 
 def _slice(runs: Sequence[Run], run_starts: Sequence[int], start: int, stop: int) -> list[Run]:
-    out: list[Run] = []
-    index = bisect.bisect_right(run_starts, start) - 1
-    while index < len(runs) and run_starts[index] < stop:
-        run, run_start = runs[index], run_starts[index]
-        if run.kind == "link":
-            out.append(run)
-        else:
-            out.append(run.with_text(run.text[max(start, run_start) - run_start: stop - run_start]))
-        index += 1
-    return normalise(out)
-
+    return normalise(slice_runs(runs, run_starts, start, stop))

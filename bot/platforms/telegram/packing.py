@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from bot.platforms.telegram.limits import TelegramLimits
 from bot.platforms.telegram.markup import Block, Mark, Marks, Segment, common_prefix, escape_text
 from bot.render import Payload, without_surrogates
+from bot.render.measure import utf8_bytes
 from bot.render.parts import marker_room, number_parts, part_marker
 from bot.text.segments import BreakLevel, break_levels, reach
 
@@ -50,10 +51,6 @@ def _stored_url_size(url: str) -> int:
     return len(url.encode("utf-8")) + growth + (0 if parts.path else 1)
 
 
-def _html_size(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
 def _write_segments(segments: Sequence[Segment]) -> tuple[str, list[Mark]]:
     """HTML for segments starting and ending with no open tag, and every tag it opens (one entity each)."""
     html: list[str] = []
@@ -79,7 +76,7 @@ def _render_segments(segments: Sequence[Segment], limits: TelegramLimits) -> tup
     text, opened = _write_segments(segments)
     usage = _Usage(chars=sum(len(segment.text) for segment in segments), entities=len(opened),
                    entity_bytes=sum(_mark_entity_bytes(mark, limits) for mark in opened),
-                   html_bytes=_html_size(text))
+                   html_bytes=utf8_bytes(text))
     return text, usage
 
 
@@ -247,7 +244,7 @@ def _meter(segments: Sequence[Segment], text: str, ends: list[int], start: int, 
             for mark in marks[common:]:
                 step_entities += 1
                 step_entity_bytes += _mark_entity_bytes(mark, limits)
-                step_html += _html_size(mark.open_html)
+                step_html += utf8_bytes(mark.open_html)
                 new_closing += len(mark.close_html)
         step_html += _escaped_size(text[position])
         if (chars + 1 > capacity.chars or entities + step_entities > capacity.entities
@@ -268,7 +265,7 @@ def _meter(segments: Sequence[Segment], text: str, ends: list[int], start: int, 
 
 
 def _separator_usage(separator: str) -> _Usage:
-    return _Usage(chars=len(separator), html_bytes=_html_size(escape_text(separator)))
+    return _Usage(chars=len(separator), html_bytes=utf8_bytes(escape_text(separator)))
 
 
 def _slice_html(segments: Sequence[Segment], ends: list[int], start: int, end: int) -> str:
