@@ -14,9 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.platforms.base import Gate, NotSent, RateLimited, RenderingDefect, SendError, TransientError
 from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import FALLBACK_TEXT_LIMIT, PACE, SlackRateLimit
+from bot.platforms.slack.settings import SlackSettings
 from bot.render import Payload
 from bot.render.splitting import BreakLevel, break_levels, split_text
-from bot.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 
