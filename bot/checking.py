@@ -1,5 +1,8 @@
-"""The toolkit a component checks its config section with: one value at a time, every problem collected with its
-key path, and the Section a component declares (its key, settings dataclass and check)."""
+"""The toolkit components check their config sections with: Checker, Section, PlatformSettings.
+
+Values are checked one at a time and every problem is collected with its key path; a component
+declares its Section (key, settings dataclass, check) and config assembles them.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Assembling Settings from the parsed file: the top-level keys, the store, the channels, and each component's
-section checked by that component."""
+"""Settings from the parsed file: top-level keys, store and channels here, each section by its own component."""
 
 from __future__ import annotations
 

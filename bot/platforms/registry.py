@@ -1,5 +1,7 @@
-"""The platforms this installation knows, one entry each: its renderer, its config section and the factory of its
-channel. Adding a platform is its package and one line here."""
+"""The platforms this installation knows: each one's renderer, config section and channel factory, one entry each.
+
+Adding a platform is its package under bot/platforms/ and one line here.
+"""
 
 from __future__ import annotations
 
