@@ -161,10 +161,11 @@ def take_screenshot(digest: Path, png: Path) -> None:
     from bot.preview.document import Options, preview_html
 
     page_file = png.with_suffix(".html")
-    page_file.write_text(preview_html(digest, Options()), encoding="utf-8")
+    shown = Path(os.path.relpath(digest))         # the page names the digest as the command line did
+    page_file.write_text(preview_html(shown, Options()), encoding="utf-8")
     try:
         with chromium() as browser:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page = browser.new_page(viewport={"width": 1280, "height": 760})
             page.goto(page_file.resolve().as_uri())
             page.screenshot(path=str(png), type="png")
     finally:
