@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,3 +153,55 @@ def preview_html_of(text: str) -> str:
     from bot.preview.page import render_page
 
     return render_page(build_page(parse_digest(text, "hostile.md")))
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """`preview --serve`'s loop on a free port of 127.0.0.1, in a thread of its own."""
+    import asyncio
+    import contextlib
+    import threading
+
+    from bot.preview.serve import LivePage, serve
+
+    digest = tmp_path / "today.md"
+    digest.write_text(HOSTILE_DIGEST, encoding="utf-8")
+    live = LivePage(digest, lambda version: preview_html(digest, Options(), live=True, version=version))
+    loop = asyncio.new_event_loop()
+    urls: list[str] = []
+    ready = threading.Event()
+    task = loop.create_task(serve(live, 0, lambda url: (urls.append(url), ready.set())))
+
+    def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(30), "the preview server did not start"
+    try:
+        yield digest, urls[0]
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        thread.join(30)
+        loop.close()
+
+
+def test_the_served_page_reloads_itself_when_the_digest_is_saved(browser: Any, served: tuple[Path, str]) -> None:
+    digest, url = served
+    context = browser.new_context()
+    outside: list[str] = []
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else
+                  (outside.append(route.request.url), route.abort()))
+    try:
+        page = context.new_page()
+        page.goto(url)
+        assert "first title" in page.locator('[data-platform="telegram"] .message').inner_text()
+        assert page.evaluate("() => window.__pwned === undefined")
+        digest.write_text(HOSTILE_DIGEST.replace("first title", "edited title"), encoding="utf-8")
+        stat = digest.stat()
+        os.utime(digest, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        page.wait_for_function("() => document.body.innerText.includes('edited title')", timeout=60_000)
+        assert outside == []
+    finally:
+        context.close()
