@@ -14,10 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.platforms.base import Gate, NotSent, RateLimited, RenderingDefect, SendError, TransientError
 from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import FALLBACK_TEXT_LIMIT, PACE, SlackRateLimit
-from bot.ratelimit import SlidingWindowLimiter
+from bot.platforms.slack.settings import SlackSettings
 from bot.render import Payload
 from bot.render.ellipsis import shorten
-from bot.settings import SlackSettings
 from bot.text.segments import BreakLevel, break_levels
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ class SlackSender:
     def __init__(self, settings: SlackSettings, *, rate_limit: SlackRateLimit = PACE,
                  request_timeout: float = REQUEST_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self.settings = settings
-        self._limiter = SlidingWindowLimiter(rate_limit.per_channel, rate_limit.period)
+        self._limiter = rate_limit.chain()
         self._request_timeout = request_timeout
         self._connect_timeout = min(connect_timeout, request_timeout)
         self._session: aiohttp.ClientSession | None = None
