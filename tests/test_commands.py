@@ -280,10 +280,36 @@ async def test_item_with_one_item_only(commands: Commands) -> None:
     assert notice(reply) == "There is only one item today (1)."
 
 
-async def test_item_before_publication_names_the_latest(commands: Commands) -> None:
-    reply = await commands.handle("item", "1", context(now=dt.datetime(2025, 10, 9, 5, 0, tzinfo=dt.UTC)))
-    assert not reply.items
-    assert notice(reply) == "No digest for 2025-10-09 yet. The latest is from 2025-10-07: /date 2025-10-07"
+LATER = dt.datetime(2025, 10, 9, 5, 0, tzinfo=dt.UTC)       # 2025-10-09 in Shanghai: not published
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "Item 3 · 2025-10-07 (the latest digest; the one for 2025-10-09 is not out yet)"),
+    ("zh", "第 3 条 · 2025-10-07（最近一期；2025-10-09 的速递还没有发布）"),
+])
+async def test_item_before_publication_answers_from_the_latest(commands: Commands, language: str,
+                                                               expected: str) -> None:
+    reply = await commands.handle("item", "3", context(language, now=LATER))
+    assert reply.ok and [item.number for item in reply.items] == [3]
+    assert reply.heading == expected
+    assert reply.digest_of_items is not None and reply.digest_of_items.date == TODAY
+
+
+async def test_item_out_of_range_before_publication_names_the_latest(commands: Commands) -> None:
+    reply = await commands.handle("item", "99", context(now=LATER))
+    assert not reply.ok
+    assert notice(reply) == ("There are only 10 items today (1-10). "
+                             "(the latest digest; the one for 2025-10-09 is not out yet)")
+
+
+async def test_item_with_nothing_published(tmp_path: Path, store: Store) -> None:
+    (tmp_path / "empty").mkdir()
+    rules = categorizer()
+    empty = Commands(FolderSource(tmp_path / "empty", rules, SHANGHAI), store, rules)
+    assert notice(await empty.handle("item", "1", context())) == "No digest has been published yet."
+    assert notice(await empty.handle("category", "hw", context())) == "No digest has been published yet."
+    listing = notice(await empty.handle("categories", "", context()))
+    assert listing.startswith("No digest has been published yet.\nCategories: Hardware")
 
 
 # -- category ---------------------------------------------------------------------------------
@@ -334,12 +360,15 @@ async def test_known_category_without_items_today(commands: Commands, language: 
     assert reply.ok and not reply.items and notice(reply) == expected
 
 
-async def test_category_before_publication(commands: Commands) -> None:
-    later = dt.datetime(2025, 10, 9, 5, 0, tzinfo=dt.UTC)
-    reply = await commands.handle("category", "hw", context(now=later))
-    assert not reply.items and "2025-10-07" in notice(reply)
-    unknown = await commands.handle("category", "sports", context(now=later))
-    assert "Robotics" in notice(unknown)
+async def test_category_before_publication_answers_from_the_latest(commands: Commands) -> None:
+    reply = await commands.handle("category", "hw", context(now=LATER))
+    assert [item.number for item in reply.items] == [1, 3]
+    assert reply.heading == "Hardware · 2025-10-07 (the latest digest; the one for 2025-10-09 is not out yet)"
+    empty = await commands.handle("category", "robots", context(now=LATER))
+    assert notice(empty) == ("No Robotics items today (2025-10-07). "
+                             "(the latest digest; the one for 2025-10-09 is not out yet)")
+    unknown = await commands.handle("category", "sports", context(now=LATER))
+    assert "Robotics" in notice(unknown) and "Markets" in notice(unknown)
 
 
 # -- categories -------------------------------------------------------------------------------
@@ -353,11 +382,16 @@ async def test_categories_with_counts(commands: Commands, language: str, expecte
     assert reply.ok and notice(reply) == expected
 
 
-async def test_categories_before_publication(commands: Commands) -> None:
-    reply = await commands.handle("categories", "", context("zh", now=dt.datetime(2025, 10, 9, 5, 0, tzinfo=dt.UTC)))
-    text = notice(reply)
-    assert text.startswith("2025-10-09 的速递还没有发布。")
-    assert text.endswith("现有分类：Hardware、Developer Tools、Robotics")
+async def test_categories_before_publication_count_the_latest(commands: Commands) -> None:
+    reply = await commands.handle("categories", "", context("zh", now=LATER))
+    assert notice(reply) == ("2025-10-07 的分类：（最近一期；2025-10-09 的速递还没有发布）\n"
+                             "• Hardware：2\n• Developer Tools：1\n• Robotics：0\n• Markets：0")
+
+
+async def test_today_before_publication_still_says_so(commands: Commands) -> None:
+    reply = await commands.handle("today", "", context(now=LATER))
+    assert reply.digest is None
+    assert notice(reply) == "No digest for 2025-10-09 yet. The latest is from 2025-10-07: /date 2025-10-07"
 
 
 # -- date -------------------------------------------------------------------------------------

@@ -281,11 +281,13 @@ async def test_categories_by_name_alias_and_keyword(session: Session) -> None:
     ]
 
 
-async def test_no_digest_yet_today_names_the_latest(session: Session) -> None:
+async def test_no_digest_yet_today_answers_from_the_latest(session: Session) -> None:
     session.clock.now = dt.datetime(2025, 10, 9, 12, 0, tzinfo=TZ)
     expected = session.words("none_today", today="2025-10-09", latest=EARLIER.isoformat(), p="/")
     assert await session.answer("/today") == expected
-    assert await session.answer("/item 1") == expected
+    item = await session.answer("/item 1")
+    heading = session.words("item_heading", number=1, date=EARLIER.isoformat())
+    assert item.startswith(session.words("from_latest", text=heading, today="2025-10-09"))
 
 
 async def test_help_start_and_unknown_commands_in_a_private_chat(session: Session) -> None:
