@@ -28,7 +28,7 @@ from bot.secrets import redact
 from bot.status import ChannelStatus, State, StatusReport
 
 # How wide tables may grow when the output is not a terminal (a pipe, a file): wide enough not to wrap.
-PIPE_WIDTH = 160
+PIPE_WIDTH = 200
 
 STATE_STYLES = {
     State.DELIVERED: "green", State.IN_PROGRESS: "cyan", State.WAITING: "yellow",
@@ -163,8 +163,7 @@ def status_table(report: StatusReport) -> Table:
         table.add_column(column, overflow="fold")
     for row in report.channels:
         channel = row.channel
-        table.add_row(channel.name + (" (subscribed)" if channel.subscribed else ""), channel.platform,
-                      row.chat_shown, channel.schedule, _when(row.next_due, with_zone=True),
+        table.add_row(channel.name, channel.platform, row.chat_shown, channel.schedule, _when(row.next_due),
                       Text(row.state.value.replace("_", " "), style=STATE_STYLES[row.state]),
                       detail(row), str(row.corrections))
     active = [row for row in report.channels if row.active]
@@ -192,7 +191,6 @@ def detail(row: ChannelStatus) -> str:
             return "waiting for the digest" if not row.parts_sent else f"{parts} so far"
 
 
-def _when(moment: dt.datetime | None, *, with_zone: bool = False) -> str:
-    if moment is None:
-        return "?"
-    return moment.strftime("%Y-%m-%d %H:%M %Z" if with_zone else "%Y-%m-%d %H:%M")
+def _when(moment: dt.datetime | None) -> str:
+    """A moment in the row's own time zone, which it names (CST, EDT, UTC)."""
+    return "?" if moment is None else moment.strftime("%Y-%m-%d %H:%M %Z")

@@ -172,3 +172,13 @@ async def test_status_on_redis_shows_the_deliveries_other_replicas_hold(
         assert (found[name]["parts_sent"], found[name]["parts_total"]) == (1, 3)
     assert found[GONE.name]["state"] == "skipped", "no platform tokens in this config: send would skip it"
     assert "replica-a:101:aaaa since" in table and "in progress" in table
+
+
+def test_a_chat_that_is_a_credential_is_masked() -> None:
+    from bot.status import shown_chat
+
+    webhook = "https://discord.com/api/webhooks/123456789/AbCdEfSecretWebhookToken"
+    assert shown_chat(webhook) == "https://discord.com/***"
+    assert "Secret" not in shown_chat("https://user:pw@hooks.example.com/x?token=abc")
+    assert shown_chat("7012345678:AAHprocTestTokenForFakeBotApi_0123456789") == "***"
+    assert shown_chat("-1001234567890") == "-1001234567890"
