@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -29,6 +30,9 @@ DELIVERED = ChannelSpec("news", "telegram", "-1001000000001")
 GONE = ChannelSpec("kicked", "telegram", "-1001000000002")
 FAILING = ChannelSpec("flaky-slack", "slack", "C0FLAKY0001")
 CHANNELS = [DELIVERED, GONE, FAILING]
+# Only guards against a hang: on a machine shared with other suites (and their Redis traffic) a send
+# has taken over a minute; nothing here asserts how long anything takes.
+HANG_GUARD = 240.0
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
@@ -59,7 +63,7 @@ def tokenless_config(tmp_path: Path, store: str, prefix: str | None = None) -> P
 
 
 async def status_json(bots: BotGroup, config: Path) -> tuple[int, dict[str, Any]]:
-    code, output = await bots.run("status", config, "--json", "--date", DAY.isoformat())
+    code, output = await bots.run("status", config, "--json", "--date", DAY.isoformat(), within=HANG_GUARD)
     start = output.index("{\n")
     return code, json.loads(output[start:])
 
@@ -75,7 +79,7 @@ async def test_status_after_a_send_shows_delivered_gone_and_failing_channels(
         fakes.telegram.forbid(GONE.chat)
         fakes.slack.fail_server(FAILING.chat, times=1000)
         config = config_for(tmp_path, fakes, store_url)
-        code, output = await bots.run("send", config)
+        code, output = await bots.run("send", config, within=HANG_GUARD)
         assert code == 1, output
         code, status = await status_json(bots, config)
 
@@ -108,7 +112,7 @@ async def test_reactivate_brings_a_gone_chat_back_and_the_next_send_delivers_to_
     store = ("sqlite:///./ledger.db", None)
     async with Fakes(scale=4.0) as fakes, BotGroup(tmp_path) as bots:
         fakes.telegram.forbid(GONE.chat)
-        code, output = await bots.run("send", config_for(tmp_path, fakes, store))
+        code, output = await bots.run("send", config_for(tmp_path, fakes, store), within=HANG_GUARD)
         assert code == 1 and f"{GONE.name}: inactive" in output, output
 
     # The operator added the bot back: a fresh fake stands for the chat that takes posts again.
@@ -124,7 +128,7 @@ async def test_reactivate_brings_a_gone_chat_back_and_the_next_send_delivers_to_
         assert "kicked" in output
         assert f"{DELIVERED.name}: not marked inactive; nothing to do" in output
 
-        code, output = await bots.run("send", config)
+        code, output = await bots.run("send", config, within=HANG_GUARD)
         assert code == 0, output
         assert fakes.received(GONE) == digest.expected(GONE)
         assert fakes.received(DELIVERED) == [], "the channel that had it gets nothing twice"
@@ -182,3 +186,30 @@ def test_a_chat_that_is_a_credential_is_masked() -> None:
     assert "Secret" not in shown_chat("https://user:pw@hooks.example.com/x?token=abc")
     assert shown_chat("7012345678:AAHprocTestTokenForFakeBotApi_0123456789") == "***"
     assert shown_chat("-1001234567890") == "-1001234567890"
+
+
+async def test_a_subscribed_chat_that_moved_is_reactivated_under_its_current_id() -> None:
+    from bot.reactivation import reactivate
+    from bot.settings import ChannelSettings, Settings
+    from bot.status import State, gather_status
+    from bot.store.base import Subscription
+    from bot.store.memory import MemoryStore
+
+    settings = Settings(timezone="UTC", channels=(ChannelSettings("terminal", "console"),))
+    store = MemoryStore()
+    await store.subscribe(Subscription("console", "-100", "08:00", "Asia/Tokyo"))
+    await store.move_chat("console", "-100", "-200")
+    await store.mark_inactive("console", "-200", "Forbidden: bot was kicked")
+    now = dt.datetime(2025, 10, 3, 1, 0, tzinfo=dt.UTC)
+    report = await gather_status(settings, store, now=now)
+    states = {row.channel.name: row for row in report.channels}
+    assert states["console:-200"].state is State.INACTIVE
+    assert states["console:-200"].next_due == dt.datetime(2025, 10, 4, 8, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    assert states["terminal"].state is State.WAITING and not report.ok
+
+    done = await reactivate(settings, store, ["console:-200", "console:-200"])
+    assert len(done) == 1, "a name given twice is reactivated once"
+    said = done[0].describe("UTC")
+    assert said.startswith("console:-200: reactivated (was marked inactive since ") and said.endswith(
+        " UTC: Forbidden: bot was kicked)"), said
+    assert await store.inactive_details() == {}
