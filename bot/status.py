@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.leases import delivery_lease_name
+from bot.platforms import registry
 from bot.schedule import Schedule
-from bot.scheduler import DEFAULT_SUBSCRIPTION_SCHEDULE
 from bot.secrets import REDACTED, redact
 from bot.settings import Settings
 from bot.store.base import DeliveryKey, Failure, InactiveChat, LeaseHolder, Store
@@ -99,13 +99,14 @@ def shown_chat(chat: str) -> str:
 
 
 def configured_platforms(settings: Settings) -> set[str]:
-    """Platforms `send` can deliver to with these settings: those without a token section, and those whose
-    token is set."""
+    """Platforms `send` can deliver to with these settings, decided as App does: no settings section of
+    their own, or a section that is configured (has its token)."""
     found = set()
-    for platform in {channel.platform for channel in settings.channels}:
-        section = getattr(settings, platform, None)
-        if section is None or getattr(section, "configured", True):
-            found.add(platform)
+    for platform in registry.PLATFORMS:
+        section = registry.section(platform)
+        own = None if section is None else settings.platforms[section.key]
+        if own is None or own.configured:
+            found.add(platform.name)
     return found
 
 
@@ -118,7 +119,7 @@ async def list_channels(settings: Settings, store: Store) -> list[Channel]:
         if (subscription.platform, subscription.chat) in seen:
             continue
         channels.append(Channel(subscription.channel_name, subscription.platform, subscription.chat,
-                                subscription.schedule or DEFAULT_SUBSCRIPTION_SCHEDULE,
+                                subscription.schedule or settings.delivery.subscription_schedule,
                                 subscription.timezone or settings.timezone, True))
     return channels
 
