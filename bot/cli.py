@@ -342,22 +342,31 @@ def _cmd_send(args: argparse.Namespace) -> int:
 
 
 async def _send(settings: Any, args: argparse.Namespace) -> int:
+    import contextlib
+
     from bot.app import App
+    from bot.ops_cli import print_send_summary, send_progress
 
     app = App(settings)
-    interactive = sys.stderr.isatty()
+    bar = send_progress(settings, args.channel, args.dry_run)     # None unless stderr is a terminal
     try:
         await app.open(receive_commands=False)
-        reports = await app.send_now(digest_date=args.date, channel_name=args.channel, dry_run=args.dry_run,
-                                     progress=(lambda line: _fail(line)) if interactive else None)
+        if bar is not None:
+            app.send_listeners.append(bar.on_event)
+        with bar if bar is not None else contextlib.nullcontext():
+            reports = await app.send_now(digest_date=args.date, channel_name=args.channel, dry_run=args.dry_run,
+                                         on_report=bar.on_report if bar is not None else None)
     finally:
         await app.close()
     dates = sorted({report.digest_date for report in reports if report.digest_date is not None})
     if dates:
         _write(f"digest {', '.join(date.isoformat() for date in dates)}")
     failed = [report for report in reports if not report.ok and not report.skipped and not args.dry_run]
-    for report in reports:
-        _write(f"{report.channel}: {report.summary}")
+    if sys.stdout.isatty():
+        print_send_summary(reports, args.dry_run)
+    else:
+        for report in reports:
+            _write(f"{report.channel}: {report.summary}")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -409,10 +418,17 @@ def _add_service(commands: Any) -> None:
     check_config.set_defaults(handler=_cmd_check_config)
 
 
+def _add_ops(commands: Any) -> None:
+    from bot.ops_cli import CliTools, add_commands
+
+    add_commands(commands, CliTools(add_config_option=_add_config_option, date_argument=_date_argument,
+                                    load_settings=_load_settings, usage_error=UsageError, write=_write))
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 # Each entry adds one subcommand (its parser and its handler) to the command line.
-SUBCOMMANDS: list[Callable[[Any], None]] = [_add_render, _add_check, _add_service, _add_preview]
+SUBCOMMANDS: list[Callable[[Any], None]] = [_add_render, _add_check, _add_service, _add_preview, _add_ops]
 
 
 def build_parser() -> argparse.ArgumentParser:
