@@ -140,7 +140,7 @@ class Commands:
         self.categorizer = categorizer
         self.throttle = throttle or CommandThrottle()
         self.default_time = f"{at.hour:02d}:{at.minute:02d}"
-        self.subscriptions = SubscriptionCommands(store, self.default_time)
+        self.subscriptions = SubscriptionCommands(store, self.default_time, categorizer, source)
         self._handlers: dict[str, Handler] = {
             "help": self._help,
             "today": self._today,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.delivery import Deliverer, DeliveryResult, Kind, Target
+from bot.digest.categories import only_categories
 from bot.digest.model import Digest
 from bot.digest.sources import DigestSource
 from bot.errors import DigestError
@@ -45,6 +46,8 @@ RETRY_BY_KIND: Mapping[Kind, Retry] = {
     Kind.GONE: Retry.SETTLED,
     Kind.RENDERING_DEFECT: Retry.SETTLED,
     Kind.STOPPED: Retry.SETTLED,
+    # The categories matched nothing that day; the digest will not grow more items for them.
+    Kind.EMPTY: Retry.SETTLED,
     # A token fixed in the platform's console, or the network back, lets the next poll through.
     Kind.UNAUTHORIZED: Retry.NEXT_POLL,
     Kind.TRANSIENT: Retry.NEXT_POLL,
@@ -56,6 +59,11 @@ RETRY_BY_KIND: Mapping[Kind, Retry] = {
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def channel_target(channel: ChannelSettings) -> Target:
+    """Where a configured channel's deliveries go, and what of the digest they carry."""
+    return Target(channel.name, channel.platform, channel.chat, channel.categories)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,17 +111,16 @@ class Scheduler:
         self._pending: dict[tuple[str, dt.date], _Pending] = {}
         self._running: dict[tuple[str, dt.date], asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._render_cache: dict[tuple[dt.date, str], tuple[Digest, list[Payload]]] = {}
+        self._render_cache: dict[tuple[dt.date, str, tuple[str, ...]], tuple[Digest, list[Payload]]] = {}
         self._last_checked: dt.datetime | None = None
         self._next_due: dt.datetime | None = None
         self._wake = asyncio.Event()
         self._stopping = False
 
     # -- which channels -----------------------------------------------------------------------
-    def _scheduled(self, name: str, platform: str, chat: str, expr: str, tz_name: str | None,
-                   subscribed: bool = False) -> ScheduledChannel:
+    def _scheduled(self, target: Target, expr: str, tz_name: str | None, subscribed: bool = False) -> ScheduledChannel:
         tz = ZoneInfo(tz_name) if tz_name else self._default_tz
-        return ScheduledChannel(Target(name, platform, chat), Schedule.parse(expr, tz), tz, subscribed)
+        return ScheduledChannel(target, Schedule.parse(expr, tz), tz, subscribed)
 
     async def channels(self) -> list[ScheduledChannel]:
         """Configured channels plus /subscribe'd chats, for the platforms that can deliver."""
@@ -142,12 +149,12 @@ class Scheduler:
         return result
 
     def _from_config(self, channel: ChannelSettings) -> ScheduledChannel:
-        return self._scheduled(channel.name, channel.platform, channel.chat, channel.schedule, channel.timezone)
+        return self._scheduled(channel_target(channel), channel.schedule, channel.timezone)
 
     def _from_subscription(self, subscription: Subscription) -> ScheduledChannel:
         expr = subscription.schedule or self.settings.delivery.subscription_schedule
-        return self._scheduled(subscription.channel_name, subscription.platform, subscription.chat, expr,
-                               subscription.timezone, subscribed=True)
+        target = Target(subscription.channel_name, subscription.platform, subscription.chat, subscription.categories)
+        return self._scheduled(target, expr, subscription.timezone, subscribed=True)
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -309,19 +316,27 @@ class Scheduler:
             await self.store.finish(new_key)
 
     # -- one delivery -------------------------------------------------------------------------
-    def payloads_for(self, platform: str, digest: Digest) -> list[Payload]:
-        cached = self._render_cache.get((digest.date, platform))
+    def payloads_for(self, platform: str, digest: Digest, categories: tuple[str, ...] = ()) -> list[Payload]:
+        """The parts of `digest` for `platform`, only the items of `categories` if any are named; none
+        when those categories have no item that day."""
+        cached = self._render_cache.get((digest.date, platform, categories))
         if cached is not None and cached[0] is digest:
             return cached[1]
-        payloads = self.renderers[platform].render_digest(digest)
-        self._render_cache[(digest.date, platform)] = (digest, payloads)
-        kept = sorted({date for date, _ in self._render_cache}, reverse=True)[:RENDER_CACHE_DATES]
+        shown = only_categories(digest, categories) if categories else digest
+        payloads = self.renderers[platform].render_digest(shown) if shown.items or not categories else []
+        self._render_cache[(digest.date, platform, categories)] = (digest, payloads)
+        kept = sorted({key[0] for key in self._render_cache}, reverse=True)[:RENDER_CACHE_DATES]
         for cached_key in [k for k in self._render_cache if k[0] not in kept]:
             del self._render_cache[cached_key]
         return payloads
 
     async def deliver(self, target: Target, digest: Digest) -> DeliveryResult:
-        payloads = self.payloads_for(target.platform, digest)
+        payloads = self.payloads_for(target.platform, digest, target.categories)
+        if not payloads:
+            reason = f"no item in {', '.join(target.categories)}"
+            log.info("nothing to post to %s on %s: %s", target.name, digest.date, reason,
+                     extra={"channel": target.name, "digest_date": digest.date.isoformat(), "outcome": "empty"})
+            return DeliveryResult(target, Kind.EMPTY, 0, 0, target.chat, reason)
         result = await self.deliverer.deliver(DeliveryKey(digest.date, target.name), target, payloads)
         log.info(
             "delivery %s", result.outcome.value,

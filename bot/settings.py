@@ -25,6 +25,7 @@ class ChannelSettings:
     chat: str = ""                    # where its posts go, as the platform's channel key names it
     schedule: str = DEFAULT_SCHEDULE  # "HH:MM" daily or a 5-field cron expression
     timezone: str | None = None       # None: the config's time zone
+    categories: tuple[str, ...] = ()  # only these categories' items; empty: the whole digest
 
 
 @dataclass(frozen=True, slots=True, repr=False, init=False)

@@ -449,6 +449,29 @@ async def test_subscribe_with_a_time_and_change_it(commands: Commands, store: St
     assert await store.subscriptions() == [Subscription("telegram", "-1001", "18:30", "America/New_York", "u42")]
 
 
+async def test_subscribe_with_categories_and_clear_them(commands: Commands, store: Store) -> None:
+    reply = await commands.handle("subscribe", "09:30 hw developer tools Markets", context())
+    assert notice(reply) == ("Subscribed: the digest will arrive here every day at 09:30 (Asia/Shanghai)."
+                             " Only these categories: Hardware, Developer Tools, Markets.")
+    (subscription,) = await store.subscriptions()
+    assert subscription.categories == ("Hardware", "Developer Tools", "Markets")   # Markets: the digest's own
+    chinese = await commands.handle("subscribe", "08:00 硬件", context("zh"))
+    assert notice(chinese).endswith("仅限分类：Hardware。")
+    await commands.handle("subscribe", "08:00", context())
+    assert (await store.subscriptions())[0].categories == ()
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "There is no category “sports”. Categories: Hardware, Developer Tools, Robotics, Markets"),
+    ("zh", "没有名为 “sports” 的分类。现有分类：Hardware、Developer Tools、Robotics、Markets"),
+])
+async def test_subscribe_to_an_unknown_category_is_refused(commands: Commands, store: Store, language: str,
+                                                           expected: str) -> None:
+    reply = await commands.handle("subscribe", "09:30 hw sports", context(language))
+    assert not reply.ok and notice(reply) == expected
+    assert await store.subscriptions() == []
+
+
 @pytest.mark.parametrize("argument", ["1_0", "+3", "1e1"])
 async def test_item_numbers_are_plain_digits(commands: Commands, argument: str) -> None:
     reply = await commands.handle("item", argument, context())

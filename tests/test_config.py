@@ -281,6 +281,20 @@ def test_platform_channel_without_chat_is_reported(tmp_path: Path) -> None:
     assert "required" in problem_at(error, "channels[2].chat")
 
 
+def test_channel_categories_resolve_aliases_and_keep_names_the_digest_may_use(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "  - {name: hw, platform: console, categories: [hw, Hardware, 大模型]}\n"
+                                   "categories:\n  Hardware: {aliases: [hw]}\n")
+    channel = load_config(path, env={}).channels[1]
+    assert channel.categories == ("Hardware", "大模型")
+    assert load_config(path, env={}).channels[0].categories == ()
+
+
+@pytest.mark.parametrize("value", ["Hardware", "[1]", "['']", "{a: b}"])
+def test_channel_categories_must_be_a_list_of_names(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, BASE + f"  - {{name: hw, platform: console, categories: {value}}}\n")
+    assert "list of category names" in problem_at(config_error(path), "channels[1].categories")
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "version: 1\nchannels:\n  - name: a\n   platform: console\n")
     error = config_error(path)

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.checking import ChatRule, Checker, Section, join, kind, one_word
 from bot.delivery_settings import DELIVERY_KEYS, check_delivery
-from bot.digest.categories import RULE_KEYS, check_categories
+from bot.digest.categories import RULE_KEYS, Categorizer, check_categories
 from bot.digest.sources import DIGEST_KEYS, check_digests
 from bot.platforms import registry
 from bot.schedule import DEFAULT_SCHEDULE
@@ -41,7 +41,7 @@ def top_keys() -> tuple[str, ...]:
 
 def channel_keys() -> tuple[str, ...]:
     chat_keys = dict.fromkeys(rule.key for rule in [_NO_RULE, *_chat_rules().values()])
-    return ("name", "platform", *chat_keys, "schedule", "timezone")
+    return ("name", "platform", *chat_keys, "schedule", "timezone", "categories")
 
 
 def own_words() -> frozenset[str]:
@@ -116,8 +116,23 @@ def _channel_chat(check: Checker, section: Mapping[Any, Any], path: str, platfor
     return chat
 
 
+def _channel_categories(check: Checker, section: Mapping[Any, Any], path: str,
+                        categorizer: Categorizer) -> tuple[str, ...]:
+    """The categories a channel is limited to, aliases resolved to their names; a name no rule knows
+    may still be one the digest itself names (front matter, item markers), so it is kept as written."""
+    raw = section.get("categories")
+    where = join(path, "categories")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(name, str) and name.strip() for name in raw):
+        check.add(where, f"expected a list of category names like [Hardware], got {check.show(raw)}")
+        return ()
+    names = (categorizer.resolve(name) or name.strip() for name in raw)
+    return tuple(dict.fromkeys(names))
+
+
 def _channel(check: Checker, entry: object, path: str, first_use: dict[str, str],
-             rules: Mapping[str, ChatRule]) -> ChannelSettings | None:
+             rules: Mapping[str, ChatRule], categorizer: Categorizer) -> ChannelSettings | None:
     if not isinstance(entry, dict):
         check.add(path, f"expected a mapping like {{name: ..., platform: ..., chat: ...}}, got {kind(entry)}")
         return None
@@ -134,10 +149,11 @@ def _channel(check: Checker, entry: object, path: str, first_use: dict[str, str]
     timezone = None
     if section.get("timezone") is not None:
         timezone = check.zone(section["timezone"], join(path, "timezone"))
-    return ChannelSettings(name=name, platform=platform, chat=chat, schedule=schedule, timezone=timezone)
+    return ChannelSettings(name=name, platform=platform, chat=chat, schedule=schedule, timezone=timezone,
+                           categories=_channel_categories(check, section, path, categorizer))
 
 
-def _channels(check: Checker, raw: object) -> tuple[ChannelSettings, ...]:
+def _channels(check: Checker, raw: object, categorizer: Categorizer) -> tuple[ChannelSettings, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -145,7 +161,8 @@ def _channels(check: Checker, raw: object) -> tuple[ChannelSettings, ...]:
         return ()
     first_use: dict[str, str] = {}
     rules = _chat_rules()
-    channels = (_channel(check, entry, f"channels[{index}]", first_use, rules) for index, entry in enumerate(raw))
+    channels = (_channel(check, entry, f"channels[{index}]", first_use, rules, categorizer)
+                for index, entry in enumerate(raw))
     return tuple(channel for channel in channels if channel is not None)
 
 
@@ -176,7 +193,7 @@ def validate(data: object, base_dir: Path, failed: set[str],
         version=1, timezone=timezone, language=language, digests=digests, categories=categories,
         store=store, store_prefix=store_prefix, platforms=platforms,
         server=check_server(check, root.get("server")), delivery=check_delivery(check, root.get("delivery")),
-        channels=_channels(check, root.get("channels")), base_dir=base_dir,
+        channels=_channels(check, root.get("channels"), Categorizer(categories)), base_dir=base_dir,
     )
     _check_required_keys(check, root, settings)
     return settings, check.problems

@@ -59,6 +59,7 @@ class Subscription:
     schedule: str | None = None     # "HH:MM" or a cron expression; None: the default schedule
     timezone: str | None = None     # None: the config's time zone
     subscribed_by: str = ""
+    categories: tuple[str, ...] = ()     # only these categories' items; empty: the whole digest
 
     @property
     def channel_name(self) -> str:

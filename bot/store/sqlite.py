@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -358,13 +359,13 @@ class SqliteStore(Store):
     # -- subscriptions ------------------------------------------------------------------------
     async def subscribe(self, subscription: Subscription) -> None:
         await self._write(lambda conn: conn.execute(
-            """INSERT INTO subscriptions (platform, chat, schedule, timezone, subscribed_by, subscribed_at)
-               VALUES (?, ?, ?, ?, ?, ?)
+            """INSERT INTO subscriptions (platform, chat, schedule, timezone, subscribed_by, subscribed_at,
+               categories) VALUES (?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (platform, chat) DO UPDATE SET schedule = excluded.schedule,
                timezone = excluded.timezone, subscribed_by = excluded.subscribed_by,
-               subscribed_at = excluded.subscribed_at""",
+               subscribed_at = excluded.subscribed_at, categories = excluded.categories""",
             (subscription.platform, subscription.chat, subscription.schedule, subscription.timezone,
-             subscription.subscribed_by, time.time())))
+             subscription.subscribed_by, time.time(), json.dumps(subscription.categories))))
 
     async def unsubscribe(self, platform: str, chat: str) -> bool:
         def delete(conn: sqlite3.Connection) -> bool:
@@ -375,10 +376,10 @@ class SqliteStore(Store):
 
     async def subscriptions(self) -> list[Subscription]:
         rows = await self._read(lambda conn: conn.execute(
-            "SELECT platform, chat, schedule, timezone, subscribed_by FROM subscriptions "
+            "SELECT platform, chat, schedule, timezone, subscribed_by, categories FROM subscriptions "
             "ORDER BY platform, chat").fetchall())
-        return [Subscription(platform, chat, schedule, timezone, subscribed_by)
-                for platform, chat, schedule, timezone, subscribed_by in rows]
+        return [Subscription(platform, chat, schedule, timezone, subscribed_by, tuple(json.loads(categories)))
+                for platform, chat, schedule, timezone, subscribed_by, categories in rows]
 
     # -- deduplication ------------------------------------------------------------------------
     async def first_seen(self, token: str, ttl: float) -> bool:

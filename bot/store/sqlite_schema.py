@@ -72,5 +72,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE deliveries ADD COLUMN failure_reason TEXT",
         "ALTER TABLE deliveries ADD COLUMN failed_at REAL",
     ),
+    (
+        # A subscription's categories (a JSON list of canonical names); [] is the whole digest.
+        "ALTER TABLE subscriptions ADD COLUMN categories TEXT NOT NULL DEFAULT '[]'",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
