@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.platforms.base import ReplyFailed
+from bot.render.options import PLAIN, PostOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class Target:
     chat: str
     # Only the items of these categories (canonical names) go there; empty: the whole digest.
     categories: tuple[str, ...] = ()
+    options: PostOptions = PLAIN
 
 
 class Outcome(enum.StrEnum):

@@ -16,6 +16,7 @@ from bot.digest.model import Digest
 from bot.digest.sources import DigestSource
 from bot.errors import DigestError
 from bot.render import Payload, Renderer
+from bot.render.options import PostOptions, apply_options
 from bot.schedule import Schedule
 from bot.settings import ChannelSettings, Settings
 from bot.store.base import DeliveryKey, Store, Subscription
@@ -63,7 +64,8 @@ def utc_now() -> dt.datetime:
 
 def channel_target(channel: ChannelSettings) -> Target:
     """Where a configured channel's deliveries go, and what of the digest they carry."""
-    return Target(channel.name, channel.platform, channel.chat, channel.categories)
+    return Target(channel.name, channel.platform, channel.chat, channel.categories,
+                  PostOptions(silent=channel.silent))
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +339,7 @@ class Scheduler:
             log.info("nothing to post to %s on %s: %s", target.name, digest.date, reason,
                      extra={"channel": target.name, "digest_date": digest.date.isoformat(), "outcome": "empty"})
             return DeliveryResult(target, Kind.EMPTY, 0, 0, target.chat, reason)
+        payloads = apply_options(self.renderers[target.platform], payloads, target.options)
         result = await self.deliverer.deliver(DeliveryKey(digest.date, target.name), target, payloads)
         log.info(
             "delivery %s", result.outcome.value,

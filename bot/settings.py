@@ -26,6 +26,7 @@ class ChannelSettings:
     schedule: str = DEFAULT_SCHEDULE  # "HH:MM" daily or a 5-field cron expression
     timezone: str | None = None       # None: the config's time zone
     categories: tuple[str, ...] = ()  # only these categories' items; empty: the whole digest
+    silent: bool = False              # posts without a notification sound
 
 
 @dataclass(frozen=True, slots=True, repr=False, init=False)

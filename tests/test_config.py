@@ -289,6 +289,13 @@ def test_channel_categories_resolve_aliases_and_keep_names_the_digest_may_use(tm
     assert load_config(path, env={}).channels[0].categories == ()
 
 
+def test_channel_silent_is_a_boolean(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "  - {name: quiet, platform: console, silent: true}\n")
+    assert [channel.silent for channel in load_config(path, env={}).channels] == [False, True]
+    wrong = write(tmp_path, BASE + "  - {name: quiet, platform: console, silent: sometimes}\n")
+    assert problem_at(config_error(wrong), "channels[1].silent")
+
+
 @pytest.mark.parametrize("value", ["Hardware", "[1]", "['']", "{a: b}"])
 def test_channel_categories_must_be_a_list_of_names(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, BASE + f"  - {{name: hw, platform: console, categories: {value}}}\n")

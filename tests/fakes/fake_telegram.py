@@ -99,6 +99,11 @@ class SentMessage:
     params: JSONDict                # the request parameters as received (decoded)
     at: float                       # monotonic arrival time
 
+    @property
+    def silent(self) -> bool:
+        """Sent with disable_notification: the chat shows it without a sound."""
+        return flag(self.params.get("disable_notification"))
+
 
 @dataclass(slots=True)
 class ChatFaults:
@@ -120,6 +125,15 @@ class Chaos:
     rate_429: float
     rate_5xx: float
     retry_after: float
+
+
+def flag(value: object) -> bool:
+    """A Bot API Boolean as it arrives in JSON (true) or a form ("true", "True")."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise ApiError(400, f"Bad Request: can't parse Boolean {value!r}")
 
 
 def chat_type_of(chat_id: str | int) -> str:
@@ -587,6 +601,7 @@ class FakeTelegram:
             if faults.not_found:
                 raise ApiError(400, faults.not_found)
         self._enforce_limits(chat, arrived)
+        flag(params.get("disable_notification"))
         assert self._check is not None
         problem = self._check(params)
         if problem is not None:
