@@ -26,6 +26,7 @@ class CommandContext:
     is_admin: Callable[[], Awaitable[bool]]     # the adapter's platform check, asked only when needed
     now: dt.datetime                            # aware
     command_prefix: str = "/"                   # how a command is typed here, e.g. "/digest " on Slack
+    topic: str | None = None                    # the forum topic it was typed in (Telegram)
 
 
 AdminCheck = Callable[[], Awaitable[bool]]
@@ -47,12 +48,13 @@ class ContextBuilder:
     command_prefix: str = "/"
 
     def build(self, chat: str, user: str, *, is_group: bool, is_admin: AdminCheck,
-              command_prefix: str | None = None) -> CommandContext:
+              command_prefix: str | None = None, topic: str | None = None) -> CommandContext:
         """A context for one command; `is_admin` is only awaited by the commands that need it."""
         return CommandContext(platform=self.platform, chat=chat, user=user, is_group=is_group,
                               language=self.language, timezone=self.timezone, is_admin=is_admin,
                               now=self.clock(),
-                              command_prefix=self.command_prefix if command_prefix is None else command_prefix)
+                              command_prefix=self.command_prefix if command_prefix is None else command_prefix,
+                              topic=topic)
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def utc_now() -> dt.datetime:
 def channel_target(channel: ChannelSettings) -> Target:
     """Where a configured channel's deliveries go, and what of the digest they carry."""
     return Target(channel.name, channel.platform, channel.chat, channel.categories,
-                  PostOptions(silent=channel.silent))
+                  PostOptions(silent=channel.silent, topic=channel.topic))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +155,8 @@ class Scheduler:
 
     def _from_subscription(self, subscription: Subscription) -> ScheduledChannel:
         expr = subscription.schedule or self.settings.delivery.subscription_schedule
-        target = Target(subscription.channel_name, subscription.platform, subscription.chat, subscription.categories)
+        target = Target(subscription.channel_name, subscription.platform, subscription.chat, subscription.categories,
+                        PostOptions(topic=subscription.topic))
         return self._scheduled(target, expr, subscription.timezone, subscribed=True)
 
     # -- the loop -----------------------------------------------------------------------------

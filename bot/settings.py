@@ -27,6 +27,7 @@ class ChannelSettings:
     timezone: str | None = None       # None: the config's time zone
     categories: tuple[str, ...] = ()  # only these categories' items; empty: the whole digest
     silent: bool = False              # posts without a notification sound
+    topic: str | None = None          # a Telegram forum topic's message_thread_id; None: the chat itself
 
 
 @dataclass(frozen=True, slots=True, repr=False, init=False)

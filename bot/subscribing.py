@@ -82,9 +82,10 @@ class SubscriptionCommands:
         await self.store.reactivate(ctx.platform, ctx.chat)
         await self.store.subscribe(Subscription(platform=ctx.platform, chat=ctx.chat, schedule=time_of_day,
                                                 timezone=ctx.timezone.key, subscribed_by=ctx.user,
-                                                categories=categories))
-        log.info("%s:%s subscribed at %s %s by %s%s", ctx.platform, ctx.chat, time_of_day, ctx.timezone.key,
-                 ctx.user, f" to {', '.join(categories)}" if categories else "")
+                                                categories=categories, topic=ctx.topic))
+        log.info("%s:%s subscribed at %s %s by %s%s%s", ctx.platform, ctx.chat, time_of_day, ctx.timezone.key,
+                 ctx.user, f" to {', '.join(categories)}" if categories else "",
+                 f" in topic {ctx.topic}" if ctx.topic else "")
         key = "subscription_changed" if (ctx.platform, ctx.chat) in existing else "subscribed"
         notice = text(language, key, time=time_of_day, timezone=ctx.timezone.key)
         if categories:

@@ -296,6 +296,14 @@ def test_channel_silent_is_a_boolean(tmp_path: Path) -> None:
     assert problem_at(config_error(wrong), "channels[1].silent")
 
 
+def test_channel_topic_is_a_thread_id(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "  - {name: forum, platform: console, topic: 42}\n")
+    assert [channel.topic for channel in load_config(path, env={}).channels] == [None, "42"]
+    for wrong in ("0", "-3", "general", "true"):
+        bad = write(tmp_path, BASE + f"  - {{name: forum, platform: console, topic: {wrong}}}\n")
+        assert "thread id" in problem_at(config_error(bad), "channels[1].topic")
+
+
 @pytest.mark.parametrize("value", ["Hardware", "[1]", "['']", "{a: b}"])
 def test_channel_categories_must_be_a_list_of_names(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, BASE + f"  - {{name: hw, platform: console, categories: {value}}}\n")

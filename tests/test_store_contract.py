@@ -307,14 +307,15 @@ async def test_subscribe_replaces_and_unsubscribe_reports_whether_there_was_one(
     assert [s.channel_name for s in await store.subscriptions()] == ["slack:C01", "telegram:-100"]
 
 
-async def test_a_subscription_keeps_its_categories_through_changes_and_moves(store: Store) -> None:
-    await store.subscribe(Subscription("telegram", "-100", "09:30", categories=("Hardware", "大模型")))
+async def test_a_subscription_keeps_its_categories_and_topic_through_changes_and_moves(store: Store) -> None:
+    await store.subscribe(Subscription("telegram", "-100", "09:30", categories=("Hardware", "大模型"), topic="7"))
     assert (await store.subscriptions())[0].categories == ("Hardware", "大模型")
     await store.move_chat("telegram", "-100", "-200")
     assert await store.subscriptions() == [Subscription("telegram", "-200", "09:30",
-                                                        categories=("Hardware", "大模型"))]
+                                                        categories=("Hardware", "大模型"), topic="7")]
     await store.subscribe(Subscription("telegram", "-200", "10:00"))
     assert (await store.subscriptions())[0].categories == (), "subscribing without categories clears them"
+    assert (await store.subscriptions())[0].topic is None
 
 
 # -- deduplication -----------------------------------------------------------------------------

@@ -340,6 +340,22 @@ async def test_only_group_admins_change_the_subscription(session: Session) -> No
     assert await session.store.subscriptions() == []
 
 
+async def test_commands_in_a_forum_topic_are_answered_there_and_subscribe_remembers_it(session: Session) -> None:
+    fake = session.fake
+    fake.make_forum(GROUP, 77)
+    fake.make_admin(GROUP, ADMIN)
+    (answer,) = await session.ask("/item 1", chat=GROUP, user=ADMIN, thread=77)
+    assert answer.thread == 77
+    (subscribed,) = await session.ask("/subscribe 08:15", chat=GROUP, user=ADMIN, thread=77)
+    assert subscribed.thread == 77
+    (subscription,) = await session.store.subscriptions()
+    assert subscription.topic == "77"
+    # Asked again outside any topic: answered in the chat itself, and the subscription posts there.
+    (plain,) = await session.ask("/subscribe 08:15", chat=GROUP, user=ADMIN)
+    assert plain.thread is None
+    assert (await session.store.subscriptions())[0].topic is None
+
+
 async def test_anonymous_admins_and_channel_posts_count_as_admins(session: Session) -> None:
     subscribed = session.words("subscribed", time="09:30", timezone="Asia/Shanghai")
     assert await session.answer("/subscribe", chat=GROUP, as_chat=True) == subscribed

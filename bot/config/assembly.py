@@ -41,7 +41,7 @@ def top_keys() -> tuple[str, ...]:
 
 def channel_keys() -> tuple[str, ...]:
     chat_keys = dict.fromkeys(rule.key for rule in [_NO_RULE, *_chat_rules().values()])
-    return ("name", "platform", *chat_keys, "schedule", "timezone", "categories", "silent")
+    return ("name", "platform", *chat_keys, "schedule", "timezone", "categories", "silent", "topic")
 
 
 def own_words() -> frozenset[str]:
@@ -131,6 +131,18 @@ def _channel_categories(check: Checker, section: Mapping[Any, Any], path: str,
     return tuple(dict.fromkeys(names))
 
 
+def _channel_topic(check: Checker, section: Mapping[Any, Any], path: str) -> str | None:
+    """A forum topic's thread id: a positive whole number (Telegram's message_thread_id)."""
+    raw = section.get("topic")
+    if raw is None:
+        return None
+    text = str(raw).strip() if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
+    if not text.isdecimal() or int(text) <= 0 or len(text) > 18:
+        check.add(join(path, "topic"), f"expected a forum topic's thread id like 123, got {check.show(raw)}")
+        return None
+    return str(int(text))
+
+
 def _channel(check: Checker, entry: object, path: str, first_use: dict[str, str],
              rules: Mapping[str, ChatRule], categorizer: Categorizer) -> ChannelSettings | None:
     if not isinstance(entry, dict):
@@ -151,7 +163,8 @@ def _channel(check: Checker, entry: object, path: str, first_use: dict[str, str]
         timezone = check.zone(section["timezone"], join(path, "timezone"))
     return ChannelSettings(name=name, platform=platform, chat=chat, schedule=schedule, timezone=timezone,
                            categories=_channel_categories(check, section, path, categorizer),
-                           silent=check.boolean(section, "silent", path, False))
+                           silent=check.boolean(section, "silent", path, False),
+                           topic=_channel_topic(check, section, path))
 
 
 def _channels(check: Checker, raw: object, categorizer: Categorizer) -> tuple[ChannelSettings, ...]:

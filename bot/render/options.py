@@ -1,4 +1,4 @@
-"""How a channel's scheduled posts are made beyond their rendering (silent), for every platform."""
+"""How a channel's scheduled posts are made beyond their rendering (silent, in a topic), for every platform."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class PostOptions:
     """A channel's options; each platform's renderer module honours the ones it can with `apply_options`."""
 
     silent: bool = False            # no notification sound
+    topic: str | None = None        # a forum topic (Telegram message_thread_id); None: the chat itself
 
 
 PLAIN = PostOptions()

@@ -60,6 +60,7 @@ class Subscription:
     timezone: str | None = None     # None: the config's time zone
     subscribed_by: str = ""
     categories: tuple[str, ...] = ()     # only these categories' items; empty: the whole digest
+    topic: str | None = None             # the forum topic /subscribe was typed in; None: the chat itself
 
     @property
     def channel_name(self) -> str:

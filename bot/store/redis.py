@@ -394,7 +394,8 @@ class RedisStore(Store):
     async def subscribe(self, subscription: Subscription) -> None:
         # The (platform, chat) pair is the hash field; the value holds the rest.
         value = json.dumps({"schedule": subscription.schedule, "timezone": subscription.timezone,
-                            "subscribed_by": subscription.subscribed_by, "categories": subscription.categories})
+                            "subscribed_by": subscription.subscribed_by, "categories": subscription.categories,
+                            "topic": subscription.topic})
         field = self._chat_field(subscription.platform, subscription.chat)
         await self._call(self._client.hset(self._subscriptions_key, field, value))
 
@@ -409,7 +410,8 @@ class RedisStore(Store):
             platform, chat = self._split_field(_text(field))
             details: dict[str, Any] = json.loads(value)
             found.append(Subscription(platform, chat, details.get("schedule"), details.get("timezone"),
-                                      details.get("subscribed_by") or "", tuple(details.get("categories") or ())))
+                                      details.get("subscribed_by") or "", tuple(details.get("categories") or ()),
+                                      details.get("topic")))
         return sorted(found, key=lambda subscription: (subscription.platform, subscription.chat))
 
     # -- deduplication ------------------------------------------------------------------------

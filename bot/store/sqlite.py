@@ -360,12 +360,12 @@ class SqliteStore(Store):
     async def subscribe(self, subscription: Subscription) -> None:
         await self._write(lambda conn: conn.execute(
             """INSERT INTO subscriptions (platform, chat, schedule, timezone, subscribed_by, subscribed_at,
-               categories) VALUES (?, ?, ?, ?, ?, ?, ?)
+               categories, topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (platform, chat) DO UPDATE SET schedule = excluded.schedule,
                timezone = excluded.timezone, subscribed_by = excluded.subscribed_by,
-               subscribed_at = excluded.subscribed_at, categories = excluded.categories""",
+               subscribed_at = excluded.subscribed_at, categories = excluded.categories, topic = excluded.topic""",
             (subscription.platform, subscription.chat, subscription.schedule, subscription.timezone,
-             subscription.subscribed_by, time.time(), json.dumps(subscription.categories))))
+             subscription.subscribed_by, time.time(), json.dumps(subscription.categories), subscription.topic)))
 
     async def unsubscribe(self, platform: str, chat: str) -> bool:
         def delete(conn: sqlite3.Connection) -> bool:
@@ -376,10 +376,10 @@ class SqliteStore(Store):
 
     async def subscriptions(self) -> list[Subscription]:
         rows = await self._read(lambda conn: conn.execute(
-            "SELECT platform, chat, schedule, timezone, subscribed_by, categories FROM subscriptions "
+            "SELECT platform, chat, schedule, timezone, subscribed_by, categories, topic FROM subscriptions "
             "ORDER BY platform, chat").fetchall())
-        return [Subscription(platform, chat, schedule, timezone, subscribed_by, tuple(json.loads(categories)))
-                for platform, chat, schedule, timezone, subscribed_by, categories in rows]
+        return [Subscription(platform, chat, schedule, timezone, by, tuple(json.loads(categories)), topic)
+                for platform, chat, schedule, timezone, by, categories, topic in rows]
 
     # -- deduplication ------------------------------------------------------------------------
     async def first_seen(self, token: str, ttl: float) -> bool:

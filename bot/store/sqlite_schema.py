@@ -76,5 +76,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # A subscription's categories (a JSON list of canonical names); [] is the whole digest.
         "ALTER TABLE subscriptions ADD COLUMN categories TEXT NOT NULL DEFAULT '[]'",
     ),
+    (
+        # The forum topic a subscription posts in (Telegram message_thread_id); NULL: the chat itself.
+        "ALTER TABLE subscriptions ADD COLUMN topic TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -104,6 +104,12 @@ class SentMessage:
         """Sent with disable_notification: the chat shows it without a sound."""
         return flag(self.params.get("disable_notification"))
 
+    @property
+    def thread(self) -> int | None:
+        """The forum topic it was posted in (message_thread_id), None for the chat's general stream."""
+        value = self.params.get("message_thread_id")
+        return None if value is None else int(value)
+
 
 @dataclass(slots=True)
 class ChatFaults:
@@ -191,6 +197,7 @@ class FakeTelegram:
         # What the test arranged.
         self.admins: dict[str, set[str]] = {}
         self.creators: dict[str, str] = {}
+        self.forums: dict[str, set[int]] = {}               # forum supergroups and their topics' thread ids
         self._faults: dict[str, ChatFaults] = {}
         self._chaos: Chaos | None = None
         # Updates for getUpdates.
@@ -308,6 +315,22 @@ class FakeTelegram:
         else:
             self.admins.setdefault(str(chat), set()).add(str(user))
 
+    def make_forum(self, chat: str | int, *topics: int) -> None:
+        """`chat` becomes a forum supergroup with these topics (message_thread_id values)."""
+        self.forums.setdefault(str(chat), set()).update(topics)
+
+    def _check_thread(self, chat: str, params: JSONDict) -> None:
+        """Telegram refuses a message_thread_id that is no topic of a forum chat."""
+        value = params.get("message_thread_id")
+        if value is None:
+            return
+        try:
+            thread = int(value)
+        except (TypeError, ValueError):
+            raise ApiError(400, "Bad Request: invalid message thread identifier specified") from None
+        if thread not in self.forums.get(chat, set()):
+            raise ApiError(400, "Bad Request: message thread not found")
+
     # -- updates --------------------------------------------------------------------------------
     def message_update(
         self,
@@ -320,6 +343,7 @@ class FakeTelegram:
         chat_title: str = "Test group",
         chat_type: str | None = None,
         as_chat: bool = False,
+        thread: int | None = None,
     ) -> JSONDict:
         """An update carrying a text message, with the bot_command entity Telegram would add.
 
@@ -340,6 +364,9 @@ class FakeTelegram:
             "chat": chat_json,
             "text": text,
         }
+        if thread is not None:
+            chat_json["is_forum"] = True
+            message.update(message_thread_id=thread, is_topic_message=True)
         if kind == "channel":
             message["sender_chat"] = chat_json
         elif as_chat:
@@ -602,6 +629,7 @@ class FakeTelegram:
                 raise ApiError(400, faults.not_found)
         self._enforce_limits(chat, arrived)
         flag(params.get("disable_notification"))
+        self._check_thread(chat, params)
         assert self._check is not None
         problem = self._check(params)
         if problem is not None:

@@ -146,10 +146,12 @@ def render_digest(digest: Digest, *, limits: TelegramLimits = LIMITS) -> list[Pa
 
 
 def apply_options(payload: Payload, options: PostOptions) -> Payload:
-    """A sendMessage payload posted the way the channel asks (silently)."""
+    """A sendMessage payload posted the way the channel asks (silently, in a forum topic)."""
     shaped = dict(payload)
     if options.silent:
         shaped["disable_notification"] = True
+    if options.topic is not None:
+        shaped["message_thread_id"] = int(options.topic)
     return shaped
 
 

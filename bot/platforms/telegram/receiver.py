@@ -25,6 +25,8 @@ from bot.platforms.telegram.sender import TelegramApplication, TelegramSender, c
 from bot.platforms.telegram.settings import TelegramSettings
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload, render_reply
+from bot.render.options import PostOptions
+from bot.render.options import apply_options as with_options
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -142,7 +144,9 @@ class TelegramReceiver:
         # Only admins post in a channel, and only admins write anonymously as the group itself.
         speaks_as_chat = chat.type == ChatType.CHANNEL or (
             message.sender_chat is not None and message.sender_chat.id == chat.id)
-        context_for_commands = self._context(chat_key, user_id, is_group, known_admin=speaks_as_chat)
+        # Asked inside a forum topic: answered there, and a /subscribe there posts there.
+        topic = str(message.message_thread_id) if message.is_topic_message and message.message_thread_id else None
+        context_for_commands = self._context(chat_key, user_id, is_group, known_admin=speaks_as_chat, topic=topic)
         # One chat's commands are answered in the order they came.
         async with self._command_locks.hold(chat_key):
             try:
@@ -152,7 +156,7 @@ class TelegramReceiver:
                 return
             if reply.silent:
                 return      # throttled: nothing at all goes back
-            payloads = render_reply(html, reply)
+            payloads = with_options(html, render_reply(html, reply), PostOptions(topic=topic))
             if not payloads:
                 return
             if is_group:
@@ -160,7 +164,8 @@ class TelegramReceiver:
                     "message_id": message.message_id, "allow_sending_without_reply": True}}
             await self._reply(chat_key, payloads)
 
-    def _context(self, chat: str, user: str, is_group: bool, *, known_admin: bool) -> CommandContext:
+    def _context(self, chat: str, user: str, is_group: bool, *, known_admin: bool,
+                 topic: str | None = None) -> CommandContext:
         async def is_admin() -> bool:
             if not is_group or known_admin:
                 return True
@@ -172,7 +177,7 @@ class TelegramReceiver:
                 return False
             return member.status in ADMIN_STATUSES
 
-        return self._contexts.build(chat, user, is_group=is_group, is_admin=is_admin)
+        return self._contexts.build(chat, user, is_group=is_group, is_admin=is_admin, topic=topic)
 
     async def _reply(self, chat: str, payloads: Sequence[Payload]) -> None:
         scrub = self._sender.scrub
