@@ -65,7 +65,7 @@ def utc_now() -> dt.datetime:
 def channel_target(channel: ChannelSettings) -> Target:
     """Where a configured channel's deliveries go, and what of the digest they carry."""
     return Target(channel.name, channel.platform, channel.chat, channel.categories,
-                  PostOptions(silent=channel.silent, topic=channel.topic))
+                  PostOptions(silent=channel.silent, topic=channel.topic, thread=channel.thread))
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ class ChannelSettings:
     categories: tuple[str, ...] = ()  # only these categories' items; empty: the whole digest
     silent: bool = False              # posts without a notification sound
     topic: str | None = None          # a Telegram forum topic's message_thread_id; None: the chat itself
+    thread: bool = False              # Slack: the first part in the channel, the rest as replies in its thread
 
 
 @dataclass(frozen=True, slots=True, repr=False, init=False)

@@ -289,9 +289,12 @@ def test_channel_categories_resolve_aliases_and_keep_names_the_digest_may_use(tm
     assert load_config(path, env={}).channels[0].categories == ()
 
 
-def test_channel_silent_is_a_boolean(tmp_path: Path) -> None:
-    path = write(tmp_path, BASE + "  - {name: quiet, platform: console, silent: true}\n")
-    assert [channel.silent for channel in load_config(path, env={}).channels] == [False, True]
+def test_channel_silent_and_thread_are_booleans(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "  - {name: quiet, platform: console, silent: true, thread: true}\n")
+    assert [(channel.silent, channel.thread) for channel in load_config(path, env={}).channels] == [
+        (False, False), (True, True)]
+    threaded = write(tmp_path, BASE + "  - {name: quiet, platform: console, thread: maybe}\n")
+    assert problem_at(config_error(threaded), "channels[1].thread")
     wrong = write(tmp_path, BASE + "  - {name: quiet, platform: console, silent: sometimes}\n")
     assert problem_at(config_error(wrong), "channels[1].silent")
 

@@ -41,7 +41,7 @@ def top_keys() -> tuple[str, ...]:
 
 def channel_keys() -> tuple[str, ...]:
     chat_keys = dict.fromkeys(rule.key for rule in [_NO_RULE, *_chat_rules().values()])
-    return ("name", "platform", *chat_keys, "schedule", "timezone", "categories", "silent", "topic")
+    return ("name", "platform", *chat_keys, "schedule", "timezone", "categories", "silent", "topic", "thread")
 
 
 def own_words() -> frozenset[str]:
@@ -164,7 +164,8 @@ def _channel(check: Checker, entry: object, path: str, first_use: dict[str, str]
     return ChannelSettings(name=name, platform=platform, chat=chat, schedule=schedule, timezone=timezone,
                            categories=_channel_categories(check, section, path, categorizer),
                            silent=check.boolean(section, "silent", path, False),
-                           topic=_channel_topic(check, section, path))
+                           topic=_channel_topic(check, section, path),
+                           thread=check.boolean(section, "thread", path, False))
 
 
 def _channels(check: Checker, raw: object, categorizer: Categorizer) -> tuple[ChannelSettings, ...]:

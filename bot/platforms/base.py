@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.render import Payload
 
@@ -70,6 +70,15 @@ class Channel(Protocol):
         `gate` is asked after any rate-limit wait, right before the request goes out; when it
         answers False the part is not sent and NotSent is raised.
         """
+        ...
+
+
+@runtime_checkable
+class Threads(Protocol):
+    """A channel that can post a part as a reply in the thread of one of its earlier messages."""
+
+    def in_thread(self, payload: Payload, parent: str) -> Payload:
+        """`payload` as a reply under the message whose id is `parent`."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""How a channel's scheduled posts are made beyond their rendering (silent, in a topic), for every platform."""
+"""How a channel's scheduled posts are made beyond their rendering: silent, in a topic, in a thread."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ class PostOptions:
 
     silent: bool = False            # no notification sound
     topic: str | None = None        # a forum topic (Telegram message_thread_id); None: the chat itself
+    # The first part goes to the channel, the others as replies in its thread (Slack); applied by
+    # delivery, which knows the first part's message id, also after a restart.
+    thread: bool = False
 
 
 PLAIN = PostOptions()

@@ -55,6 +55,7 @@ class FakeSlack:
 
     # -- what the bot did -----------------------------------------------------------------------
     posts: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    post_ts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # each post's ts, in order
     refused: list[tuple[str, str]] = field(default_factory=list)       # (channel, error) of every refusal
     rate_limited: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
@@ -262,15 +263,34 @@ class FakeSlack:
         wait = self._take_rate_slot(channel)
         if wait > 0:
             return self._too_many(channel, wait)
-        error = check_post_message(params)
+        error = check_post_message(params) or self._check_thread(channel, params)
         if error is not None:
             return self._refuse(channel, error)
         ts = f"{1_700_000_000 + next(self._ts)}.000200"
         self.posts[channel].append(params)
+        self.post_ts[channel].append(ts)
         await self._answer_late(channel)
         return web.json_response({"ok": True, "channel": channel, "ts": ts,
                                   "message": {"type": "message", "text": params.get("text", ""), "ts": ts,
                                               "bot_id": self.bot_id, "user": self.bot_user_id}})
+
+    def _check_thread(self, channel: str, params: dict[str, Any]) -> str | None:
+        """A reply must name the ts of a message in the same channel that is not itself a reply."""
+        parent = params.get("thread_ts")
+        if parent is None:
+            return None
+        roots = [ts for ts, post in zip(self.post_ts[channel], self.posts[channel], strict=True)
+                 if "thread_ts" not in post]
+        return None if str(parent) in roots else "thread_not_found"
+
+    def thread(self, channel: str) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """The channel's own posts, and the replies under each post's ts."""
+        roots = [post for post in self.posts.get(channel, []) if "thread_ts" not in post]
+        replies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for post in self.posts.get(channel, []):
+            if "thread_ts" in post:
+                replies[str(post["thread_ts"])].append(post)
+        return roots, dict(replies)
 
     async def _answer_late(self, channel: str) -> None:
         seconds, left = self._slow_answers.get(channel, (0.0, None))

@@ -120,6 +120,10 @@ class SlackChannel:
     async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
         return await self._sender.send(chat, payload, gate)
 
+    def in_thread(self, payload: Payload, parent: str) -> Payload:
+        """A chat.postMessage payload as a reply in the thread of the message with ts `parent`."""
+        return {**payload, "thread_ts": parent}
+
     def routes(self) -> list[web.RouteDef]:
         return self._receiver.routes()
 
