@@ -187,8 +187,8 @@ async def test_help_is_answered_privately_in_place(rig: Rig, text: str) -> None:
 
     assert status == 200 and answer is not None
     assert answer["response_type"] == "ephemeral"
-    for command in ("today", "item N", "category NAME", "categories", "date YYYY-MM-DD", "subscribe [HH:MM [CATEGORY…]]",
-                    "unsubscribe", "help"):
+    for command in ("today", "item N", "category NAME", "categories", "date YYYY-MM-DD",
+                    "subscribe [HH:MM [CATEGORY…]]", "unsubscribe", "help"):
         assert f"/digest {command}" in shown([answer])
     assert "public" in shown([answer])
     assert answer == message_fields((await expected_payloads(rig.commands, "help"))[0])

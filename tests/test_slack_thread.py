@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import signal
 from pathlib import Path
@@ -20,7 +19,16 @@ from bot.store import open_store
 from bot.store.base import DeliveryKey
 from tests.digests import write_digest
 from tests.fakes.fake_slack import FakeSlack
-from tests.procs import BotGroup, ChannelSpec, Fakes, bot_config, schedule_just_passed, wait_until, write_config
+from tests.procs import (
+    BotGroup,
+    ChannelSpec,
+    Fakes,
+    bot_config,
+    eventually,
+    schedule_just_passed,
+    wait_until,
+    write_config,
+)
 
 CHAT = "C0THREAD1"
 DAY = dt.date(2025, 10, 12)
@@ -79,7 +87,7 @@ async def test_a_thread_resumes_under_the_same_header_after_a_sigkill(tmp_path: 
         config["channels"][0]["thread"] = True
         path = write_config(tmp_path / "digestbot.yaml", config)
         first = await bots.start("run", path)
-        await header_recorded(tmp_path, store_url, day, first)
+        await header_recorded(tmp_path, store_url, day)
         first.kill()
         assert await first.wait_exit() == -signal.SIGKILL
         assert len(fakes.slack.posts[CHAT]) < len(expected), "the thread was complete before the kill"
@@ -92,12 +100,14 @@ async def test_a_thread_resumes_under_the_same_header_after_a_sigkill(tmp_path: 
         check_one_thread(fakes.slack, expected)
 
 
-async def header_recorded(tmp_path: Path, store_url: str, day: dt.date, bot: object) -> None:
+async def header_recorded(tmp_path: Path, store_url: str, day: dt.date) -> None:
     """Wait until the ledger holds the header's ts (so a kill now falls inside the thread)."""
     store = open_store(store_url, tmp_path)
+
+    async def recorded() -> bool:
+        return 0 in (await store.ledger(DeliveryKey(day, "threaded"))).sent
+
     try:
-        async with asyncio.timeout(60):
-            while 0 not in (await store.ledger(DeliveryKey(day, "threaded"))).sent:
-                await asyncio.sleep(0.02)
+        await eventually(recorded, within=60, what="the header in the ledger", interval=0.02)
     finally:
         await store.close()
