@@ -56,6 +56,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "not_subscribed": "This chat was not subscribed.",
         "unknown_command": "Unknown command {p}{name}. Send {p}help for the list.",
         "failure": "Something went wrong on my side. Please try again later.",
+        "correction_notice": "Correction: the digest of {date} changed after it was posted (items {items}).",
         "too_fast": "Too many commands in a short time. I will answer again in about {seconds} s.",
     },
     "zh": {
@@ -106,6 +107,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "not_subscribed": "这里原本就没有订阅。",
         "unknown_command": "未知命令 {p}{name}。发送 {p}help 查看全部命令。",
         "failure": "出了点问题，请稍后再试。",
+        "correction_notice": "更正：{date} 的速递在发出后有改动（第 {items} 条）。",
         "too_fast": "命令发得太快了，大约 {seconds} 秒后我再回答。",
     },
 }

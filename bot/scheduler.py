@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from bot.corrections import Corrector, Sweep
 from bot.delivery import Deliverer, DeliveryResult, Kind, Target
 from bot.digest.categories import only_categories
 from bot.digest.model import Digest
@@ -29,6 +30,8 @@ REFRESH_SECONDS = 30.0
 DEADLINE_TOLERANCE = dt.timedelta(seconds=60)
 # Rendered digests kept for reuse across channels; older dates are dropped.
 RENDER_CACHE_DATES = 3
+# The running corrections sweep, kept with the delivery attempts so drain() waits for it too.
+SWEEP = ("corrections", dt.date.min)
 
 
 class Retry(enum.Enum):
@@ -118,6 +121,9 @@ class Scheduler:
         self._next_due: dt.datetime | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        self.corrector = Corrector(deliverer, store, settings.delivery, settings.language)
+        self._sweep = Sweep(self.corrector, source, renderers, self.payloads_of)
+        self._next_sweep: dt.datetime | None = None
 
     # -- which channels -----------------------------------------------------------------------
     def _scheduled(self, target: Target, expr: str, tz_name: str | None, subscribed: bool = False) -> ScheduledChannel:
@@ -203,6 +209,25 @@ class Scheduler:
                 self._give_up(key, pending)
                 continue
             self._running[key] = asyncio.create_task(self._attempt(key, pending))
+        self._start_sweep(channels, now)
+
+    def _start_sweep(self, channels: Iterable[ScheduledChannel], now: dt.datetime) -> None:
+        """Corrections of changed digests, at most once a poll interval and never two at once."""
+        due = self._next_sweep is None or now >= self._next_sweep
+        if self.settings.delivery.corrections == "off" or SWEEP in self._running or not due:
+            return
+        self._next_sweep = now + dt.timedelta(seconds=self.settings.digests.poll_interval)
+        targets = [(channel.target, channel.timezone) for channel in channels]
+
+        async def sweep() -> None:
+            try:
+                await self._sweep.run(targets, now)
+            except Exception:
+                log.exception("the corrections sweep failed; trying again next time")
+            finally:
+                self._running.pop(SWEEP, None)
+
+        self._running[SWEEP] = asyncio.create_task(sweep())
 
     def _queue_catch_up(self, channels: Iterable[ScheduledChannel], now: dt.datetime) -> None:
         window = dt.timedelta(seconds=self.settings.digests.catch_up)
@@ -333,15 +358,25 @@ class Scheduler:
             del self._render_cache[cached_key]
         return payloads
 
-    async def deliver(self, target: Target, digest: Digest) -> DeliveryResult:
+    def payloads_of(self, target: Target, digest: Digest) -> list[Payload]:
+        """What a delivery of `digest` to `target` posts: its categories, rendered, with its options."""
         payloads = self.payloads_for(target.platform, digest, target.categories)
+        return apply_options(self.renderers[target.platform], payloads, target.options)
+
+    async def deliver(self, target: Target, digest: Digest) -> DeliveryResult:
+        payloads = self.payloads_of(target, digest)
         if not payloads:
             reason = f"no item in {', '.join(target.categories)}"
             log.info("nothing to post to %s on %s: %s", target.name, digest.date, reason,
                      extra={"channel": target.name, "digest_date": digest.date.isoformat(), "outcome": "empty"})
             return DeliveryResult(target, Kind.EMPTY, 0, 0, target.chat, reason)
-        payloads = apply_options(self.renderers[target.platform], payloads, target.options)
         result = await self.deliverer.deliver(DeliveryKey(digest.date, target.name), target, payloads)
+        if result.kind in (Kind.DELIVERED, Kind.MAYBE_SENT):
+            try:
+                await self.corrector.adopt(DeliveryKey(digest.date, target.name), digest, payloads)
+            except Exception:
+                # Unrecorded, the next sweep takes the digest as the chat shows it: nothing is lost.
+                log.warning("could not record what %s was sent", target.name, exc_info=True)
         log.info(
             "delivery %s", result.outcome.value,
             extra={"channel": target.name, "platform": target.platform, "chat": result.chat,

@@ -34,14 +34,15 @@ def write_day(tmp_path: Path, day: dt.date, items: list[tuple[str, str, str]]) -
                                                   encoding="utf-8")
 
 
-async def run_day(tmp_path: Path, fake: FakeTelegram, day: dt.date,
-                  channels: tuple[ChannelSettings, ...]) -> list[DeliveryResult]:
-    """A fresh process delivering what is due at 09:00 on `day` (channels scheduled then), to the end."""
+async def run_day(tmp_path: Path, fake: FakeTelegram, day: dt.date, channels: tuple[ChannelSettings, ...],
+                  corrections: str = "edit") -> list[DeliveryResult]:
+    """A fresh process delivering what is due at 09:00 on `day` (channels scheduled then), to the end,
+    then looking once more a poll interval later (when corrections are swept again)."""
     rules = rules_from_mapping(RULES)
     settings = Settings(digests=DigestSettings(source=str(tmp_path / "digests")), categories=rules,
                         channels=channels, telegram=TelegramSettings(token=TOKEN, base_url=fake.base_url,
                                                                      updates="off"),
-                        delivery=DeliverySettings(lease_ttl=5.0))
+                        delivery=DeliverySettings(lease_ttl=5.0, corrections=corrections))
     store = open_state(tmp_path)
     channel = TelegramChannel(settings.telegram, rate_limits=TelegramRateLimits().scaled(SCALE))
     results: list[DeliveryResult] = []
@@ -50,8 +51,9 @@ async def run_day(tmp_path: Path, fake: FakeTelegram, day: dt.date,
                           Deliverer(store, {"telegram": channel}, settings.delivery), registry.load_renderers(),
                           clock=lambda: now, on_result=lambda result, due: results.append(result))
     try:
-        await scheduler.step(now)
-        await scheduler.drain()
+        for moment in (now, now + dt.timedelta(seconds=settings.digests.poll_interval)):
+            await scheduler.step(moment)
+            await scheduler.drain()
     finally:
         await channel.stop()
         await store.close()

@@ -289,6 +289,15 @@ def test_channel_categories_resolve_aliases_and_keep_names_the_digest_may_use(tm
     assert load_config(path, env={}).channels[0].categories == ()
 
 
+def test_delivery_corrections_and_their_window(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "delivery: {corrections: notice, corrections_window: 2h}\n")
+    delivery = load_config(path, env={}).delivery
+    assert (delivery.corrections, delivery.corrections_window) == ("notice", 7200.0)
+    assert load_config(write(tmp_path, BASE), env={}).delivery.corrections == "edit"
+    wrong = write(tmp_path, BASE + "delivery: {corrections: sometimes}\n")
+    assert "edit" in problem_at(config_error(wrong), "delivery.corrections")
+
+
 def test_channel_silent_and_thread_are_booleans(tmp_path: Path) -> None:
     path = write(tmp_path, BASE + "  - {name: quiet, platform: console, silent: true, thread: true}\n")
     assert [(channel.silent, channel.thread) for channel in load_config(path, env={}).channels] == [

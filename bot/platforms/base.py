@@ -74,6 +74,16 @@ class Channel(Protocol):
 
 
 @runtime_checkable
+class Edits(Protocol):
+    """A channel that can replace what one of its messages says (a correction in place)."""
+
+    async def edit(self, chat: str, message_id: str, payload: Payload, gate: Gate | None = None) -> None:
+        """Make message `message_id` say what `payload` says, within the same limits as a send; raise a
+        SendError subclass like send. Editing a message to what it already says succeeds."""
+        ...
+
+
+@runtime_checkable
 class Threads(Protocol):
     """A channel that can post a part as a reply in the thread of one of its earlier messages."""
 

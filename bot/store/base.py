@@ -162,6 +162,19 @@ class Store(ABC):
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         """Channel names whose delivery of that digest is complete."""
 
+    # -- corrections --------------------------------------------------------------------------
+    @abstractmethod
+    async def fingerprint(self, key: DeliveryKey) -> str:
+        """What the chat shows of a finished delivery, as corrections recorded it ("" if never)."""
+
+    @abstractmethod
+    async def swap_fingerprint(self, key: DeliveryKey, expected: str, new: str) -> bool:
+        """Set the fingerprint to `new` if it is still `expected`; False (and nothing changed) otherwise.
+
+        Every edit or notice is recorded this way, so of two processes correcting the same delivery
+        only one records each step, and a restart sees what was done.
+        """
+
     # -- what operators ask (digestbot status) -------------------------------------------------
     @abstractmethod
     async def record_failure(self, key: DeliveryKey, reason: str) -> None:

@@ -205,6 +205,7 @@ class RedisStore(Store):
         self._resolve = self._client.register_script(_RESOLVE)
         self._move = self._client.register_script(_MOVE)
         self._first_seen = self._client.register_script(_FIRST_SEEN)
+        self._swap_fingerprint = self._client.register_script(ops.SWAP_FINGERPRINT)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
@@ -342,6 +343,13 @@ class RedisStore(Store):
                 await pipe.execute()
 
         await self._call(finish())
+
+    async def fingerprint(self, key: DeliveryKey) -> str:
+        return str(await self._call(self._client.hget(self._delivery_key(key), ops.FINGERPRINT)) or "")
+
+    async def swap_fingerprint(self, key: DeliveryKey, expected: str, new: str) -> bool:
+        swapped = await self._call(self._swap_fingerprint(keys=[self._delivery_key(key)], args=[expected, new]))
+        return bool(swapped)
 
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         channels = await self._call(self._client.smembers(self._finished_key(digest_date)))

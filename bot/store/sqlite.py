@@ -260,6 +260,18 @@ class SqliteStore(Store):
                SET finished_at = coalesce(deliveries.finished_at, excluded.finished_at)""",
             (date, key.channel, time.time())))
 
+    async def fingerprint(self, key: DeliveryKey) -> str:
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT fingerprint FROM deliveries WHERE digest_date = ? AND channel = ?",
+            (key.digest_date.isoformat(), key.channel)).fetchone())
+        return "" if row is None or row[0] is None else str(row[0])
+
+    async def swap_fingerprint(self, key: DeliveryKey, expected: str, new: str) -> bool:
+        return await self._write(lambda conn: conn.execute(
+            "UPDATE deliveries SET fingerprint = ? WHERE digest_date = ? AND channel = ? "
+            "AND coalesce(fingerprint, '') = ?", (new, key.digest_date.isoformat(), key.channel, expected)
+        ).rowcount == 1)
+
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         rows = await self._read(lambda conn: conn.execute(
             "SELECT channel FROM deliveries WHERE digest_date = ? AND finished_at IS NOT NULL",

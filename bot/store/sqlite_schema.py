@@ -80,5 +80,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # The forum topic a subscription posts in (Telegram message_thread_id); NULL: the chat itself.
         "ALTER TABLE subscriptions ADD COLUMN topic TEXT",
     ),
+    (
+        # What the chat shows of a finished delivery, for corrections (bot.corrections); NULL: nothing yet.
+        "ALTER TABLE deliveries ADD COLUMN fingerprint TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -56,6 +56,7 @@ class FakeSlack:
     # -- what the bot did -----------------------------------------------------------------------
     posts: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     post_ts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # each post's ts, in order
+    updates: list[dict[str, Any]] = field(default_factory=list)        # every chat.update that was applied
     refused: list[tuple[str, str]] = field(default_factory=list)       # (channel, error) of every refusal
     rate_limited: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
@@ -222,6 +223,8 @@ class FakeSlack:
                 return self._users_info(str(params.get("user", "")))
             if method == "chat.postMessage":
                 return await self._post_message(params)
+            if method == "chat.update":
+                return self._update(params)
             if method == "chat.postEphemeral":
                 return self._post_ephemeral(params)
             return _slack_error("unknown_method", status=404)
@@ -273,6 +276,25 @@ class FakeSlack:
         return web.json_response({"ok": True, "channel": channel, "ts": ts,
                                   "message": {"type": "message", "text": params.get("text", ""), "ts": ts,
                                               "bot_id": self.bot_id, "user": self.bot_user_id}})
+
+    def _update(self, params: dict[str, Any]) -> web.Response:
+        """chat.update: the message with that ts in that channel now says what the call says."""
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        if channel in self._channel_errors:
+            return self._refuse(channel, self._channel_errors[channel])
+        wait = self._take_rate_slot(channel)
+        if wait > 0:
+            return self._too_many(channel, wait)
+        if ts not in self.post_ts.get(channel, []):
+            return self._refuse(channel, "message_not_found")
+        error = check_post_message(params)
+        if error is not None:
+            return self._refuse(channel, error)
+        index = self.post_ts[channel].index(ts)
+        old = self.posts[channel][index]
+        self.posts[channel][index] = {**old, **{name: params[name] for name in ("text", "blocks") if name in params}}
+        self.updates.append(params)
+        return web.json_response({"ok": True, "channel": channel, "ts": ts, "text": params.get("text", "")})
 
     def _check_thread(self, channel: str, params: dict[str, Any]) -> str | None:
         """A reply must name the ts of a message in the same channel that is not itself a reply."""

@@ -192,6 +192,7 @@ class FakeTelegram:
         self.calls: list[tuple[str, JSONDict]] = []
         self.rate_limited: list[tuple[str, str]] = []      # (chat, which limit)
         self.refused: list[tuple[str, int, str]] = []       # (chat, status, description) of sendMessage
+        self.edits: list[SentMessage] = []                  # every editMessageText that changed a message
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.webhook: JSONDict = {"url": ""}
         # What the test arranged.
@@ -220,6 +221,7 @@ class FakeTelegram:
             "getwebhookinfo": self._get_webhook_info,
             "getchatmember": self._get_chat_member,
             "sendmessage": self._send_message,
+            "editmessagetext": self._edit_message_text,
             "close": self._close_method,
             "logout": self._close_method,
         }
@@ -602,6 +604,31 @@ class FakeTelegram:
             raise ApiError(faults.server_status, "Internal Server Error" if faults.server_status == 500
                            else "Bad Gateway")
         return await self._accept(chat, params, arrived)
+
+    async def _edit_message_text(self, params: JSONDict) -> JSONDict:
+        """Replace a message's text as Telegram does: refused for an unknown message or the same content."""
+        chat = self._chat_key(params)
+        self._enforce_limits(chat, time.monotonic())
+        assert self._check is not None
+        problem = self._check(params)
+        if problem is not None:
+            raise ApiError(400, problem if problem.startswith("Bad Request") else f"Bad Request: {problem}")
+        wanted = int(params.get("message_id", 0))
+        found = [n for n, message in enumerate(self.sent.get(chat, [])) if message.message_id == wanted]
+        if not found:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        old = self.sent[chat][found[0]]
+        text, entities = parse_formatted(str(params.get("text", "")), params.get("parse_mode"))
+        if (text, entities) == (old.text, old.entities):
+            raise ApiError(400, "Bad Request: message is not modified: specified new message content and reply "
+                                "markup are exactly the same as a current content and reply markup of the message")
+        new = SentMessage(chat, wanted, text, entities, {**old.params, **params}, time.monotonic())
+        async with self._sent_changed:
+            self.sent[chat][found[0]] = new
+            self.edits.append(new)
+            self._sent_changed.notify_all()
+        return {"message_id": wanted, "date": int(time.time()), "edit_date": int(time.time()),
+                "chat": {"id": int(chat), "type": chat_type_of(chat)}, "text": text}
 
     async def _accept_after(self, seconds: float, chat: str, params: JSONDict) -> JSONDict:
         with contextlib.suppress(TimeoutError):
