@@ -14,14 +14,6 @@ FINISHED_AT = "finished_at"
 FAILED = "failed"
 FAILED_AT = "failed_at"
 FINGERPRINT = "fingerprint"
-# KEYS: a delivery's ledger hash. ARGV: expected fingerprint, new one. Only a delivery that exists.
-SWAP_FINGERPRINT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local current = redis.call('HGET', KEYS[1], 'fingerprint') or ''
-if current ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'fingerprint', ARGV[2])
-return 1
-"""
 
 
 async def record_failure(client: Redis, delivery_key: str, reason: str, retention: int) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from bot.store import sqlite_subscriptions as subscriptions
 from bot.store.base import (
     DeliveryHistory,
     DeliveryKey,
@@ -370,28 +370,13 @@ class SqliteStore(Store):
 
     # -- subscriptions ------------------------------------------------------------------------
     async def subscribe(self, subscription: Subscription) -> None:
-        await self._write(lambda conn: conn.execute(
-            """INSERT INTO subscriptions (platform, chat, schedule, timezone, subscribed_by, subscribed_at,
-               categories, topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (platform, chat) DO UPDATE SET schedule = excluded.schedule,
-               timezone = excluded.timezone, subscribed_by = excluded.subscribed_by,
-               subscribed_at = excluded.subscribed_at, categories = excluded.categories, topic = excluded.topic""",
-            (subscription.platform, subscription.chat, subscription.schedule, subscription.timezone,
-             subscription.subscribed_by, time.time(), json.dumps(subscription.categories), subscription.topic)))
+        await self._write(lambda conn: subscriptions.subscribe(conn, subscription))
 
     async def unsubscribe(self, platform: str, chat: str) -> bool:
-        def delete(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute("DELETE FROM subscriptions WHERE platform = ? AND chat = ?", (platform, chat))
-            return cursor.rowcount > 0
-
-        return await self._write(delete)
+        return await self._write(lambda conn: subscriptions.unsubscribe(conn, platform, chat))
 
     async def subscriptions(self) -> list[Subscription]:
-        rows = await self._read(lambda conn: conn.execute(
-            "SELECT platform, chat, schedule, timezone, subscribed_by, categories, topic FROM subscriptions "
-            "ORDER BY platform, chat").fetchall())
-        return [Subscription(platform, chat, schedule, timezone, by, tuple(json.loads(categories)), topic)
-                for platform, chat, schedule, timezone, by, categories, topic in rows]
+        return await self._read(subscriptions.subscriptions)
 
     # -- deduplication ------------------------------------------------------------------------
     async def first_seen(self, token: str, ttl: float) -> bool:
