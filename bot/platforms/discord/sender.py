@@ -1,0 +1,142 @@
+"""Posting to Discord webhooks: `?wait=true` for the message id, within the headers' and our own rate limits."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Hashable
+from typing import Any
+
+import aiohttp
+
+from bot.platforms.base import Gate, NotSent, SendError, Unauthorized
+from bot.platforms.discord.buckets import Buckets
+from bot.platforms.discord.errors import REQUEST_FAILURES, DiscordRateLimited, answer_error, transport_error
+from bot.platforms.discord.limits import CONNECT_TIMEOUT, PACE, PLATFORM, REQUEST_TIMEOUT, DiscordRateLimit
+from bot.platforms.discord.webhooks import Webhook, parse_webhook
+from bot.ratelimit import KeyedLocks, LimiterChain, SlidingWindowLimiter
+from bot.render import Payload
+
+log = logging.getLogger(__name__)
+
+
+def webhook_limiter(rate_limit: DiscordRateLimit) -> LimiterChain:
+    """The windows kept per webhook from the first post on, before any header has said anything."""
+
+    def per_webhook(chat: str) -> Hashable:
+        return chat
+
+    # A webhook posts into one channel, so its channel's window is keyed by it as well.
+    return LimiterChain([
+        (SlidingWindowLimiter(rate_limit.per_webhook, rate_limit.webhook_period), per_webhook),
+        (SlidingWindowLimiter(rate_limit.per_channel, rate_limit.channel_period), per_webhook),
+    ])
+
+
+class DiscordSender:
+    """The Discord Channel: posts a rendered payload through the webhook the chat names, returns its id."""
+
+    platform = PLATFORM
+
+    def __init__(self, *, session: aiohttp.ClientSession | None = None, rate_limit: DiscordRateLimit = PACE,
+                 request_timeout: float = REQUEST_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        self._session = session
+        self._own_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=min(connect_timeout, request_timeout))
+        self._limiter = webhook_limiter(rate_limit)
+        self.buckets = Buckets()
+        # One request at a time per bucket: an answer's headers describe the bucket after that request,
+        # so a second request in flight would make them stale the moment they arrive.
+        self._in_flight = KeyedLocks()
+        self.webhooks: dict[str, Webhook] = {}
+
+    # -- webhooks and the session ----------------------------------------------------------------
+    def add_webhook(self, url: str) -> str:
+        """Remember a webhook (its token is masked in every log from now on); the chat that names it."""
+        webhook = parse_webhook(url)
+        self.webhooks[webhook.id] = webhook
+        return webhook.id
+
+    def webhook(self, chat: str) -> Webhook:
+        """The webhook a chat names: its id as the ledger keeps it, or (for one-off use) its whole URL."""
+        known = self.webhooks.get(chat)
+        if known is not None:
+            return known
+        if chat.startswith(("https://", "http://")):
+            try:
+                return self.webhooks[self.add_webhook(chat)]
+            except ValueError as error:
+                raise Unauthorized(f"not a webhook URL: {error}") from None
+        # Not the chat's fault: the config lost its webhook; nothing is marked gone.
+        raise Unauthorized(f"no webhook is configured for discord chat {chat}")
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # A connect timeout of its own tells "never sent" (retry freely) from "no answer" (MaybeSent).
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._own_session = True
+        return self._session
+
+    @property
+    def is_open(self) -> bool:
+        return self._session is not None and not self._session.closed
+
+    async def close(self) -> None:
+        if self._session is not None and self._own_session:
+            await self._session.close()
+        self._session = None
+
+    # -- posting ---------------------------------------------------------------------------------
+    async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
+        """Post one payload through `chat`'s webhook; the message id, or a SendError subclass."""
+        webhook = self.webhook(chat)
+        await self._limiter.acquire(webhook.id)
+        return await self.post(webhook.id, webhook.execute_url(), payload, gate)
+
+    async def post(self, key: str, url: str, body: Payload, gate: Gate | None = None) -> str:
+        """POST `body` as JSON to `url`, within `key`'s bucket; the answer's message id."""
+        async with self._in_flight.hold(key):
+            return await self._post(key, url, body, gate)
+
+    async def _post(self, key: str, url: str, body: Payload, gate: Gate | None) -> str:
+        await self.buckets.reserve(key)
+        if gate is not None and not await gate():
+            raise NotSent("withdrawn before sending")
+        try:
+            async with self.session.post(url, json=body, timeout=self._timeout) as response:
+                self.buckets.update(key, response.headers)
+                answer = await _json(response)
+                if response.status < 400:
+                    return _message_id(answer)
+                error = answer_error(response.status, answer, response.headers)
+        except REQUEST_FAILURES as failure:
+            raise transport_error(failure) from None
+        self._note_refusal(key, error, response.headers)
+        raise error
+
+    def _note_refusal(self, key: str, error: SendError, headers: Any) -> None:
+        if isinstance(error, DiscordRateLimited):
+            # Every later request to this key (or to Discord at all) waits too, not only this part's resend.
+            self.buckets.limited(key, error.retry_after, is_global=error.is_global)
+            log.info("discord: %s limited for %.2fs (bucket %s, scope %s)",
+                     "all requests" if error.is_global else f"webhook {key}", error.retry_after,
+                     headers.get("X-RateLimit-Bucket", "?"), headers.get("X-RateLimit-Scope", "?"))
+
+
+async def _json(response: aiohttp.ClientResponse) -> Any:
+    """The answer's JSON, or None for an empty or non-JSON body (a proxy's HTML error page)."""
+    text = await response.text(errors="replace")
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _message_id(answer: Any) -> str:
+    # wait=true answers with the message; without it (204) there is no id to keep.
+    if isinstance(answer, dict) and isinstance(answer.get("id"), str | int):
+        return str(answer["id"])
+    return ""
