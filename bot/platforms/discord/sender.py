@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Hashable
 from typing import Any
 
 import aiohttp
 
-from bot.platforms.base import Gate, NotSent, SendError, Unauthorized
+from bot.platforms.base import ChatGone, Gate, NotSent, SendError, Unauthorized
 from bot.platforms.discord.buckets import Buckets
 from bot.platforms.discord.errors import REQUEST_FAILURES, DiscordRateLimited, answer_error, transport_error
-from bot.platforms.discord.limits import CONNECT_TIMEOUT, PACE, PLATFORM, REQUEST_TIMEOUT, DiscordRateLimit
+from bot.platforms.discord.limits import (
+    CONNECT_TIMEOUT,
+    FOLLOWUP_WINDOW,
+    PACE,
+    PLATFORM,
+    REQUEST_TIMEOUT,
+    DiscordRateLimit,
+)
 from bot.platforms.discord.webhooks import Webhook, parse_webhook
 from bot.ratelimit import KeyedLocks, LimiterChain, SlidingWindowLimiter
 from bot.render import Payload
 
 log = logging.getLogger(__name__)
+
+# Chats of this form are an interaction's follow-ups, not a configured webhook.
+INTERACTION_CHAT = "interaction:"
 
 
 def webhook_limiter(rate_limit: DiscordRateLimit) -> LimiterChain:
@@ -49,6 +60,7 @@ class DiscordSender:
         # so a second request in flight would make them stale the moment they arrive.
         self._in_flight = KeyedLocks()
         self.webhooks: dict[str, Webhook] = {}
+        self._interactions: dict[str, tuple[Webhook, float]] = {}
 
     # -- webhooks and the session ----------------------------------------------------------------
     def add_webhook(self, url: str) -> str:
@@ -57,11 +69,30 @@ class DiscordSender:
         self.webhooks[webhook.id] = webhook
         return webhook.id
 
+    def open_interaction(self, base_url: str, application_id: str, interaction_id: str, token: str) -> str:
+        """The chat that posts follow-ups to one interaction while its token lasts (15 minutes).
+
+        Follow-ups then travel like any part (the reply sink's ordering and retries) and no log line
+        or store key ever holds the token: the chat is only the interaction's id.
+        """
+        now = time.monotonic()
+        self._interactions = {chat: (webhook, until) for chat, (webhook, until) in self._interactions.items()
+                              if until > now}
+        chat = f"{INTERACTION_CHAT}{interaction_id}"
+        url = f"{base_url.rstrip('/')}/webhooks/{application_id}/{token}"
+        self._interactions[chat] = (Webhook(chat, token, url), now + FOLLOWUP_WINDOW)
+        return chat
+
     def webhook(self, chat: str) -> Webhook:
         """The webhook a chat names: its id as the ledger keeps it, or (for one-off use) its whole URL."""
         known = self.webhooks.get(chat)
         if known is not None:
             return known
+        interaction = self._interactions.get(chat)
+        if interaction is not None:
+            return interaction[0]
+        if chat.startswith(INTERACTION_CHAT):
+            raise ChatGone("the interaction's token has expired: no more follow-ups")
         if chat.startswith(("https://", "http://")):
             try:
                 return self.webhooks[self.add_webhook(chat)]
@@ -91,7 +122,9 @@ class DiscordSender:
     async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
         """Post one payload through `chat`'s webhook; the message id, or a SendError subclass."""
         webhook = self.webhook(chat)
-        await self._limiter.acquire(webhook.id)
+        if not chat.startswith(INTERACTION_CHAT):
+            # Follow-ups are paced by Discord's headers alone: a window per interaction would be kept forever.
+            await self._limiter.acquire(webhook.id)
         return await self.post(webhook.id, webhook.execute_url(), payload, gate)
 
     async def post(self, key: str, url: str, body: Payload, gate: Gate | None = None) -> str:
