@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Hashable
 from typing import Any
 
 import aiohttp
 
-from bot.platforms.base import ChatGone, Gate, NotSent, SendError, Unauthorized
+from bot.platforms.base import Gate, NotSent, SendError, Unauthorized
 from bot.platforms.discord.buckets import Buckets
 from bot.platforms.discord.errors import REQUEST_FAILURES, DiscordRateLimited, answer_error, transport_error
 from bot.platforms.discord.limits import (
@@ -22,26 +21,13 @@ from bot.platforms.discord.limits import (
     DiscordRateLimit,
 )
 from bot.platforms.discord.webhooks import Webhook, parse_webhook
-from bot.ratelimit import KeyedLocks, LimiterChain, SlidingWindowLimiter
+from bot.ratelimit import KeyedLocks
 from bot.render import Payload
 
 log = logging.getLogger(__name__)
 
 # Chats of this form are an interaction's follow-ups, not a configured webhook.
 INTERACTION_CHAT = "interaction:"
-
-
-def webhook_limiter(rate_limit: DiscordRateLimit) -> LimiterChain:
-    """The windows kept per webhook from the first post on, before any header has said anything."""
-
-    def per_webhook(chat: str) -> Hashable:
-        return chat
-
-    # A webhook posts into one channel, so its channel's window is keyed by it as well.
-    return LimiterChain([
-        (SlidingWindowLimiter(rate_limit.per_webhook, rate_limit.webhook_period), per_webhook),
-        (SlidingWindowLimiter(rate_limit.per_channel, rate_limit.channel_period), per_webhook),
-    ])
 
 
 class DiscordSender:
@@ -54,12 +40,13 @@ class DiscordSender:
         self._session = session
         self._own_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=min(connect_timeout, request_timeout))
-        self._limiter = webhook_limiter(rate_limit)
+        self._limiter = rate_limit.chain()
         self.buckets = Buckets()
         # One request at a time per bucket: an answer's headers describe the bucket after that request,
         # so a second request in flight would make them stale the moment they arrive.
         self._in_flight = KeyedLocks()
         self.webhooks: dict[str, Webhook] = {}
+        self._by_url: dict[str, Webhook] = {}
         self._interactions: dict[str, tuple[Webhook, float]] = {}
 
     # -- webhooks and the session ----------------------------------------------------------------
@@ -67,6 +54,7 @@ class DiscordSender:
         """Remember a webhook (its token is masked in every log from now on); the chat that names it."""
         webhook = parse_webhook(url)
         self.webhooks[webhook.id] = webhook
+        self._by_url[url] = webhook
         return webhook.id
 
     def open_interaction(self, base_url: str, application_id: str, interaction_id: str, token: str) -> str:
@@ -84,15 +72,16 @@ class DiscordSender:
         return chat
 
     def webhook(self, chat: str) -> Webhook:
-        """The webhook a chat names: its id as the ledger keeps it, or (for one-off use) its whole URL."""
-        known = self.webhooks.get(chat)
+        """The webhook a chat names: its URL (as a channel entry gives it), or its id once added."""
+        known = self.webhooks.get(chat) or self._by_url.get(chat)
         if known is not None:
             return known
         interaction = self._interactions.get(chat)
         if interaction is not None:
             return interaction[0]
         if chat.startswith(INTERACTION_CHAT):
-            raise ChatGone("the interaction's token has expired: no more follow-ups")
+            # Nobody's fault, and nothing to mark: the asker simply waited past the token's 15 minutes.
+            raise Unauthorized("the interaction's token has expired: no more follow-ups")
         if chat.startswith(("https://", "http://")):
             try:
                 return self.webhooks[self.add_webhook(chat)]
