@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot import metrics
 from bot.commands import CommandContext, Commands, ContextBuilder, always_admin
+from bot.config.summary import shown_chat
 from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target
 from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
@@ -217,7 +218,8 @@ class App:
             return SendReport(channel.name, channel.platform, digest_date, None, f"no digest dated {wanted}")
         if dry_run:
             parts = len(self.scheduler.payloads_for(channel.platform, digest))
-            note = f"would send {digest.date} ({parts} part(s)) to {channel.platform} {chat}".rstrip()
+            where = shown_chat(channel.platform, chat)
+            note = f"would send {digest.date} ({parts} part(s)) to {channel.platform} {where}".rstrip()
             return SendReport(channel.name, channel.platform, digest.date, None, note)
         show(f"{channel.name}: sending {digest.date} to {channel.platform}…")
         try:

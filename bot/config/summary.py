@@ -24,6 +24,15 @@ def secrets_of(settings: Settings) -> list[str]:
     return [value for value in values if value]
 
 
+def shown_chat(platform: str, chat: str) -> str:
+    """A channel's chat as people are shown it: a credential (a Discord webhook URL) masked."""
+    try:
+        found = registry.section(registry.by_name(platform))
+    except KeyError:
+        return chat
+    return chat if found is None else found.chat.shown(chat)
+
+
 def sqlite_path(settings: Settings) -> Path | None:
     """The sqlite database file the store opens (the store's own function decides); None for other stores."""
     if settings.store.partition("://")[0].lower() != "sqlite":
@@ -65,7 +74,7 @@ def summarize(settings: Settings) -> str:
     ]
     ready = ready_platforms(settings)
     for channel in settings.channels:
-        where = f" {channel.chat}" if channel.chat else ""
+        where = f" {shown_chat(channel.platform, channel.chat)}" if channel.chat else ""
         zone = channel.timezone or settings.timezone
         state = "" if channel.platform in ready else ", skipped"
         lines.append(f"  {channel.name}: {channel.platform}{where} at {channel.schedule} {zone}{state}")

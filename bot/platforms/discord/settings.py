@@ -39,7 +39,7 @@ class DiscordSettings(PlatformSettings):
     def summary(self) -> str:
         if not self.commands_configured:
             return "webhooks only (no application_id and public_key: no slash commands)"
-        registered = "registered at start" if self.token else "registered elsewhere (no token)"
+        registered = "registered at start" if self.token else "kept as registered before: no token"
         return f"webhooks and slash commands ({registered})"
 
 
