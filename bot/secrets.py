@@ -29,6 +29,7 @@ _TOKEN_SHAPES = (
     r"\d{6,}:[A-Za-z0-9_-]{30,}",                    # Telegram bot token
     r"xox[abeprs](?:\.xox[bp])?-[A-Za-z0-9-]+",      # Slack bot, user and refresh tokens
     r"xapp-[A-Za-z0-9-]+",                           # Slack app-level (Socket Mode) token
+    r"(?<=/webhooks/)\d{1,25}/[A-Za-z0-9_.-]{20,}",  # Discord webhook (or interaction) id and token in a URL
 )
 
 # A configured secret shorter than this is not redacted by value: replacing every occurrence of
