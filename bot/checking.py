@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.bounded import shown
 from bot.schedule import Schedule, parse_daily_time
-from bot.secrets import REDACTED, MaskedRepr, mask, show
+from bot.secrets import MaskedRepr, mask, show
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|[dhms])")
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|[dhms]))+")
@@ -325,17 +325,6 @@ class ChatRule:
     pattern: re.Pattern[str] | None = None
     mismatch: str = ""                 # what the message says of a value that does not match `pattern`
     secret: bool = False               # the value is a credential (a webhook URL): masked like a token
-
-    def shown(self, value: str) -> str:
-        """A channel's chat as summaries and messages quote it: a secret one by its host alone."""
-        if not self.secret:
-            return value
-        try:
-            parts = urlsplit(value)
-            host = parts.hostname
-        except ValueError:
-            return REDACTED
-        return f"{parts.scheme}://{host}/{REDACTED}" if host else REDACTED
 
 
 T = TypeVar("T")

@@ -226,3 +226,15 @@ _URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>)]+")
 def scrub_urls(text: str) -> str:
     """Every URL in a message shown bare (see mask_url), whatever its spelling, on one line."""
     return " ".join(_URL_IN_TEXT.sub(lambda match: mask_url(match.group(0), bare=True), text).split())
+
+
+def shown_chat(chat: str) -> str:
+    """A chat id as it may be shown: a webhook URL is itself the credential, so only its host stays."""
+    if "://" in chat:
+        try:
+            parts = urlsplit(chat)
+            host = parts.hostname or ""
+        except ValueError:
+            host = ""
+        return f"{parts.scheme}://{host}/{REDACTED}" if host else REDACTED
+    return redact(chat)

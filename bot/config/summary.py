@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.digest.sources import is_url
 from bot.platforms import registry
-from bot.secrets import SECRET_FIELDS, mask_url, url_password
+from bot.secrets import SECRET_FIELDS, mask_url, shown_chat, url_password
 from bot.settings import Settings
 from bot.store import sqlite_path as store_sqlite_path
 
@@ -22,15 +22,6 @@ def secrets_of(settings: Settings) -> list[str]:
             values += [channel.chat for channel in settings.channels if channel.platform == section.key]
     values += [url_password(url) or "" for url in (settings.store, settings.digests.source)]
     return [value for value in values if value]
-
-
-def shown_chat(platform: str, chat: str) -> str:
-    """A channel's chat as people are shown it: a credential (a Discord webhook URL) masked."""
-    try:
-        found = registry.section(registry.by_name(platform))
-    except KeyError:
-        return chat
-    return chat if found is None else found.chat.shown(chat)
 
 
 def sqlite_path(settings: Settings) -> Path | None:
@@ -74,7 +65,7 @@ def summarize(settings: Settings) -> str:
     ]
     ready = ready_platforms(settings)
     for channel in settings.channels:
-        where = f" {shown_chat(channel.platform, channel.chat)}" if channel.chat else ""
+        where = f" {shown_chat(channel.chat)}" if channel.chat else ""
         zone = channel.timezone or settings.timezone
         state = "" if channel.platform in ready else ", skipped"
         lines.append(f"  {channel.name}: {channel.platform}{where} at {channel.schedule} {zone}{state}")
