@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from nacl.signing import SigningKey
 
+from tests.fakes import serve_local
 from tests.fakes.discordcheck import INTERACTION_FLAGS, WEBHOOK_FLAGS, Refusal, check_message, pings
 from tests.fakes.discordcommands import check_commands
 
@@ -85,10 +86,7 @@ class FakeDiscord:
         for prefix in ("/api", "/api/v10"):
             app.router.add_post(prefix + "/webhooks/{id}/{token}", self._execute)
             app.router.add_put(prefix + "/applications/{app}/commands", self._register)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await serve_local(app, handle_signals=False)
         return self
 
     async def stop(self) -> None:
