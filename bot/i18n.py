@@ -62,6 +62,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "option_category": "a category name",
         "option_date": "the day, YYYY-MM-DD",
         "option_public": "show the answer to the whole channel",
+        "describe_subscribe_by_config": "how a channel gets the daily digest on Discord",
+        "describe_unsubscribe_by_config": "how a channel stops getting the daily digest on Discord",
     },
     "zh": {
         "help_intro": "我每天在这里发布新闻速递，也随时回答以下命令：",
@@ -116,6 +118,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "option_category": "分类名",
         "option_date": "日期，格式 YYYY-MM-DD",
         "option_public": "把回答发给整个频道",
+        "describe_subscribe_by_config": "在 Discord 上，频道如何接收每日速递",
+        "describe_unsubscribe_by_config": "在 Discord 上，频道如何停止接收每日速递",
     },
 }
 

@@ -14,7 +14,13 @@ from bot.i18n import text as words
 from bot.platforms.background import Background
 from bot.platforms.base import ReplyFailed, ReplySink, SendError
 from bot.platforms.discord import embeds as render
-from bot.platforms.discord.interactions import ADMINISTRATOR, MANAGE_GUILD, Invocation, message_data
+from bot.platforms.discord.interactions import (
+    ADMINISTRATOR,
+    CONFIG_COMMANDS,
+    MANAGE_GUILD,
+    Invocation,
+    message_data,
+)
 from bot.platforms.discord.limits import PLATFORM
 from bot.platforms.discord.sender import DiscordSender
 from bot.platforms.discord.settings import DiscordSettings
@@ -24,8 +30,6 @@ log = logging.getLogger(__name__)
 
 # How a command is typed on Discord, for the hints in replies.
 COMMAND_PREFIX = "/"
-# Subscriptions are the config's on Discord (a webhook per channel): these only explain that.
-CONFIG_COMMANDS = frozenset({"subscribe", "unsubscribe"})
 # What an asker sees when nothing else is to be said (a throttled command must still be answered).
 QUIET_ANSWER = "…"
 

@@ -14,6 +14,8 @@ APPLICATION_COMMAND = 2
 PONG = 1
 CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
+# Subscriptions are the config's on Discord (a webhook per channel): these commands only explain that.
+CONFIG_COMMANDS = frozenset({"subscribe", "unsubscribe"})
 # The option that asks for an answer the whole channel sees; commands answer privately otherwise.
 PUBLIC_OPTION = "public"
 # Permission bits that make a member one who may change what the channel receives.

@@ -11,7 +11,7 @@ from bot.commands import COMMANDS
 from bot.i18n import text
 from bot.platforms.base import RateLimited, TransientError, Unauthorized
 from bot.platforms.discord.errors import REQUEST_FAILURES, DiscordStartError, answer_error, transport_error
-from bot.platforms.discord.interactions import PUBLIC_OPTION
+from bot.platforms.discord.interactions import CONFIG_COMMANDS, PUBLIC_OPTION
 from bot.platforms.discord.limits import MAX_COMMAND_DESCRIPTION, MAX_COMMAND_NAME
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def command_definitions(default_time: str = "09:30") -> list[dict[str, Any]]:
     """The body of PUT /applications/{id}/commands: every command of the shared logic, in its order."""
     definitions: list[dict[str, Any]] = []
     for command in COMMANDS:
-        english, chinese = _words(f"describe_{command.name}", time=default_time)
+        key = f"describe_{command.name}_by_config" if command.name in CONFIG_COMMANDS else f"describe_{command.name}"
+        english, chinese = _words(key, time=default_time)
         options = []
         if command.name in ARGUMENTS:
             options.append(_option(*ARGUMENTS[command.name], required=True))
