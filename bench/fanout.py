@@ -1,23 +1,24 @@
 """Fan-out cost: the bot's delivery path (ledger on SQLite or Redis) against bare client loops, per message.
 
     python bench/fanout.py [--channels 1000] [--parts 3] [--scale 4] [--redis redis://127.0.0.1:6379/15]
-                           [--platforms telegram,slack]
+                           [--platforms telegram,slack,discord]
 
 Every run sends `--parts` messages to each of `--channels` chats of one platform through the fake
-Telegram or Slack server, whose limits (and the bot's own client-side limits) are sped up `--scale`
+Telegram, Slack or Discord server, whose limits (and the bot's own client-side limits) are sped up `--scale`
 times. Each run happens in a fresh worker process, and the fake servers in a process of their own,
 so the worker's CPU time (getrusage) and peak RSS are the sender's alone.
 
 - bot:    bot.app.App built from a config (rate_limit_scale, store), deliveries through its Deliverer:
           lease, ledger writes before and after every part, per-chat order, retries; up to 64
           deliveries at once, as the scheduler runs them.
-- bare:   python-telegram-bot's Bot.send_message (or slack-sdk's chat_postMessage) in a loop with the
-          same client-side rate limiter and concurrency, no store at all.
+- bare:   python-telegram-bot's Bot.send_message (or slack-sdk's chat_postMessage, or an aiohttp POST to
+          the webhook) in a loop with the same client-side rate limiter and concurrency, no store at all.
 
 "allowed" is the most the platform's limits let through in the elapsed time T: for Telegram the
 overall window, L × (⌊T⌋ + 1) messages with L = 30 × scale per second; Slack has no overall limit,
 so for it the bound comes from the per-channel window: each of the 64 deliveries in progress sends
-its `parts` messages one window apart.
+its `parts` messages one window apart; Discord's per-webhook window (5 posts per 2 s) spaces a
+delivery only when it has more parts than that, so its rows need `--parts` above 5 to mean anything.
 The store's overhead shows as the CPU-per-message ratio of a bot run to the bare run.
 """
 
@@ -59,14 +60,17 @@ def serve_fakes(scale: float, conn: Connection) -> None:
 
 
 async def _serve_fakes(scale: float, conn: Connection) -> None:
+    from tests.fakes.fake_discord import FakeDiscord
     from tests.fakes.fake_slack import FakeSlack
     from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
 
     telegram = FakeTelegram(TELEGRAM_TOKEN, limits=FakeLimits(scale=scale))
     slack = FakeSlack(token=SLACK_TOKEN)
     slack.scale(scale)
-    async with telegram, slack:
-        conn.send({"telegram": telegram.base_url, "slack": slack.base_url})
+    discord = FakeDiscord(accept_any=True)
+    discord.scale(scale)
+    async with telegram, slack, discord:
+        conn.send({"telegram": telegram.base_url, "slack": slack.base_url, "discord": discord.url})
         loop = asyncio.get_running_loop()
         while True:
             request = await loop.run_in_executor(None, conn.recv)
@@ -77,6 +81,8 @@ async def _serve_fakes(scale: float, conn: Connection) -> None:
                 "telegram_429": len(telegram.rate_limited),
                 "slack_sent": len(slack.all_posts()),
                 "slack_429": sum(slack.rate_limited.values()),
+                "discord_sent": discord.total_posted(),
+                "discord_429": sum(discord.rate_limited.values()),
             })
     conn.close()
 
@@ -110,7 +116,11 @@ class FakesProcess:
 
 # -- what is sent ----------------------------------------------------------------------------------
 
-def chats_for(platform: str, count: int) -> list[str]:
+def chats_for(platform: str, count: int, urls: dict[str, str]) -> list[str]:
+    if platform == "discord":
+        from bench.fanout_discord import webhook_chats
+
+        return webhook_chats(urls["discord"], count)
     if platform == "slack":
         return [f"C{n:08d}" for n in range(count)]
     groups = round(count * GROUP_SHARE)
@@ -122,12 +132,11 @@ def payloads_for(platform: str, parts: int) -> list[dict[str, Any]]:
     import datetime as dt
 
     from bot.digest.parse import parse_digest
-    from bot.platforms.slack import blocks as slack
-    from bot.platforms.telegram import html as telegram
+    from bot.platforms import registry
     from tests.digests import digest_text
 
     digest = parse_digest(digest_text(dt.date(2026, 1, 15), items=30, summary_sentences=5))
-    rendered = (telegram if platform == "telegram" else slack).render_digest(digest)
+    rendered = registry.load_renderer(registry.by_name(platform)).render_digest(digest)
     return [rendered[n % len(rendered)] for n in range(parts)]
 
 
@@ -177,6 +186,7 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
                          "rate_limit_scale": options["scale"]},
             "slack": {"token": SLACK_TOKEN, "signing_secret": "bench-signing-secret", "base_url": urls["slack"],
                       "rate_limit_scale": options["scale"]},
+            "discord": {"base_url": f"{urls['discord']}/api/v10", "rate_limit_scale": options["scale"]},
             "server": {"listen": "127.0.0.1:1"},
             "delivery": {"lease_ttl": 60},
             "channels": [],
@@ -191,9 +201,10 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
             deliverer = app.deliverer
             assert deliverer is not None
             payloads = payloads_for(platform, options["parts"])
-            chats = chats_for(platform, options["channels"])
+            chats = chats_for(platform, options["channels"], urls)
             today = dt.date(2026, 1, 15)
-            await deliverer.send_parts(platform, "C0WARMUP" if platform == "slack" else "99", payloads[:1])
+            warmup = {"slack": "C0WARMUP", "discord": f"{urls['discord']}/api/webhooks/1/warm"}.get(platform, "99")
+            await deliverer.send_parts(platform, warmup, payloads[:1])
             await asyncio.sleep(2 / options["scale"])
 
             def job(chat: str) -> Callable[[], Awaitable[Any]]:
@@ -218,7 +229,12 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
 async def run_bare(platform: str, options: dict[str, Any], urls: dict[str, str],
                    measure: Measure) -> dict[str, Any]:
     payloads = payloads_for(platform, options["parts"])
-    chats = chats_for(platform, options["channels"])
+    chats = chats_for(platform, options["channels"], urls)
+    if platform == "discord":
+        from bench.fanout_discord import bare_discord
+
+        return await bare_discord(payloads, chats, options,
+                                  lambda send, warmup: _bare_fanout(send, warmup, payloads, chats, options, measure))
     if platform == "telegram":
         return await _bare_telegram(payloads, chats, options, urls["telegram"], measure)
     return await _bare_slack(payloads, chats, options, urls["slack"], measure)
@@ -322,6 +338,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 # -- the driver -----------------------------------------------------------------------------------
 
 def allowed_messages(platform: str, elapsed: float, scale: float, channels: int, parts: int) -> float:
+    if platform == "discord":
+        from bench.fanout_discord import allowed_discord
+
+        return allowed_discord(elapsed, scale, channels, parts, CONCURRENCY)
     if platform == "telegram":
         from bot.platforms.telegram import TelegramRateLimits
 
@@ -356,15 +376,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="speed-up of the platforms' limits, for the fakes and the bot alike (default 4)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15",
                         help="Redis for the redis runs; keys go under a unique prefix and are removed after")
-    parser.add_argument("--platforms", default="telegram,slack", help="comma-separated: telegram, slack")
+    parser.add_argument("--platforms", default="telegram,slack,discord",
+                        help="comma-separated: telegram, slack, discord")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     platforms = [p for p in args.platforms.split(",") if p]
-    if args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= {"telegram", "slack"}:
-        parser.error("--channels and --parts must be >= 1, --scale > 0, --platforms telegram and/or slack")
+    if args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= {"telegram", "slack", "discord"}:
+        parser.error("--channels and --parts must be >= 1, --scale > 0, --platforms telegram, slack and/or discord")
 
     base = {"channels": args.channels, "parts": args.parts, "scale": args.scale, "redis": args.redis}
     print(f"{args.channels} channels × {args.parts} parts per run, limits ×{args.scale:g}, "
@@ -392,7 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               + ", ".join(f"{label} ×{value / bare:.2f}" for label, value in cpu_per_message.items()
                           if label != "bare loop"))
     print("\nallowed: Telegram 30×scale msg/s overall (sliding 1 s window); Slack: each of the deliveries in "
-          "progress sends its parts one channel window (1 s / scale) apart.")
+          "progress sends its parts one channel window (1 s / scale) apart; Discord: each sends at most 5 parts "
+          "per webhook window (2 s / scale).")
     return 0
 
 

@@ -27,6 +27,7 @@ from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
 from bot.render import render_reply
 from bot.scheduler import Scheduler, channel_target, utc_now
+from bot.secrets import shown_chat
 from bot.settings import ChannelSettings, ServerSettings, Settings
 from bot.store import open_store
 from bot.store.base import Store, StoreError
@@ -229,7 +230,8 @@ class App:
             return SendReport(channel.name, channel.platform, digest_date, None, f"no digest dated {wanted}")
         if dry_run:
             parts = len(self.scheduler.payloads_for(channel.platform, digest, channel.categories))
-            note = f"would send {digest.date} ({parts} part(s)) to {channel.platform} {chat}".rstrip()
+            where = shown_chat(chat)
+            note = f"would send {digest.date} ({parts} part(s)) to {channel.platform} {where}".rstrip()
             return SendReport(channel.name, channel.platform, digest.date, None, note)
         show(f"{channel.name}: sending {digest.date} to {channel.platform}…")
         try:

@@ -7,13 +7,12 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.leases import delivery_lease_name
 from bot.platforms import registry
 from bot.schedule import Schedule
-from bot.secrets import REDACTED, redact
+from bot.secrets import redact, shown_chat
 from bot.settings import Settings
 from bot.store.base import DeliveryKey, Failure, InactiveChat, LeaseHolder, Store
 
@@ -84,18 +83,6 @@ class StatusReport:
 
     def counts(self) -> dict[str, int]:
         return {state.value: sum(row.state is state for row in self.channels) for state in State}
-
-
-def shown_chat(chat: str) -> str:
-    """A chat id as it may be shown: a webhook URL is itself the credential, so only its host stays."""
-    if "://" in chat:
-        try:
-            parts = urlsplit(chat)
-            host = parts.hostname or ""
-        except ValueError:
-            host = ""
-        return f"{parts.scheme}://{host}/{REDACTED}" if host else REDACTED
-    return redact(chat)
 
 
 def configured_platforms(settings: Settings) -> set[str]:

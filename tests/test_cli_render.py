@@ -99,7 +99,9 @@ def test_render_json_is_the_list_of_api_calls(platform: str) -> None:
     assert result.returncode == 0, result.stderr
     payloads = json.loads(result.stdout)
     assert isinstance(payloads, list) and payloads
-    assert all(isinstance(payload, dict) and isinstance(payload.get("text"), str) for payload in payloads)
+    # Discord's webhook body carries its message as `content` (and embeds), the others as `text`.
+    text_key = "content" if platform == "discord" else "text"
+    assert all(isinstance(payload, dict) and isinstance(payload.get(text_key), str) for payload in payloads)
     module = registry.load_renderer(registry.by_render_name(platform))
     assert payloads == json.loads(json.dumps(module.render_digest(parse_file(path))))
     if platform == "telegram":
@@ -108,6 +110,9 @@ def test_render_json_is_the_list_of_api_calls(platform: str) -> None:
     if platform == "slack":
         assert all(isinstance(payload["blocks"], list) for payload in payloads)
         assert all("channel" not in payload for payload in payloads)
+    if platform == "discord":
+        assert all(set(payload) == {"content", "embeds", "allowed_mentions", "flags"} for payload in payloads)
+        assert all(payload["allowed_mentions"] == {"parse": []} for payload in payloads)
 
 
 def test_the_long_example_needs_several_messages() -> None:

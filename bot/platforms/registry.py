@@ -44,6 +44,8 @@ PLATFORMS: tuple[Platform, ...] = (
              "bot.platforms.telegram.settings"),
     Platform("slack", "bot.platforms.slack.blocks", "slack", False, "bot.platforms.slack.channel:open_channel",
              "bot.platforms.slack.settings"),
+    Platform("discord", "bot.platforms.discord.embeds", "discord", False, "bot.platforms.discord.channel:open_channel",
+             "bot.platforms.discord.settings"),
 )
 
 NAMES: tuple[str, ...] = tuple(platform.name for platform in PLATFORMS)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.commands import CommandContext, Commands, ContextBuilder
 from bot.i18n import text as words
+from bot.platforms.background import Background
 from bot.platforms.base import ReplyFailed, ReplySink, SendError
 from bot.platforms.slack import blocks as render
 from bot.platforms.slack.errors import API_FAILURES, translate_error
@@ -67,7 +66,7 @@ def message_fields(payload: Payload, response_type: str = "ephemeral") -> Payloa
     return {"response_type": response_type, **message_only(payload)}
 
 
-class Responder:
+class Responder(Background):
     """Runs commands and posts their answers, in place or in the background; holds the answers under way."""
 
     platform = "slack"
@@ -75,12 +74,12 @@ class Responder:
     def __init__(self, sender: SlackSender, settings: SlackSettings, commands: Commands | None, *,
                  language: str, timezone: ZoneInfo, now: Callable[[], dt.datetime],
                  inline_wait: float = INLINE_ANSWER_WAIT) -> None:
+        super().__init__()
         self._sender = sender
         self.settings = settings
         self.commands = commands
         self._contexts = ContextBuilder(self.platform, language, timezone, now, command_prefix=COMMAND_PREFIX)
         self._inline_wait = inline_wait
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.sink: ReplySink | None = None
 
     @property
@@ -90,28 +89,6 @@ class Responder:
     @property
     def timezone(self) -> ZoneInfo:
         return self._contexts.timezone
-
-    # -- answers under way ----------------------------------------------------------------------
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        # Held here until done, so a background reply is neither garbage-collected nor left running at stop().
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def drain(self) -> None:
-        """Wait until every answer taken so far has been sent (or has failed)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def finish(self, grace: float) -> None:
-        """Let the answers under way arrive for up to `grace` seconds, then cancel what is left."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.drain(), grace)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- running a command ----------------------------------------------------------------------
     def _context(self, invocation: Invocation) -> CommandContext:
