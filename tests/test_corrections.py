@@ -10,11 +10,17 @@ from bot.config import ChannelSettings, DeliverySettings, SlackSettings
 from bot.corrections import Corrector, Fingerprint
 from bot.delivery import Deliverer, Target
 from bot.digest.parse import parse_digest
+from bot.platforms.base import Channel
+from bot.platforms.discord import DiscordChannel, DiscordRateLimit
+from bot.platforms.discord import embeds as discord
+from bot.platforms.discord.settings import DiscordSettings
 from bot.platforms.slack import SlackChannel, SlackRateLimit
 from bot.platforms.slack import blocks as render_slack
 from bot.platforms.telegram import html
-from bot.store import open_store
+from bot.render import Payload, Renderer
+from bot.store import Store, open_store
 from bot.store.base import DeliveryKey
+from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_slack import FakeSlack
 from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
 from tests.scheduled_telegram import SCALE, TOKEN, open_state, run_day
@@ -105,26 +111,52 @@ async def test_corrections_notice_forces_a_notice_and_off_does_nothing(tmp_path:
     assert texts[-1].endswith("（第 1、8 条）。")
 
 
-async def test_slack_parts_are_corrected_with_chat_update(tmp_path: Path) -> None:
+async def deliver_then_correct(store: Store, channel: Channel, target: Target,
+                               renderer: Renderer) -> tuple[list[Payload], list[Payload]]:
+    """Deliver the long digest, fix it, correct it twice (the second time finds nothing to do)."""
     original = parse_digest(long_digest(), "long.md")
     fixed = parse_digest(corrected(long_digest()), "long.md")
+    key = DeliveryKey(DAY, target.name)
+    deliverer = Deliverer(store, {target.platform: channel}, DeliverySettings())
+    corrector = Corrector(deliverer, store, DeliverySettings(), "en")
+    payloads = renderer.render_digest(original)
+    await deliverer.deliver(key, target, payloads)
+    await corrector.adopt(key, original, payloads)
+    new_payloads = renderer.render_digest(fixed)
+    assert await corrector.correct(key, target, fixed, new_payloads, renderer) == "edited"
+    assert await corrector.correct(key, target, fixed, new_payloads, renderer) == "same"
+    return payloads, new_payloads
+
+
+def changed_parts(before: list[Payload], after: list[Payload]) -> list[int]:
+    return [n for n, (was, now) in enumerate(zip(before, after, strict=True)) if was != now]
+
+
+async def test_slack_parts_are_corrected_with_chat_update(tmp_path: Path) -> None:
     store = open_store("memory://", tmp_path)
-    key, target = DeliveryKey(DAY, "slack-news"), Target("slack-news", "slack", "C0NEWS001")
     async with FakeSlack(rate_limit=100) as fake:
         channel = SlackChannel(SlackSettings(token=fake.token, base_url=fake.base_url), commands=None, store=store,
                                rate_limit=SlackRateLimit().scaled(50.0))
         await channel.start()
-        deliverer = Deliverer(store, {"slack": channel}, DeliverySettings())
-        corrector = Corrector(deliverer, store, DeliverySettings(), "en")
         try:
-            payloads = render_slack.render_digest(original)
-            await deliverer.deliver(key, target, payloads)
-            await corrector.adopt(key, original, payloads)
-            new_payloads = render_slack.render_digest(fixed)
-            assert await corrector.correct(key, target, fixed, new_payloads, render_slack) == "edited"
-            assert await corrector.correct(key, target, fixed, new_payloads, render_slack) == "same"
+            before, after = await deliver_then_correct(store, channel, Target("news", "slack", "C0NEWS001"),
+                                                       render_slack)
         finally:
             await channel.stop()
-        changed = [n for n, (a, b) in enumerate(zip(payloads, new_payloads, strict=True)) if a != b]
-        assert [update["ts"] for update in fake.updates] == [fake.post_ts["C0NEWS001"][n] for n in changed]
-        assert [post["text"] for post in fake.posts["C0NEWS001"]] == [p["text"] for p in new_payloads]
+    assert [update["ts"] for update in fake.updates] == [fake.post_ts["C0NEWS001"][n]
+                                                         for n in changed_parts(before, after)]
+    assert [post["text"] for post in fake.posts["C0NEWS001"]] == [payload["text"] for payload in after]
+
+
+async def test_discord_parts_are_corrected_with_a_webhook_patch(tmp_path: Path) -> None:
+    store = open_store("memory://", tmp_path)
+    async with FakeDiscord() as fake:
+        url = fake.webhook("1000000000000000021")
+        channel = DiscordChannel(DiscordSettings(base_url=fake.base_url), rate_limit=DiscordRateLimit().scaled(50.0))
+        webhook = channel.add_webhook(url)
+        try:
+            before, after = await deliver_then_correct(store, channel, Target("news", "discord", url), discord)
+        finally:
+            await channel.stop()
+    assert fake.edits == [(webhook, fake.message_ids[webhook][n]) for n in changed_parts(before, after)]
+    assert fake.posts[webhook] == after

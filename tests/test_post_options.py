@@ -7,14 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ChannelSettings
-from bot.delivery import Kind
+from bot.config import ChannelSettings, DeliverySettings
+from bot.delivery import Deliverer, Kind, Outcome, Target
 from bot.digest.parse import parse_digest
+from bot.platforms.discord import DiscordChannel, DiscordRateLimit
+from bot.platforms.discord import embeds as discord
+from bot.platforms.discord.limits import SUPPRESS_NOTIFICATIONS
+from bot.platforms.discord.settings import DiscordSettings
 from bot.platforms.telegram import html
 from bot.platforms.telegram.html import render_digest
 from bot.render.options import PLAIN, PostOptions
 from bot.render.options import apply_options as with_options
-from bot.store.base import Subscription
+from bot.store import open_store
+from bot.store.base import DeliveryKey, Subscription
+from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
 from tests.scheduled_telegram import SCALE, TOKEN, open_state, run_day
 from tests.test_telegram_broadcast import long_digest
@@ -71,6 +77,23 @@ async def test_a_topic_that_is_not_there_is_refused_like_telegram_does(tmp_path:
         (result,) = await run_day(tmp_path, fake, DAY, channels)
         assert fake.sent.get(FORUM) is None
     assert not result.ok and "thread not found" in result.reason
+
+
+async def test_a_silent_discord_channel_posts_with_the_silent_flag(tmp_path: Path) -> None:
+    payloads = with_options(discord, discord.render_digest(parse_digest(long_digest(), "long.md")),
+                            PostOptions(silent=True))
+    store = open_store("memory://", tmp_path)
+    async with FakeDiscord() as fake:
+        url = fake.webhook("1000000000000000031")
+        channel = DiscordChannel(DiscordSettings(base_url=fake.base_url), rate_limit=DiscordRateLimit().scaled(50.0))
+        webhook = channel.add_webhook(url)
+        try:
+            result = await Deliverer(store, {"discord": channel}, DeliverySettings()).deliver(
+                DeliveryKey(DAY, "quiet"), Target("quiet", "discord", url), payloads)
+        finally:
+            await channel.stop()
+    assert result.outcome is Outcome.DELIVERED and len(fake.posts[webhook]) == len(payloads) >= 2
+    assert all(post["flags"] & SUPPRESS_NOTIFICATIONS for post in fake.posts[webhook])
 
 
 def test_plain_options_leave_a_payload_as_rendered() -> None:
