@@ -76,6 +76,7 @@ class FakeSlack:
         self._chaos: tuple[float, float, frozenset[str] | None] = (0.0, 0.0, None)
         self._windows: dict[str, deque[float]] = defaultdict(deque)
         self._ts = itertools.count(1)
+        self._people_ts: dict[str, set[str]] = defaultdict(set)    # messages people wrote (mentions), by channel
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
@@ -173,6 +174,7 @@ class FakeSlack:
                 event_id: str | None = None, **event_fields: Any) -> dict[str, Any]:
         """An Events API `event_callback` body carrying an app_mention."""
         ts = f"{1_700_000_000 + next(self._ids)}.000100"
+        self._people_ts[channel].update({ts, str(event_fields.get("thread_ts", ts))})
         event = {"type": "app_mention", "user": user, "text": text, "ts": ts, "channel": channel,
                  "event_ts": ts, **event_fields}
         return {
@@ -296,7 +298,7 @@ class FakeSlack:
     def _check_thread(self, channel: str, params: dict[str, Any]) -> str | None:
         """A reply must name the ts of a message in the same channel that is not itself a reply."""
         parent = params.get("thread_ts")
-        if parent is None:
+        if parent is None or str(parent) in self._people_ts[channel]:
             return None
         roots = [ts for ts, post in zip(self.post_ts[channel], self.posts[channel], strict=True)
                  if "thread_ts" not in post]
