@@ -11,9 +11,7 @@ from bot.corrections import Corrector, Fingerprint
 from bot.delivery import Deliverer, Target
 from bot.digest.parse import parse_digest
 from bot.platforms.base import Channel
-from bot.platforms.discord import DiscordChannel, DiscordRateLimit
 from bot.platforms.discord import embeds as discord
-from bot.platforms.discord.settings import DiscordSettings
 from bot.platforms.slack import SlackChannel, SlackRateLimit
 from bot.platforms.slack import blocks as render_slack
 from bot.platforms.telegram import html
@@ -24,6 +22,7 @@ from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_slack import FakeSlack
 from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
 from tests.scheduled_telegram import SCALE, TOKEN, open_state, run_day
+from tests.test_post_options import discord_channel
 from tests.test_telegram_broadcast import DAY, long_digest
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -151,9 +150,7 @@ async def test_slack_parts_are_corrected_with_chat_update(tmp_path: Path) -> Non
 async def test_discord_parts_are_corrected_with_a_webhook_patch(tmp_path: Path) -> None:
     store = open_store("memory://", tmp_path)
     async with FakeDiscord() as fake:
-        url = fake.webhook("1000000000000000021")
-        channel = DiscordChannel(DiscordSettings(base_url=fake.base_url), rate_limit=DiscordRateLimit().scaled(50.0))
-        webhook = channel.add_webhook(url)
+        channel, url, webhook = discord_channel(fake, "1000000000000000021")
         try:
             before, after = await deliver_then_correct(store, channel, Target("news", "discord", url), discord)
         finally:

@@ -79,14 +79,19 @@ async def test_a_topic_that_is_not_there_is_refused_like_telegram_does(tmp_path:
     assert not result.ok and "thread not found" in result.reason
 
 
+def discord_channel(fake: FakeDiscord, webhook_id: str) -> tuple[DiscordChannel, str, str]:
+    """The bot's Discord channel for a new webhook of the fake: the channel, the webhook's URL and its id."""
+    url = fake.webhook(webhook_id)
+    channel = DiscordChannel(DiscordSettings(base_url=fake.base_url), rate_limit=DiscordRateLimit().scaled(SCALE))
+    return channel, url, channel.add_webhook(url)
+
+
 async def test_a_silent_discord_channel_posts_with_the_silent_flag(tmp_path: Path) -> None:
     payloads = with_options(discord, discord.render_digest(parse_digest(long_digest(), "long.md")),
                             PostOptions(silent=True))
     store = open_store("memory://", tmp_path)
     async with FakeDiscord() as fake:
-        url = fake.webhook("1000000000000000031")
-        channel = DiscordChannel(DiscordSettings(base_url=fake.base_url), rate_limit=DiscordRateLimit().scaled(50.0))
-        webhook = channel.add_webhook(url)
+        channel, url, webhook = discord_channel(fake, "1000000000000000031")
         try:
             result = await Deliverer(store, {"discord": channel}, DeliverySettings()).deliver(
                 DeliveryKey(DAY, "quiet"), Target("quiet", "discord", url), payloads)
