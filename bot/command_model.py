@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from bot.digest.model import Digest, Item
+from bot.paging import Rows
 
 # What a reply quotes back of a person's argument, at most.
 MAX_ECHO_CHARS = 40
@@ -69,6 +70,8 @@ class Reply:
     public: bool = False
     ok: bool = True
     silent: bool = False    # throttled: the adapter sends nothing at all
+    buttons: Rows = ()      # under the answer's last message, in rows
+    replaces: bool = False  # a button's answer: it takes the place of the message whose button was pressed
 
 
 def echo(argument: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot import metrics
+from bot import metrics, paging
 from bot.command_model import (
     AdminCheck,
     CommandContext,
@@ -152,6 +152,26 @@ class Commands:
             "unsubscribe": self.subscriptions.unsubscribe,
         }
 
+    async def press(self, data: str, ctx: CommandContext) -> Reply:
+        """The answer to a pressed button: a neighbouring item in place, or a category's items."""
+        request = paging.parse(data)
+        if isinstance(request, paging.PickCategory):
+            found = await self._readable(ctx)
+            name = request.name_in(self.categorizer.known(found.digest if found is not None else None))
+            if name is not None:
+                return await self.handle("category", name, ctx)
+        elif isinstance(request, paging.PageTo):
+            try:
+                digest = await self.source.for_date(request.day)
+            except DigestError:
+                digest = None
+            item = digest.item(request.number) if digest is not None else None
+            if digest is not None and item is not None:
+                heading = text(ctx.language, "item_heading", number=item.number, date=digest.date.isoformat())
+                return Reply(items=(item,), heading=heading, digest_of_items=digest, replaces=True,
+                             buttons=paging.pager(digest, item.number))
+        return Reply(notice=text(ctx.language, "digest_changed", p=ctx.command_prefix), ok=False)
+
     async def handle(self, name: str, args: str, ctx: CommandContext) -> Reply:
         command = name.strip().lower()
         command = _ALIASES.get(command, command)
@@ -272,7 +292,7 @@ class Commands:
             return Reply(notice=found.dated(self._range_notice(found.digest, language), language), ok=False)
         heading = text(language, "item_heading", number=item.number, date=found.digest.date.isoformat())
         return Reply(items=(item,), heading=found.dated(heading, language), digest_of_items=found.digest,
-                     public=public)
+                     public=public, buttons=paging.pager(found.digest, item.number))
 
     @staticmethod
     def _range_notice(digest: Digest, language: str) -> str:
@@ -286,10 +306,11 @@ class Commands:
     async def _category(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
         found = await self._readable(ctx)
         digest = found.digest if found is not None else None
-        known = join_list(language, self.categorizer.known(digest))
+        names = self.categorizer.known(digest)
+        known = join_list(language, names)
         if not words:
             return Reply(notice=text(language, "category_usage", p=ctx.command_prefix, categories=known),
-                         ok=False)
+                         ok=False, buttons=paging.category_buttons(names))
         name = " ".join(words)
         category = self.categorizer.resolve(name, digest)
         if category is None:

@@ -57,6 +57,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "unknown_command": "Unknown command {p}{name}. Send {p}help for the list.",
         "failure": "Something went wrong on my side. Please try again later.",
         "correction_notice": "Correction: the digest of {date} changed after it was posted (items {items}).",
+        "digest_changed": "The digest has changed since; send {p}item N or {p}category again.",
         "too_fast": "Too many commands in a short time. I will answer again in about {seconds} s.",
         "subscribe_by_config": "On Discord a channel gets the daily digest through a webhook set in the bot's "
                                "config, not by {p}subscribe: ask whoever runs the bot to add or remove this "
@@ -117,6 +118,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "unknown_command": "未知命令 {p}{name}。发送 {p}help 查看全部命令。",
         "failure": "出了点问题，请稍后再试。",
         "correction_notice": "更正：{date} 的速递在发出后有改动（第 {items} 条）。",
+        "digest_changed": "速递已经更新了，请重新发送 {p}item N 或 {p}category。",
         "too_fast": "命令发得太快了，大约 {seconds} 秒后我再回答。",
         "subscribe_by_config": "在 Discord 上，频道通过机器人配置文件中设定的 Webhook 接收每日速递，"
                                "而不是用 {p}subscribe：请联系运行机器人的人添加或移除本频道的 Webhook。",

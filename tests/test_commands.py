@@ -371,6 +371,39 @@ async def test_category_before_publication_answers_from_the_latest(commands: Com
     assert "Robotics" in notice(unknown) and "Markets" in notice(unknown)
 
 
+# -- buttons ----------------------------------------------------------------------------------
+
+async def test_item_answers_carry_buttons_to_their_neighbours(commands: Commands) -> None:
+    first = await commands.handle("item", "1", context())
+    assert [[button.label for button in row] for row in first.buttons] == [["▶"]]
+    middle = await commands.handle("item", "5", context())
+    assert [[button.label for button in row] for row in middle.buttons] == [["◀", "▶"]]
+    assert all(len(button.data.encode()) <= 64 for row in middle.buttons for button in row)
+    pressed = await commands.press(middle.buttons[0][1].data, context())
+    assert pressed.replaces and [item.number for item in pressed.items] == [6]
+    assert pressed.heading == "Item 6 · 2025-10-07"
+
+
+async def test_old_buttons_work_while_their_item_exists_or_say_the_digest_changed(commands: Commands,
+                                                                                  folder: Path) -> None:
+    last = await commands.handle("item", "9", context())
+    to_ten = last.buttons[0][1].data
+    assert [item.number for item in (await commands.press(to_ten, context())).items] == [10]
+    stale = await commands.press("pg:2025-10-07:11", context())     # an item the digest no longer has
+    assert not stale.items and notice(stale) == "The digest has changed since; send /item N or /category again."
+    assert not (await commands.press("nonsense", context("zh"))).items
+
+
+async def test_category_buttons_name_each_category_and_notice_a_changed_list(commands: Commands) -> None:
+    asked = await commands.handle("category", "", context())
+    labels = [row[0].label for row in asked.buttons]
+    assert labels == ["Hardware", "Developer Tools", "Robotics", "Markets"]
+    hardware = await commands.press(asked.buttons[0][0].data, context())
+    assert [item.number for item in hardware.items] == [1, 3] and not hardware.replaces
+    changed = await commands.press("ct:0:00000000", context())
+    assert notice(changed).startswith("The digest has changed since")
+
+
 # -- categories -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("language", "expected"), [

@@ -187,6 +187,22 @@ class FakeSlack:
             "event_time": 1_700_000_000,
         }
 
+    def press(self, message: dict[str, Any], label: str, *, user: str = "U0USER",
+              channel: str = "C0GENERAL") -> dict[str, Any]:
+        """The block_actions payload of `user` pressing the button labelled `label` in `message` (an
+        answer or post of the bot's, which must carry it); it comes with a response_url of its own."""
+        found = [(block, element) for block in message.get("blocks") or [] if block.get("type") == "actions"
+                 for element in block.get("elements", []) if element.get("text", {}).get("text") == label]
+        if not found:
+            raise AssertionError(f"no button {label!r} in the message")
+        block, element = found[0]
+        return {"type": "block_actions", "team": {"id": self.team_id}, "api_app_id": "A0FAKE",
+                "user": {"id": user, "team_id": self.team_id}, "channel": {"id": channel},
+                "container": {"type": "message", "is_ephemeral": True, "channel_id": channel},
+                "trigger_id": f"{next(self._ids)}.fake", "response_url": self.response_url(),
+                "actions": [{"type": "button", "block_id": block.get("block_id"), "action_id": element["action_id"],
+                             "value": element["value"], "text": element["text"], "action_ts": "1700000000.1"}]}
+
     # -- waiting for the bot --------------------------------------------------------------------
     async def wait_until(self, condition: Callable[[], bool], within: float = 10.0) -> None:
         """Return once `condition()` holds, re-checked whenever this server records something."""

@@ -135,6 +135,16 @@ class Chaos:
     retry_after: float
 
 
+def check_keyboard(params: JSONDict) -> None:
+    """Telegram refuses a button whose callback_data is empty or longer than 64 bytes."""
+    markup = params.get("reply_markup") or {}
+    for row in markup.get("inline_keyboard", []) if isinstance(markup, dict) else []:
+        for button in row:
+            data = str(button.get("callback_data", ""))
+            if not data or len(data.encode("utf-8")) > 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+
+
 def flag(value: object) -> bool:
     """A Bot API Boolean as it arrives in JSON (true) or a form ("true", "True")."""
     if value is None or isinstance(value, bool):
@@ -195,6 +205,8 @@ class FakeTelegram:
         self.rate_limited: list[tuple[str, str]] = []      # (chat, which limit)
         self.refused: list[tuple[str, int, str]] = []       # (chat, status, description) of sendMessage
         self.edits: list[SentMessage] = []                  # every editMessageText that changed a message
+        self.pressed: dict[str, str] = {}                   # callback query id -> the data of the button pressed
+        self.answered: dict[str, JSONDict] = {}             # callback query id -> answerCallbackQuery's parameters
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.webhook: JSONDict = {"url": ""}
         # What the test arranged.
@@ -224,6 +236,7 @@ class FakeTelegram:
             "getchatmember": self._get_chat_member,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
+            "answercallbackquery": self._answer_callback_query,
             "close": self._close_method,
             "logout": self._close_method,
         }
@@ -617,7 +630,8 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: message to edit not found")
         old = self.sent[chat][found[0]]
         text, entities = parse_formatted(str(params.get("text", "")), params.get("parse_mode"))
-        if (text, entities) == (old.text, old.entities):
+        check_keyboard(params)
+        if (text, entities, params.get("reply_markup")) == (old.text, old.entities, old.params.get("reply_markup")):
             raise ApiError(400, "Bad Request: message is not modified: specified new message content and reply "
                                 "markup are exactly the same as a current content and reply markup of the message")
         new = SentMessage(chat, wanted, text, entities, {**old.params, **params}, time.monotonic())
@@ -627,6 +641,45 @@ class FakeTelegram:
             self._sent_changed.notify_all()
         return {"message_id": wanted, "date": int(time.time()), "edit_date": int(time.time()),
                 "chat": {"id": int(chat), "type": chat_type_of(chat)}, "text": text}
+
+    async def _answer_callback_query(self, params: JSONDict) -> bool:
+        query = str(params.get("callback_query_id", ""))
+        if query not in self.pressed:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        if query in self.answered:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        async with self._sent_changed:
+            self.answered[query] = params
+            self._sent_changed.notify_all()
+        return True
+
+    def press(self, message: SentMessage, label: str, *, user: str | int = 100001) -> JSONDict:
+        """An update for `user` pressing the button labelled `label` under `message` (it must be there)."""
+        keyboard = (message.params.get("reply_markup") or {}).get("inline_keyboard", [])
+        found = [button for row in keyboard for button in row if button.get("text") == label]
+        if not found:
+            raise AssertionError(f"no button {label!r} under message {message.message_id}: {keyboard}")
+        query = str(next(self._update_ids) + 900_000)
+        self.pressed[query] = str(found[0]["callback_data"])
+        chat_id = int(message.chat_id)
+        chat_json: JSONDict = {"id": chat_id, "type": chat_type_of(chat_id)}
+        bot_message = {"message_id": message.message_id, "date": int(time.time()), "chat": chat_json,
+                       "from": self._me(), "text": message.text, "reply_markup": message.params["reply_markup"]}
+        thread = message.params.get("message_thread_id")
+        if thread is not None:
+            bot_message.update(message_thread_id=int(thread), is_topic_message=True)
+        sender = {"id": int(user), "is_bot": False, "first_name": "Reader", "language_code": "en"}
+        return {"update_id": next(self._update_ids), "callback_query": {
+            "id": query, "from": sender, "message": bot_message, "chat_instance": "1",
+            "data": self.pressed[query]}}
+
+    def message(self, chat: str | int, message_id: int) -> SentMessage:
+        """The message as the chat shows it now (after any edits)."""
+        return next(message for message in self.sent[str(chat)] if message.message_id == message_id)
+
+    async def wait_until(self, condition: Callable[[], bool], within: float = 10.0) -> None:
+        async with asyncio.timeout(within), self._sent_changed:
+            await self._sent_changed.wait_for(condition)
 
     async def _accept_after(self, seconds: float, chat: str, params: JSONDict) -> JSONDict:
         with contextlib.suppress(TimeoutError):
@@ -654,6 +707,7 @@ class FakeTelegram:
                 raise ApiError(400, faults.not_found)
         self._enforce_limits(chat, arrived)
         flag(params.get("disable_notification"))
+        check_keyboard(params)
         self._check_thread(chat, params)
         assert self._check is not None
         problem = self._check(params)
