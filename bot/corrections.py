@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.delivery import Deliverer, DeliveryAborted, Target
 from bot.delivery_settings import DeliverySettings
+from bot.digest.categories import only_categories
 from bot.digest.model import Digest, Item
 from bot.digest.sources import DigestSource
 from bot.errors import DigestError
@@ -193,6 +194,7 @@ class Sweep:
             return
         payloads = self.payloads_of(target, digest)
         if payloads:
-            done = await self.corrector.correct(key, target, digest, payloads, self.renderers[target.platform])
+            shown = only_categories(digest, target.categories)
+            done = await self.corrector.correct(key, target, shown, payloads, self.renderers[target.platform])
             if done not in ("same", "adopted"):
                 log.info("correction of %s: %s", key, done, extra={"channel": target.name, "outcome": done})

@@ -350,7 +350,7 @@ class Scheduler:
         cached = self._render_cache.get((digest.date, platform, categories))
         if cached is not None and cached[0] is digest:
             return cached[1]
-        shown = only_categories(digest, categories) if categories else digest
+        shown = only_categories(digest, categories)
         payloads = self.renderers[platform].render_digest(shown) if shown.items or not categories else []
         self._render_cache[(digest.date, platform, categories)] = (digest, payloads)
         kept = sorted({key[0] for key in self._render_cache}, reverse=True)[:RENDER_CACHE_DATES]
@@ -373,7 +373,8 @@ class Scheduler:
         result = await self.deliverer.deliver(DeliveryKey(digest.date, target.name), target, payloads)
         if result.kind in (Kind.DELIVERED, Kind.MAYBE_SENT):
             try:
-                await self.corrector.adopt(DeliveryKey(digest.date, target.name), digest, payloads)
+                shown = only_categories(digest, target.categories)
+                await self.corrector.adopt(DeliveryKey(digest.date, target.name), shown, payloads)
             except Exception:
                 # Unrecorded, the next sweep takes the digest as the chat shows it: nothing is lost.
                 log.warning("could not record what %s was sent", target.name, exc_info=True)

@@ -110,6 +110,24 @@ async def test_corrections_notice_forces_a_notice_and_off_does_nothing(tmp_path:
     assert texts[-1].endswith("（第 1、8 条）。")
 
 
+async def test_a_filtered_channel_is_told_only_of_changes_to_its_own_items(tmp_path: Path) -> None:
+    original = write(tmp_path, long_digest())
+    only_eight = (ChannelSettings("eight", "telegram", CHAT, "09:00", categories=("Hardware",)),)
+    eighth = original.replace("8.  [Headline 8](https://news.example.com/8)",
+                              "8.  [Headline 8](https://news.example.com/8)\n\n    <!-- categories: Hardware -->")
+    write(tmp_path, eighth)
+    async with FakeTelegram(TOKEN, limits=FakeLimits(scale=SCALE)) as fake:
+        await run_day(tmp_path, fake, DAY, only_eight, corrections="notice")
+        posted = fake.texts(CHAT)
+        assert "Headline 8" in posted[0] and "Headline 1" not in "\n".join(posted)
+        write(tmp_path, eighth.replace("[Headline 1]", "[Headline one]"))        # not this channel's item
+        await run_day(tmp_path, fake, DAY, only_eight, corrections="notice")
+        assert fake.texts(CHAT) == posted
+        write(tmp_path, eighth.replace("[Headline 8]", "[Headline eight]"))
+        await run_day(tmp_path, fake, DAY, only_eight, corrections="notice")
+        assert fake.texts(CHAT)[len(posted):] == [f"更正：{DAY.isoformat()} 的速递在发出后有改动（第 8 条）。"]
+
+
 async def deliver_then_correct(store: Store, channel: Channel, target: Target,
                                renderer: Renderer) -> tuple[list[Payload], list[Payload]]:
     """Deliver the long digest, fix it, correct it twice (the second time finds nothing to do)."""
