@@ -1,0 +1,158 @@
+"""Posting JSON to robots' webhooks: one shared session, bodies sent as measured, each robot paced and held."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from bot.platforms.base import Gate, MaybeSent, NotSent, RateLimited, SendError, TransientError, Unauthorized
+from bot.platforms.webhook import AnswerCodes, RobotPace, Webhook, wire_body
+from bot.render import Payload
+
+log = logging.getLogger(__name__)
+
+# How long a post may take to answer: a slow success must not become a message that may or may not be there.
+REQUEST_TIMEOUT = 30.0
+# Reaching the platform at all: past this nothing was sent, so a retry cannot duplicate anything.
+CONNECT_TIMEOUT = 5.0
+# What a request may raise; transport_error turns each into the bot's SendError.
+REQUEST_FAILURES = (aiohttp.ClientError, TimeoutError)
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def transport_error(error: Exception, platform: str) -> SendError:
+    """The bot's SendError for what aiohttp raised; the reason never quotes a URL."""
+    if isinstance(error, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
+        return TransientError(f"not sent: {type(error).__name__}")
+    if isinstance(error, TimeoutError | aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        # The request went out and the answer did not come back: the platform may have posted it.
+        what = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
+        return MaybeSent(f"no answer from {platform} ({what}) after the request went out")
+    if isinstance(error, aiohttp.ClientError):
+        return TransientError(type(error).__name__)
+    raise TypeError(f"not a send error: {type(error).__name__}") from error
+
+
+class Holds:
+    """Robots that said "too fast": no post to one goes out before its hold ends, command replies
+    included, so a robot throttled for minutes is not asked again (which may extend the throttle)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._until: dict[str, float] = {}
+        self._clock = clock
+
+    def hold(self, key: str, seconds: float) -> None:
+        self._until[key] = max(self._until.get(key, 0.0), self._clock() + seconds)
+
+    async def wait(self, key: str) -> None:
+        # A hold only ever grows while one waits (another refusal): sleep to its end, then look again.
+        left = self._until.get(key, 0.0) - self._clock()
+        while left > 0:
+            await asyncio.sleep(left)
+            left = self._until.get(key, 0.0) - self._clock()
+        self._until.pop(key, None)
+
+
+class WebhookSender:
+    """A Channel posting rendered payloads through robots' webhooks. A platform says what its answers
+    mean (`codes`, from its errors.py), how its webhook URL is read, and what a request looks like
+    (signing)."""
+
+    platform = ""
+    codes: AnswerCodes
+    default_pace: RobotPace
+
+    def __init__(self, pace: RobotPace | None = None, *, session: aiohttp.ClientSession | None = None,
+                 request_timeout: float = REQUEST_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.pace = pace or self.default_pace
+        self.clock = clock      # wall-clock seconds, for signatures
+        self._limiter = self.pace.chain()
+        self.holds = Holds()
+        self._session = session
+        self._own_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=min(connect_timeout, request_timeout))
+        self.webhooks: dict[str, Webhook] = {}
+
+    # -- what each platform says ------------------------------------------------------------------
+    def parse_webhook(self, url: str, secret: str) -> Webhook:
+        """The webhook a URL names; ValueError, its text free of the credential, for anything else."""
+        raise NotImplementedError
+
+    def request(self, webhook: Webhook, payload: Payload) -> tuple[str, Payload]:
+        """The URL and the body to POST for a payload (signed at this moment where a secret is set)."""
+        return webhook.url, payload
+
+    # -- webhooks and the session ---------------------------------------------------------------
+    def add_webhook(self, url: str, secret: str = "") -> str:
+        """Remember a robot (its URL and secret masked in every log from now on); the chat naming it."""
+        webhook = self.parse_webhook(url.strip(), secret)
+        self.webhooks[webhook.chat] = webhook
+        return webhook.chat
+
+    def webhook(self, chat: str) -> Webhook:
+        known = self.webhooks.get(chat)
+        if known is None:
+            # Not the robot's fault: the config lost its webhook; nothing is marked gone.
+            raise Unauthorized(f"no webhook is configured for {self.platform} chat {chat}")
+        return known
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # A connect timeout of its own tells "never sent" (retry freely) from "no answer" (MaybeSent).
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._own_session = True
+        return self._session
+
+    @property
+    def is_open(self) -> bool:
+        return self._session is not None and not self._session.closed
+
+    async def close(self) -> None:
+        if self._session is not None and self._own_session:
+            await self._session.close()
+        self._session = None
+
+    # -- posting --------------------------------------------------------------------------------
+    async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
+        """Post one payload through `chat`'s robot; "" (these robots name no message), or a SendError."""
+        webhook = self.webhook(chat)
+        await self.holds.wait(chat)
+        await self._limiter.acquire(chat)
+        if gate is not None and not await gate():
+            raise NotSent("withdrawn before sending")
+        url, body = self.request(webhook, payload)
+        status, answer = await self.post_json(url, body)
+        error = self.codes.answer_error(status, answer, self.pace.refused_wait)
+        if error is None:
+            return ""
+        if isinstance(error, RateLimited):
+            self.holds.hold(chat, error.retry_after)
+            log.info("%s: robot %s said too fast (%s); holding it %.1fs", self.platform, chat, error.reason,
+                     error.retry_after)
+        raise error
+
+    async def post_json(self, url: str, body: Payload, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """POST `body` as the bytes it was measured as; the status and the JSON answer (None if not JSON)."""
+        try:
+            async with self.session.post(url, data=wire_body(body), headers={**JSON_HEADERS, **(headers or {})},
+                                         timeout=self._timeout) as response:
+                text = await response.text(errors="replace")
+                return response.status, _json(text)
+        except REQUEST_FAILURES as failure:
+            raise transport_error(failure, self.platform) from None
+
+
+def _json(text: str) -> Any:
+    """The answer's JSON, or None for an empty or non-JSON body (a proxy's HTML error page)."""
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
