@@ -97,11 +97,19 @@ class WebhookSender:
         return webhook.chat
 
     def webhook(self, chat: str) -> Webhook:
+        """The robot a chat names: the fingerprint add_webhook gave, or the webhook URL itself."""
         known = self.webhooks.get(chat)
-        if known is None:
-            # Not the robot's fault: the config lost its webhook; nothing is marked gone.
-            raise Unauthorized(f"no webhook is configured for {self.platform} chat {chat}")
-        return known
+        if known is not None:
+            return known
+        if chat.startswith(("https://", "http://")):
+            try:
+                webhook = self.parse_webhook(chat.strip(), "")
+            except ValueError as error:
+                raise Unauthorized(f"not a {self.platform} webhook URL: {error}") from None
+            self.webhooks[chat] = self.webhooks.setdefault(webhook.chat, webhook)
+            return self.webhooks[chat]
+        # Not the robot's fault: the config lost its webhook; nothing is marked gone.
+        raise Unauthorized(f"no webhook is configured for {self.platform} chat {chat}")
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -124,8 +132,9 @@ class WebhookSender:
     async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
         """Post one payload through `chat`'s robot; "" (these robots name no message), or a SendError."""
         webhook = self.webhook(chat)
-        await self.holds.wait(chat)
-        await self._limiter.acquire(chat)
+        robot = webhook.chat
+        await self.holds.wait(robot)
+        await self._limiter.acquire(robot)
         if gate is not None and not await gate():
             raise NotSent("withdrawn before sending")
         url, body = self.request(webhook, payload)
@@ -134,8 +143,8 @@ class WebhookSender:
         if error is None:
             return ""
         if isinstance(error, RateLimited):
-            self.holds.hold(chat, error.retry_after)
-            log.info("%s: robot %s said too fast (%s); holding it %.1fs", self.platform, chat, error.reason,
+            self.holds.hold(robot, error.retry_after)
+            log.info("%s: robot %s said too fast (%s); holding it %.1fs", self.platform, robot, error.reason,
                      error.retry_after)
         raise error
 

@@ -31,3 +31,21 @@ CODES = AnswerCodes(
         IP_REFUSED: "the robot only takes posts from its IP allowlist: add this server's public IP there",
     },
 )
+
+# The app API (tenant_access_token, message replies) answers HTTP 4xx with a JSON code as well.
+APP_RATE_LIMITED = 99991400
+APP_CODES = AnswerCodes(
+    platform=PLATFORM,
+    code_keys=("code",),
+    message_keys=("msg",),
+    rate_limited=frozenset({APP_RATE_LIMITED}),
+    # 230002: the bot is not in the chat any more; 230011: the message replied to was withdrawn.
+    gone=frozenset({230002, 230011}),
+    defects=frozenset({230001, 230025}),
+    fixes={
+        10014: "feishu.app_secret is not this app's secret (Developer Console → the app → Credentials)",
+        10003: "feishu.app_id names no app (Developer Console → the app → Credentials)",
+        230027: "the app lacks the permission to send messages (im:message:send_as_bot): add it and "
+                "publish a new version of the app",
+    },
+)
