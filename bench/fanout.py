@@ -272,10 +272,8 @@ async def _bare_slack(payloads: list[dict[str, Any]], chats: list[str], options:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.platforms.slack import SlackRateLimit
-    from bot.ratelimit import SlidingWindowLimiter
 
-    pace = SlackRateLimit().scaled(options["scale"])
-    limiter = SlidingWindowLimiter(pace.per_channel, pace.period)
+    limiter = SlackRateLimit().scaled(options["scale"]).chain()
     async with aiohttp.ClientSession() as session:
         client = AsyncWebClient(token=SLACK_TOKEN, base_url=base_url, session=session, retry_handlers=[])
 
@@ -331,12 +329,12 @@ def allowed_messages(platform: str, elapsed: float, scale: float, channels: int,
         return limits.overall_limit * (math.floor(elapsed / limits.overall_period) + 1)
     from bot.platforms.slack import SlackRateLimit
 
-    pace = SlackRateLimit().scaled(scale)
+    pace = SlackRateLimit().scaled(scale).windows[0]
     if parts < 2:
         return math.inf      # one message per channel: nothing spaces them out
     # A delivery's parts go out one channel window apart, so each delivery in progress carries at most
     # `parts` messages per (parts - 1) windows.
-    per_delivery = parts * pace.per_channel / ((parts - 1) * pace.period)
+    per_delivery = parts * pace.count / ((parts - 1) * pace.per_seconds)
     return min(channels, CONCURRENCY) * per_delivery * elapsed
 
 

@@ -17,7 +17,6 @@ from aiohttp import web
 
 from bot import metrics
 from bot.commands import CommandContext, Commands, ContextBuilder, always_admin
-from bot.config import ChannelSettings, ServerSettings, Settings
 from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target
 from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
@@ -28,6 +27,7 @@ from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
 from bot.render import render_reply
 from bot.scheduler import Scheduler, utc_now
+from bot.settings import ChannelSettings, ServerSettings, Settings
 from bot.store import open_store
 from bot.store.base import Store, StoreError
 from bot.web import ServerLimits, WebServer, build_web_app
@@ -73,7 +73,7 @@ class App:
         self.source: DigestSource | None = None
         self.categorizer = Categorizer(settings.categories)
         self.channels: dict[str, Channel] = {}
-        self.receivers: list[Any] = []   # adapters that also take commands (Telegram, Slack)
+        self.receivers: list[registry.Receiver] = []   # channels that also take commands
         self.deliverer: Deliverer | None = None
         self.scheduler: Scheduler | None = None
         self.commands: Commands | None = None
@@ -87,13 +87,12 @@ class App:
         self.receive_commands = receive_commands
         self.store = open_store(settings.store, settings.base_dir, prefix=settings.store_prefix)
         self.source = open_source(settings, self.categorizer, on_problem=_count_digest_problem)
-        self.commands = Commands(self.source, self.store, self.categorizer)
-        if "console" in platforms:
-            self.channels["console"] = ConsoleChannel(self.out)
-        if "telegram" in platforms:
-            self._open_telegram()
-        if "slack" in platforms:
-            self._open_slack()
+        self.commands = Commands(self.source, self.store, self.categorizer,
+                                 default_schedule=settings.delivery.subscription_schedule)
+        for platform in registry.PLATFORMS:
+            if platform.name in platforms:
+                self._open_platform(platform)
+        self.receivers = registry.receivers(list(self.channels.values()))
         self.deliverer = Deliverer(self.store, self.channels, settings.delivery, owner=self.owner,
                                    on_event=_count_send_event)
         for receiver in self.receivers:
@@ -101,36 +100,18 @@ class App:
         self.scheduler = Scheduler(settings, self.source, self.store, self.deliverer, self.renderers,
                                    clock=self.clock, on_result=self._observe_result)
 
-    def _open_telegram(self) -> None:
+    def _open_platform(self, platform: registry.Platform) -> None:
         settings = self.settings
-        if not settings.telegram.configured:
-            if any(c.platform == "telegram" for c in settings.channels):
-                log.warning("telegram has no token: its channels are skipped")
+        section = registry.section(platform)
+        own = None if section is None else settings.platforms[section.key]
+        if own is not None and not own.configured:
+            if any(c.platform == platform.name for c in settings.channels):
+                log.warning("%s has no token: its channels are skipped", platform.name)
             return
-        from bot.platforms.telegram import TelegramChannel, TelegramRateLimits
-
-        assert self.commands is not None
-        channel = TelegramChannel(settings.telegram, commands=self.commands, store=self.store,
-                                  language=settings.language,
-                                  timezone=self.timezone, now=self.clock,
-                                  rate_limits=TelegramRateLimits().scaled(settings.telegram.rate_limit_scale))
-        self.channels["telegram"] = channel
-        self.receivers.append(channel)
-
-    def _open_slack(self) -> None:
-        settings = self.settings
-        if not settings.slack.configured:
-            if any(c.platform == "slack" for c in settings.channels):
-                log.warning("slack has no token: its channels are skipped")
-            return
-        from bot.platforms.slack import SlackChannel, SlackRateLimit
-
         assert self.commands is not None and self.store is not None
-        channel = SlackChannel(settings.slack, commands=self.commands, store=self.store,
-                               language=settings.language, timezone=self.timezone, now=self.clock,
-                               rate_limit=SlackRateLimit().scaled(settings.slack.rate_limit_scale))
-        self.channels["slack"] = channel
-        self.receivers.append(channel)
+        around = registry.Surroundings(commands=self.commands, store=self.store, language=settings.language,
+                                       timezone=self.timezone, now=self.clock, out=self.out)
+        self.channels[platform.name] = registry.open_channel(platform, own, around)
 
     async def close(self) -> None:
         for receiver in self.receivers:

@@ -382,14 +382,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(exc: DigestBotError) -> int:
     """The bot's own errors: bad input (config, digest, arguments) exits 2, could-not-serve exits 1."""
     from bot.digest.sources import DigestUnavailable
-    from bot.errors import ConfigError, DigestError, DigestNotFound
+    from bot.errors import ConfigError, DigestError
 
     if isinstance(exc, ConfigError):
         for line in str(exc).splitlines():
             _fail(line)
         return EXIT_BAD_INPUT
     _fail(_one_line(str(exc)))
-    if isinstance(exc, DigestError | DigestNotFound) and not isinstance(exc, DigestUnavailable):
+    if isinstance(exc, DigestError) and not isinstance(exc, DigestUnavailable):
         return EXIT_BAD_INPUT
     return EXIT_FAILED
 

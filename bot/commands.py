@@ -23,7 +23,7 @@ from bot.digest.sources import DigestSource
 from bot.errors import DigestError
 from bot.i18n import join_list, normalize_language, text
 from bot.ratelimit import CommandThrottle, Verdict
-from bot.schedule import digest_date_for, parse_daily_time
+from bot.schedule import DEFAULT_SCHEDULE, digest_date_for, parse_daily_time
 from bot.store.base import Store, Subscription
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ COMMANDS = (
 _ALIASES = {"start": "help"}
 
 
-def menu(language: str, default_time: str = "09:30") -> list[tuple[str, str]]:
+def menu(language: str, default_time: str = DEFAULT_SCHEDULE) -> list[tuple[str, str]]:
     """(command, description) pairs for Telegram's setMyCommands, in `language`."""
     return [(command.name, text(language, f"describe_{command.name}", time=default_time))
             for command in COMMANDS]
@@ -170,7 +170,7 @@ class Commands:
     """The command logic shared by the Telegram, Slack and console adapters."""
 
     def __init__(self, source: DigestSource, store: Store, categorizer: CategoryLookup,
-                 default_schedule: str = "09:30", throttle: CommandThrottle | None = None) -> None:
+                 default_schedule: str = DEFAULT_SCHEDULE, throttle: CommandThrottle | None = None) -> None:
         at = parse_daily_time(default_schedule)
         self.source = source
         self.store = store

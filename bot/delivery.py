@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 
 from bot import metrics
+from bot.delivery_settings import DeliverySettings
 from bot.leases import Lease, new_owner_id
 from bot.outcomes import (
     OUTCOME_OF_KIND,
@@ -38,7 +39,6 @@ from bot.platforms.base import (
 )
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload
-from bot.settings import DeliverySettings
 from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, Store
 
 # The result types live in bot.outcomes; callers keep importing them from here.

@@ -18,10 +18,6 @@ class DigestError(DigestBotError):
         super().__init__(f"{where}: {message}")
 
 
-class DigestNotFound(DigestBotError):
-    """No digest is published for the requested date."""
-
-
 class ConfigError(DigestBotError):
     """One or more mistakes in a config file, each with its key path."""
 

@@ -8,7 +8,8 @@ import enum
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Self
 
 
 class SlidingWindowLimiter:
@@ -79,6 +80,75 @@ class LimiterChain:
                 now = clock()
                 for record in records:
                     record(now)
+
+
+Scope = Callable[[str], Hashable | None]
+
+
+def per_chat(chat: str) -> Hashable:
+    return chat
+
+
+def whole_bot(chat: str) -> Hashable:
+    return "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """At most `count` messages per `per_seconds`, counted for each key `scope` maps a chat to (None:
+    the window does not apply to that chat).
+
+    A `throughput` window (many messages a second for the whole bot) is kept in small bursts: a
+    full second's allowance sent at once reaches the server spread over the time it takes to carry
+    and process it, and part of it is then counted in the next second, which is 429.
+    """
+
+    count: int
+    per_seconds: float
+    scope: Scope = per_chat
+    throughput: bool = False
+
+    def scaled(self, factor: float) -> Window:
+        """The same window `factor` times faster: more messages for a throughput window (its bursts
+        must still divide it), a shorter window for a pacing one."""
+        if self.throughput:
+            return replace(self, count=max(1, round(self.count * factor)))
+        return replace(self, per_seconds=self.per_seconds / factor)
+
+    def burst(self) -> int:
+        """How many messages may leave together: for a throughput window a tenth of the count that
+        divides it exactly, so any full window still holds at most the count; else the count."""
+        if not self.throughput:
+            return self.count
+        target = max(1, self.count // 10)
+        return max(size for size in range(1, target + 1) if self.count % size == 0)
+
+    def limiter(self) -> SlidingWindowLimiter:
+        if not self.throughput:
+            return SlidingWindowLimiter(self.count, self.per_seconds)
+        burst = self.burst()
+        return SlidingWindowLimiter(burst, self.per_seconds * burst / self.count)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """A platform's posting limits as data, kept before the platform has to answer 429: its
+    windows, narrowest first (a message waiting for its own chat must not hold a slot of a wider
+    window)."""
+
+    windows: tuple[Window, ...]
+
+    def scaled(self, factor: float) -> Self:
+        """Every window `factor` times faster (a local API server, tests against a sped-up fake)."""
+        if not factor > 0:
+            raise ValueError("a rate limit scale factor must be positive")
+        scaled = object.__new__(type(self))
+        # Set directly: a platform's subclass may take its own numbers in its constructor.
+        object.__setattr__(scaled, "windows", tuple(window.scaled(factor) for window in self.windows))
+        return scaled
+
+    def chain(self) -> LimiterChain:
+        return LimiterChain([(window.limiter(), window.scope) for window in self.windows])
 
 
 class KeyedLocks:

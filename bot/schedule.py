@@ -25,6 +25,8 @@ from croniter import CroniterBadDateError, CroniterError, croniter
 
 from bot.bounded import shown
 
+# A channel's schedule, and a chat subscription's time, when the config names none.
+DEFAULT_SCHEDULE = "09:30"
 _DAILY = re.compile(r"(\d{1,2}):(\d{2})")
 # Wall-clock slots within this distance of a moment's own wall time are examined. Offset changes
 # (DST and one-off zone changes) are at most a few hours, so slots farther away are safely on the

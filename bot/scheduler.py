@@ -27,8 +27,6 @@ REFRESH_SECONDS = 30.0
 DEADLINE_TOLERANCE = dt.timedelta(seconds=60)
 # Rendered digests kept for reuse across channels; older dates are dropped.
 RENDER_CACHE_DATES = 3
-# When a chat subscribes without naming a time.
-DEFAULT_SUBSCRIPTION_SCHEDULE = "09:30"
 
 
 class Retry(enum.Enum):
@@ -147,7 +145,7 @@ class Scheduler:
         return self._scheduled(channel.name, channel.platform, channel.chat, channel.schedule, channel.timezone)
 
     def _from_subscription(self, subscription: Subscription) -> ScheduledChannel:
-        expr = subscription.schedule or DEFAULT_SUBSCRIPTION_SCHEDULE
+        expr = subscription.schedule or self.settings.delivery.subscription_schedule
         return self._scheduled(subscription.channel_name, subscription.platform, subscription.chat, expr,
                                subscription.timezone, subscribed=True)
 

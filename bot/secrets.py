@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Collection, Iterable
+from dataclasses import fields
+from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from bot.bounded import shown
@@ -14,7 +16,8 @@ REDACTED = "***"
 
 # Field names whose values are secrets wherever they appear in the settings.
 SECRET_FIELDS = frozenset({"token", "signing_secret", "app_token", "webhook_secret"})
-_SECRET_SECTIONS = ("telegram", "slack")
+# Settings holding a URL that may carry a password.
+URL_FIELDS = frozenset({"store", "source"})
 _URL_SETTINGS = (("store",), ("digests", "source"))
 
 # A key path's own separators: `.` between keys and `[3]` after a list.
@@ -98,8 +101,9 @@ def _setting(data: dict[object, object], keys: tuple[str, ...]) -> object:
     return value
 
 
-def raw_secrets(data: object) -> list[str]:
-    """Secret values as written (after substitution), whatever shape the rest of the file has.
+def raw_secrets(data: object, sections: Iterable[str]) -> list[str]:
+    """Secret values as written (after substitution) in the given sections, whatever shape the rest
+    of the file has.
 
     Only strings count: a secret of another type is refused anyway, and turning an aliased list
     into text here would cost what the alias bound exists to prevent.
@@ -107,7 +111,7 @@ def raw_secrets(data: object) -> list[str]:
     found: list[str] = []
     if not isinstance(data, dict):
         return found
-    for section in _SECRET_SECTIONS:
+    for section in sections:
         body = data.get(section)
         if isinstance(body, dict):
             found += [value for key in sorted(SECRET_FIELDS) if isinstance(value := body.get(key), str) and value]
@@ -118,6 +122,30 @@ def raw_secrets(data: object) -> list[str]:
             if password:
                 found.append(password)
     return found
+
+
+def masked_repr(obj: Any) -> str:
+    """A settings dataclass as repr() shows it: secret fields as ***, passwords in URLs masked."""
+    shown_fields = []
+    for item in fields(obj):
+        value = getattr(obj, item.name)
+        if item.name in SECRET_FIELDS:
+            text = repr(REDACTED if value else "")
+        elif item.name in URL_FIELDS:
+            text = repr(mask_url(value))
+        else:
+            text = repr(value)
+        shown_fields.append(f"{item.name}={text}")
+    return f"{type(obj).__name__}({', '.join(shown_fields)})"
+
+
+class MaskedRepr:
+    """Base of a settings dataclass (declared with repr=False) whose repr() must not show its secrets."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:

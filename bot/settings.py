@@ -1,134 +1,75 @@
-"""The typed settings a config file becomes: one frozen dataclass per section, secrets kept out of repr()."""
+"""The typed settings a config file becomes: each component's own section, assembled; secrets kept out of repr()."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.secrets import REDACTED, SECRET_FIELDS, mask_url
+from bot.delivery_settings import DeliverySettings
+from bot.digest.categories import CategoryRule
+from bot.digest.sources import DigestSettings
+from bot.platforms import registry
+from bot.schedule import DEFAULT_SCHEDULE
+from bot.secrets import MaskedRepr
+from bot.web_settings import ServerSettings
 
-
-def _masked_repr(obj: Any) -> str:
-    shown = []
-    for item in fields(obj):
-        value = getattr(obj, item.name)
-        if item.name in SECRET_FIELDS:
-            text = repr(REDACTED if value else "")
-        elif item.name in ("store", "source"):
-            text = repr(mask_url(value))
-        else:
-            text = repr(value)
-        shown.append(f"{item.name}={text}")
-    return f"{type(obj).__name__}({', '.join(shown)})"
-
-@dataclass(frozen=True, slots=True)
-class CategoryRule:
-    name: str
-    aliases: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DigestSettings:
-    # A folder (resolved against the config file's folder) or an http(s) URL template.
-    source: str = "./examples"
-    # While the day's digest is not published yet at a scheduled time: poll every interval, give up at deadline.
-    poll_interval: float = 300.0
-    poll_deadline: float = 6 * 3600.0
-    # A delivery missed while the bot was down is still made at start-up within this window.
-    catch_up: float = 6 * 3600.0
-    fetch_timeout: float = 20.0
-
-    def __repr__(self) -> str:
-        return _masked_repr(self)
-
-
-@dataclass(frozen=True, slots=True)
-class TelegramSettings:
-    token: str = field(default="", repr=False)
-    base_url: str = "https://api.telegram.org/bot"
-    updates: str = "polling"          # polling | webhook | off
-    webhook_url: str = ""
-    webhook_secret: str = field(default="", repr=False)
-    # Multiplies Telegram's flood limits the bot keeps (a local Bot API server, paid broadcasts).
-    rate_limit_scale: float = 1.0
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.token)
-
-    def __repr__(self) -> str:
-        return _masked_repr(self)
-
-
-@dataclass(frozen=True, slots=True)
-class SlackSettings:
-    token: str = field(default="", repr=False)
-    signing_secret: str = field(default="", repr=False)
-    app_token: str = field(default="", repr=False)
-    base_url: str = "https://slack.com/api/"
-    # Users (ids) besides workspace admins who may /digest subscribe and unsubscribe.
-    admins: tuple[str, ...] = ()
-    # Post today/item/category replies for the whole channel without the `public` word.
-    public_replies: bool = False
-    # Multiplies the per-channel posting pace the bot keeps (about one message a second).
-    rate_limit_scale: float = 1.0
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.token)
-
-    def __repr__(self) -> str:
-        return _masked_repr(self)
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    host: str = "0.0.0.0"
-    port: int = 8080
-    max_body_bytes: int = 1024 * 1024
-    # None: the server's own default (bot.web.ServerLimits), so the numbers live in one place.
-    header_timeout: float | None = None
-    body_timeout: float | None = None
-    keepalive_timeout: float | None = None
-    max_connections: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverySettings:
-    lease_ttl: float = 60.0
-    max_attempts: int = 5
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
+__all__ = ["CategoryRule", "ChannelSettings", "DeliverySettings", "DigestSettings", "ServerSettings", "Settings"]
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelSettings:
     name: str
-    platform: str                     # console | telegram | slack
-    chat: str = ""
-    schedule: str = "09:30"           # "HH:MM" daily or a 5-field cron expression
+    platform: str                     # a name in bot.platforms.registry
+    chat: str = ""                    # where its posts go, as the platform's channel key names it
+    schedule: str = DEFAULT_SCHEDULE  # "HH:MM" daily or a 5-field cron expression
     timezone: str | None = None       # None: the config's time zone
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    version: int = 1
-    timezone: str = "Asia/Shanghai"
-    language: str = "zh"              # zh | en
-    digests: DigestSettings = field(default_factory=DigestSettings)
-    categories: tuple[CategoryRule, ...] = ()
-    store: str = "sqlite:///./digestbot.db"
-    # Every key the store writes (Redis) starts with this, so several bots can share one server.
-    store_prefix: str = "digestbot:"
-    telegram: TelegramSettings = field(default_factory=TelegramSettings)
-    slack: SlackSettings = field(default_factory=SlackSettings)
-    server: ServerSettings = field(default_factory=ServerSettings)
-    delivery: DeliverySettings = field(default_factory=DeliverySettings)
-    channels: tuple[ChannelSettings, ...] = ()
-    # The folder relative paths resolve against (the config file's folder).
-    base_dir: Path = field(default_factory=Path.cwd)
+@dataclass(frozen=True, slots=True, repr=False, init=False)
+class Settings(MaskedRepr):
+    """The whole config. Each platform's section is in `platforms` by its key and also reads as an
+    attribute (`settings.telegram`); one left out has its defaults."""
 
-    def __repr__(self) -> str:
-        return _masked_repr(self)
+    version: int
+    timezone: str
+    language: str                     # zh | en
+    digests: DigestSettings
+    categories: tuple[CategoryRule, ...]
+    store: str
+    # Every key the store writes (Redis) starts with this, so several bots can share one server.
+    store_prefix: str
+    server: ServerSettings
+    delivery: DeliverySettings
+    channels: tuple[ChannelSettings, ...]
+    # The folder relative paths resolve against (the config file's folder).
+    base_dir: Path
+    platforms: Mapping[str, Any]
+
+    def __init__(self, *, version: int = 1, timezone: str = "Asia/Shanghai", language: str = "zh",
+                 digests: DigestSettings | None = None, categories: tuple[CategoryRule, ...] = (),
+                 store: str = "sqlite:///./digestbot.db", store_prefix: str = "digestbot:",
+                 server: ServerSettings | None = None, delivery: DeliverySettings | None = None,
+                 channels: tuple[ChannelSettings, ...] = (), base_dir: Path | None = None,
+                 platforms: Mapping[str, Any] | None = None, **sections: Any) -> None:
+        defaults = registry.default_sections()
+        unknown = sorted(set(sections) - set(defaults))
+        if unknown:
+            raise TypeError(f"Settings() got an unexpected keyword argument {unknown[0]!r}")
+        values: dict[str, Any] = {
+            "version": version, "timezone": timezone, "language": language, "digests": digests or DigestSettings(),
+            "categories": categories, "store": store, "store_prefix": store_prefix,
+            "server": server or ServerSettings(), "delivery": delivery or DeliverySettings(), "channels": channels,
+            "base_dir": Path.cwd() if base_dir is None else base_dir,
+            "platforms": {**defaults, **(platforms or {}), **sections},
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not fields: a platform's section by its key.
+        try:
+            return object.__getattribute__(self, "platforms")[name]
+        except (KeyError, AttributeError):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None

@@ -650,3 +650,24 @@ def test_a_secret_in_a_schedule_is_quoted_once_and_masked(tmp_path: Path) -> Non
     error = config_error(path, env={"SLACK_SIGNING_SECRET": secret})
     assert secret not in str(error) and "topsecretvalue" not in str(error)
     assert problem_at(error, "channels[0].schedule").startswith("'***' is not a schedule: expected HH:MM")
+
+
+def test_the_subscription_schedule_is_a_time_of_day(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, BASE), env={}).delivery.subscription_schedule == "09:30"
+    path = write(tmp_path, BASE + "delivery: {subscription_schedule: '7:05'}\n")
+    assert load_config(path, env={}).delivery.subscription_schedule == "07:05"
+    for bad in ("0 9 * * *", "25:00", "soon"):
+        error = config_error(write(tmp_path, BASE + f"delivery: {{subscription_schedule: '{bad}'}}\n"))
+        assert "time of day" in problem_at(error, "delivery.subscription_schedule"), bad
+
+
+def test_every_platform_section_is_assembled_from_the_registry(tmp_path: Path) -> None:
+    from bot.platforms import registry
+
+    settings = load_config(write(tmp_path, BASE), env={})
+    keys = [section.key for section in registry.sections()]
+    assert keys == ["telegram", "slack"]
+    assert set(settings.platforms) == set(keys)
+    assert settings.telegram is settings.platforms["telegram"]
+    with pytest.raises(TypeError):
+        Settings(telegrma=settings.telegram)

@@ -97,3 +97,25 @@ async def test_keyed_locks_serialise_one_key_and_forget_it_when_free() -> None:
     await asyncio.gather(*(use(key) for key in ["a", "b", "a", "a", "b"]))
     assert overlaps == 0
     assert len(locks) == 0
+
+
+def test_one_scaled_for_every_platforms_windows() -> None:
+    from bot.platforms.slack import SlackRateLimit
+    from bot.platforms.telegram import TelegramRateLimits
+    from bot.ratelimit import RateLimits, Window, whole_bot
+
+    # Declared the way a webhook platform would: 5 per 2 s per webhook, 30 a minute per channel.
+    limits = RateLimits((Window(5, 2.0), Window(30, 60.0, whole_bot)))
+    assert limits.scaled(4).windows == (Window(5, 0.5), Window(30, 15.0, whole_bot))
+    # A throughput window takes more messages instead, in bursts that divide it.
+    assert Window(30, 1.0, whole_bot, throughput=True).scaled(2) == Window(60, 1.0, whole_bot, throughput=True)
+    assert Window(60, 1.0, throughput=True).burst() == 6
+    assert TelegramRateLimits().scaled(3).windows == tuple(window.scaled(3) for window in TelegramRateLimits().windows)
+    assert isinstance(SlackRateLimit().scaled(2), SlackRateLimit)
+    assert SlackRateLimit().scaled(2).windows == (Window(1, 0.5),)
+    for factor in (0, -1.0, float("nan")):
+        try:
+            limits.scaled(factor)
+        except ValueError:
+            continue
+        raise AssertionError(f"scaled({factor}) was accepted")

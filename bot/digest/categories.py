@@ -1,4 +1,4 @@
-"""Item categories: config rules (names, aliases, keywords), explicit markers and name lookup."""
+"""Item categories: config rules (names, aliases, keywords) and their check, explicit markers and name lookup."""
 
 from __future__ import annotations
 
@@ -8,12 +8,21 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from bot.bounded import shown
+from bot.checking import Checker, join, kind
 from bot.digest.model import Digest, Item
-from bot.settings import CategoryRule
 
-__all__ = ["Categorizer", "CategoryRule", "name_key", "naming_problems", "normalize", "rules_from_mapping"]
+__all__ = ["RULE_KEYS", "Categorizer", "CategoryRule", "check_categories", "name_key", "naming_problems", "normalize",
+           "rules_from_mapping"]
 
-_RULE_KEYS = ("aliases", "keywords")
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CategoryRule:
+    name: str
+    aliases: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+RULE_KEYS = ("aliases", "keywords")
 
 # Letters and digits of scripts that separate words with spaces: a keyword made of them only
 # matches a whole word ("chip" not in "chipotle", "AI" not in "maintain"). Han and kana have no
@@ -113,7 +122,7 @@ def rules_from_mapping(mapping: object) -> tuple[CategoryRule, ...]:
             body = {}
         if not isinstance(body, Mapping):
             raise ValueError(f"{name}: expected {{aliases: [...], keywords: [...]}}, got {type(body).__name__}")
-        unknown = [key for key in body if key not in _RULE_KEYS]
+        unknown = [key for key in body if key not in RULE_KEYS]
         if unknown:
             raise ValueError(f"{name}: unknown key {shown(unknown[0])} (a category has aliases and keywords)")
         aliases = _string_list(body.get("aliases"), f"{name}.aliases")
@@ -124,6 +133,39 @@ def rules_from_mapping(mapping: object) -> tuple[CategoryRule, ...]:
     for where, why in naming_problems(words)[:1]:
         raise ValueError(f"{where}: {why}")
     return tuple(rules)
+
+
+def check_categories(check: Checker, raw: object) -> tuple[CategoryRule, ...]:
+    """The `categories:` section as rules, every problem added to `check` (no rules after one)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        check.add("categories", f"expected a mapping of Name: {{aliases: [...], keywords: [...]}}, got {kind(raw)}")
+        return ()
+    before = len(check.problems)
+    cleaned: dict[str, dict[str, list[str]]] = {}
+    words: list[tuple[str, str, str]] = []     # (key path, name or alias, its category)
+    for name, body in raw.items():
+        path = join("categories", name)
+        if not isinstance(name, str) or not name.strip():
+            check.add(path, "a category name must be a non-empty string")
+            continue
+        section = check.section(body, path, RULE_KEYS)
+        aliases = check.string_list(section.get("aliases"), join(path, "aliases"))
+        keywords = check.string_list(section.get("keywords"), join(path, "keywords"))
+        words += [(path, name, name), *((f"{path}.aliases[{index}]", alias, name)
+                                        for index, alias in enumerate(aliases))]
+        cleaned[name] = {"aliases": list(aliases), "keywords": list(keywords)}
+    # Names clash exactly when the lookup behind /category could not tell them apart.
+    for where, why in naming_problems(words, check.show):
+        check.add(where, why)
+    if len(check.problems) > before:
+        return ()
+    try:
+        return rules_from_mapping(cleaned)
+    except ValueError as exc:
+        check.add("categories", str(exc))
+        return ()
 
 
 class Categorizer:

@@ -1,12 +1,26 @@
-"""The platforms this installation knows: one entry each, naming its renderer; the one list of them."""
+"""The platforms this installation knows: each one's renderer, config section and channel factory, one entry each.
+
+Adding a platform is its package under bot/platforms/ and one line here.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast, runtime_checkable
+from zoneinfo import ZoneInfo
 
+from bot.checking import Section
 from bot.render import Renderer
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.commands import Commands
+    from bot.platforms.base import Channel, ReplySink
+    from bot.store.base import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,17 +31,48 @@ class Platform:
     # `render` without --json prints each payload's "text" (the message as a reader sees it)
     # instead of the whole payload.
     text_payloads: bool
+    # "module:function" that builds the channel: function(its settings or None, Surroundings).
+    channel: str
+    # Module whose SECTION (a bot.checking.Section) is the platform's config section; None: it has none.
+    settings: str | None = None
 
 
 # Modules are named, not imported, so that a command only loads the SDKs it uses.
 PLATFORMS: tuple[Platform, ...] = (
-    Platform("console", "bot.render.text", "text", text_payloads=True),
-    Platform("telegram", "bot.platforms.telegram.html", "telegram", text_payloads=True),
-    Platform("slack", "bot.platforms.slack.blocks", "slack", text_payloads=False),
+    Platform("console", "bot.render.text", "text", True, "bot.platforms.console.channel:open_channel"),
+    Platform("telegram", "bot.platforms.telegram.html", "telegram", True, "bot.platforms.telegram.channel:open_channel",
+             "bot.platforms.telegram.settings"),
+    Platform("slack", "bot.platforms.slack.blocks", "slack", False, "bot.platforms.slack.channel:open_channel",
+             "bot.platforms.slack.settings"),
 )
 
 NAMES: tuple[str, ...] = tuple(platform.name for platform in PLATFORMS)
 RENDER_NAMES: tuple[str, ...] = tuple(platform.render_name for platform in PLATFORMS)
+
+
+@dataclass(frozen=True, slots=True)
+class Surroundings:
+    """What the app hands every platform's channel factory besides the platform's own settings."""
+
+    commands: Commands
+    store: Store
+    language: str
+    timezone: ZoneInfo
+    now: Callable[[], dt.datetime]
+    out: TextIO               # the terminal, for the console
+
+
+@runtime_checkable
+class Receiver(Protocol):
+    """A channel that also takes commands: bound to the deliverer's reply sink, started with the service."""
+
+    platform: str
+
+    def bind(self, sink: ReplySink) -> None: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def ready(self) -> bool: ...
+    def routes(self) -> list[web.RouteDef]: ...
 
 
 def by_name(name: str) -> Platform:
@@ -53,3 +98,32 @@ def load_renderer(platform: Platform) -> Renderer:
 def load_renderers() -> dict[str, Renderer]:
     """Every platform's renderer by config name."""
     return {platform.name: load_renderer(platform) for platform in PLATFORMS}
+
+
+def section(platform: Platform) -> Section[Any] | None:
+    """The platform's config section, or None when it has none."""
+    if platform.settings is None:
+        return None
+    return cast(Section[Any], importlib.import_module(platform.settings).SECTION)
+
+
+def sections() -> list[Section[Any]]:
+    """Every platform's config section, in registry order."""
+    return [found for platform in PLATFORMS if (found := section(platform)) is not None]
+
+
+def default_sections() -> dict[str, Any]:
+    """Each platform section's settings when the config leaves it out, by section key."""
+    return {found.key: found.settings() for found in sections()}
+
+
+def open_channel(platform: Platform, settings: object, around: Surroundings) -> Channel:
+    """The platform's channel, built by its factory (importing its SDK only now)."""
+    module, _, function = platform.channel.partition(":")
+    factory = cast(Callable[[Any, Surroundings], "Channel"], getattr(importlib.import_module(module), function))
+    return factory(settings, around)
+
+
+def receivers(channels: Sequence[object]) -> list[Receiver]:
+    """The channels that also take commands."""
+    return [channel for channel in channels if isinstance(channel, Receiver)]

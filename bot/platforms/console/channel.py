@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.platforms.base import Gate, NotSent
 from bot.render import Payload
+
+if TYPE_CHECKING:
+    from bot.platforms.registry import Surroundings
 
 
 class ConsoleChannel:
@@ -31,3 +34,8 @@ class ConsoleChannel:
             out.write("\n")
             out.flush()
         return str(next(self._message_ids))
+
+
+def open_channel(settings: None, around: Surroundings) -> ConsoleChannel:
+    """The channel the app runs (the registry's factory): printing to the app's output."""
+    return ConsoleChannel(around.out)

@@ -18,8 +18,8 @@ from bot.platforms.slack import blocks as render
 from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import INLINE_ANSWER_WAIT, RESPONSE_URL_POSTS
 from bot.platforms.slack.sender import SlackSender
+from bot.platforms.slack.settings import SlackSettings
 from bot.render import Payload, render_reply
-from bot.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 

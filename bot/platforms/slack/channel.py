@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -17,10 +18,13 @@ from bot.platforms.slack.errors import API_FAILURES, start_error
 from bot.platforms.slack.limits import INLINE_ANSWER_WAIT, MAX_REQUEST_BYTES, PACE, SlackRateLimit
 from bot.platforms.slack.receiver import SlackReceiver
 from bot.platforms.slack.sender import CONNECT_TIMEOUT, REQUEST_TIMEOUT, SlackSender
+from bot.platforms.slack.settings import SlackSettings
 from bot.platforms.slack.transport import SocketModeTransport
 from bot.render import Payload
-from bot.settings import SlackSettings
 from bot.store.base import Store
+
+if TYPE_CHECKING:
+    from bot.platforms.registry import Surroundings
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +122,10 @@ class SlackChannel:
 
     def routes(self) -> list[web.RouteDef]:
         return self._receiver.routes()
+
+
+def open_channel(settings: SlackSettings, around: Surroundings) -> SlackChannel:
+    """The channel the app runs (the registry's factory): its posting pace scaled as configured."""
+    return SlackChannel(settings, commands=around.commands, store=around.store, language=around.language,
+                        timezone=around.timezone, now=around.now,
+                        rate_limit=SlackRateLimit().scaled(settings.rate_limit_scale))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from bot.ratelimit import RateLimits, Window, per_chat
 
 # Room a context line may take beside the header (the date, or a shortened title and "(2/3)").
 MAX_CONTEXT_TEXT = 600
@@ -37,16 +39,13 @@ class SlackLimits:
 LIMITS = SlackLimits()
 
 
-@dataclass(frozen=True, slots=True)
-class SlackRateLimit:
+class SlackRateLimit(RateLimits):
     """chat.postMessage pacing per channel: Slack allows about one message per second."""
 
-    per_channel: int = 1
-    period: float = 1.0
+    __slots__ = ()
 
-    def scaled(self, factor: float) -> SlackRateLimit:
-        """The same limit `factor` times faster (tests against a fake with a scaled-down window)."""
-        return replace(self, period=self.period / factor)
+    def __init__(self, per_channel: int = 1, period: float = 1.0) -> None:
+        super().__init__((Window(per_channel, period, per_chat),))
 
 
 PACE = SlackRateLimit()

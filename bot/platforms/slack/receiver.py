@@ -17,7 +17,7 @@ from bot.logs import Throttled
 from bot.platforms.slack.answers import COMMAND_PREFIX, Invocation, Responder
 from bot.platforms.slack.limits import EVENT_DEDUPE_TTL, MAX_REQUEST_BYTES, SIGNATURE_WINDOW
 from bot.platforms.slack.mrkdwn import unescape_mrkdwn
-from bot.settings import SlackSettings
+from bot.platforms.slack.settings import SlackSettings
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.platforms.base import Gate, NotSent, RateLimited, RenderingDefect, SendError, TransientError
 from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import FALLBACK_TEXT_LIMIT, PACE, SlackRateLimit
-from bot.ratelimit import SlidingWindowLimiter
+from bot.platforms.slack.settings import SlackSettings
 from bot.render import Payload
 from bot.render.splitting import BreakLevel, break_levels, split_text
-from bot.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ class SlackSender:
     def __init__(self, settings: SlackSettings, *, rate_limit: SlackRateLimit = PACE,
                  request_timeout: float = REQUEST_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self.settings = settings
-        self._limiter = SlidingWindowLimiter(rate_limit.per_channel, rate_limit.period)
+        self._limiter = rate_limit.chain()
         self._request_timeout = request_timeout
         self._connect_timeout = min(connect_timeout, request_timeout)
         self._session: aiohttp.ClientSession | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -27,9 +27,12 @@ from bot.platforms.telegram.limits import (
 from bot.platforms.telegram.receiver import TelegramReceiver
 from bot.platforms.telegram.redaction import redact_secrets
 from bot.platforms.telegram.sender import TelegramApplication, TelegramSender
+from bot.platforms.telegram.settings import TelegramSettings
 from bot.render import Payload
-from bot.settings import TelegramSettings
 from bot.store.base import Store
+
+if TYPE_CHECKING:
+    from bot.platforms.registry import Surroundings
 
 
 class TelegramChannel:
@@ -142,6 +145,13 @@ class TelegramChannel:
             await self._receiver.stop_updates()
         finally:
             await self.application.shutdown()
+
+
+def open_channel(settings: TelegramSettings, around: Surroundings) -> TelegramChannel:
+    """The channel the app runs (the registry's factory): its flood limits scaled as configured."""
+    return TelegramChannel(settings, commands=around.commands, store=around.store, language=around.language,
+                           timezone=around.timezone, now=around.now,
+                           rate_limits=TelegramRateLimits().scaled(settings.rate_limit_scale))
 
 
 def _build_application(settings: TelegramSettings, connect_timeout: float, read_timeout: float) -> TelegramApplication:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from bot.ratelimit import LimiterChain, SlidingWindowLimiter
+from bot.ratelimit import RateLimits, Window, per_chat, whole_bot
 
 PLATFORM = "telegram"
 
@@ -33,61 +33,67 @@ class TelegramLimits:
 LIMITS = TelegramLimits()
 
 
-@dataclass(frozen=True, slots=True)
-class TelegramRateLimits:
-    """Telegram's flood limits, kept by the bot before Telegram has to answer 429.
+def groups_only(chat: str) -> Hashable | None:
+    # Negative ids are groups, supergroups and channels; "@name" is always a channel.
+    return chat if chat.startswith(("-", "@")) else None
 
-    `scaled(factor)` multiplies every rate by `factor` (for tests and benchmarks against a fake
-    server that is sped up the same way): the overall limit allows more messages per second, the
-    per-group and per-chat windows get shorter.
+
+class TelegramRateLimits(RateLimits):
+    """Telegram's flood limits: a message a second per chat, 20 a minute per group, 30 a second overall.
+
+    Scaled, the overall limit allows more messages per second and the per-group and per-chat
+    windows get shorter.
     """
 
-    overall_limit: int = 30
-    overall_period: float = 1.0
-    group_limit: int = 20
-    group_period: float = 60.0
-    chat_limit: int = 1
-    chat_period: float = 1.0
+    __slots__ = ()
 
-    def scaled(self, factor: float) -> TelegramRateLimits:
-        if factor <= 0:
-            raise ValueError("a rate limit scale factor must be positive")
-        return replace(
-            self,
-            overall_limit=max(1, round(self.overall_limit * factor)),
-            group_period=self.group_period / factor,
-            chat_period=self.chat_period / factor,
-        )
+    def __init__(self, overall_limit: int = 30, overall_period: float = 1.0, group_limit: int = 20,
+                 group_period: float = 60.0, chat_limit: int = 1, chat_period: float = 1.0) -> None:
+        super().__init__((
+            Window(chat_limit, chat_period, per_chat),
+            Window(group_limit, group_period, groups_only),
+            Window(overall_limit, overall_period, whole_bot, throughput=True),
+        ))
 
-    def chain(self) -> LimiterChain:
-        # Narrowest first: a message waiting for its own chat must not hold a slot of the global limit.
-        def every_chat(chat: str) -> Hashable:
-            return chat
+    @property
+    def chat(self) -> Window:
+        return self.windows[0]
 
-        def groups_only(chat: str) -> Hashable | None:
-            # Negative ids are groups, supergroups and channels; "@name" is always a channel.
-            return chat if chat.startswith(("-", "@")) else None
+    @property
+    def group(self) -> Window:
+        return self.windows[1]
 
-        def everything(chat: str) -> Hashable:
-            return "all"
+    @property
+    def overall(self) -> Window:
+        return self.windows[2]
 
-        burst = self.overall_burst()
-        return LimiterChain([
-            (SlidingWindowLimiter(self.chat_limit, self.chat_period), every_chat),
-            (SlidingWindowLimiter(self.group_limit, self.group_period), groups_only),
-            (SlidingWindowLimiter(burst, self.overall_period * burst / self.overall_limit), everything),
-        ])
+    @property
+    def overall_limit(self) -> int:
+        return self.overall.count
+
+    @property
+    def overall_period(self) -> float:
+        return self.overall.per_seconds
+
+    @property
+    def group_limit(self) -> int:
+        return self.group.count
+
+    @property
+    def group_period(self) -> float:
+        return self.group.per_seconds
+
+    @property
+    def chat_limit(self) -> int:
+        return self.chat.count
+
+    @property
+    def chat_period(self) -> float:
+        return self.chat.per_seconds
 
     def overall_burst(self) -> int:
-        """How many messages may leave together under the overall limit.
-
-        A whole second's allowance sent at once reaches the server spread over the time it takes
-        to carry and process it, and part of it is then counted in the next second, which is 429.
-        So the overall limit is kept over windows a tenth as long with a tenth of the messages.
-        The burst divides the limit exactly, so any full window still holds at most the limit.
-        """
-        target = max(1, self.overall_limit // 10)
-        return max(size for size in range(1, target + 1) if self.overall_limit % size == 0)
+        """How many messages may leave together under the overall limit (see Window.burst)."""
+        return self.overall.burst()
 
 
 # A Telegram update is a few KiB; anything near this is not from Telegram.

@@ -22,9 +22,9 @@ from bot.platforms.base import ReplyFailed, ReplySink, SendError
 from bot.platforms.telegram import html
 from bot.platforms.telegram.limits import PLATFORM, UPDATE_DEDUPE_TTL
 from bot.platforms.telegram.sender import TelegramApplication, TelegramSender, chat_id
+from bot.platforms.telegram.settings import TelegramSettings
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload, render_reply
-from bot.settings import TelegramSettings
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)

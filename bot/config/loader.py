@@ -1,15 +1,19 @@
-"""The config file as YAML: bounded loading, core-schema values, ${ENV} substitution, a line per key path."""
+"""Reading the config file: bounded reads, YAML with core-schema values, ${ENV} substitution, a line per key path."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.bounded import BoundedLoaderMixin, BoundsError, compose, disposing, shown
+from bot.bounded import BoundedLoaderMixin, BoundsError, compose, disposing, read_file, shown
+from bot.checking import MAX_KEY_CHARS, join
+from bot.errors import ConfigError
 
 # A config value is a name, a URL, a token or a schedule; nothing written by hand comes near this,
 # and every later check (zones, cron, URLs, masking) may then take a value's length as small.
@@ -17,8 +21,9 @@ MAX_VALUE_CHARS = 8192
 # Digits (and signs, dots, exponents) of one number: int("9" * 5000) is refused by Python itself,
 # and `!!int 1:2:3:…` (base 60) costs the square of its length.
 MAX_NUMBER_CHARS = 64
-# Key names shown in a key path are cut to this; a path must stay one readable line.
-MAX_KEY_CHARS = 60
+# A config is a few kilobytes and thousands of channels fit in this; the YAML parser reads about
+# 100 KB a second, so the bound is also what keeps a hostile file to a few seconds.
+MAX_CONFIG_BYTES = 256 * 1024
 
 _CORE_PREFIX = "tag:yaml.org,2002:"
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -103,19 +108,6 @@ _Loader.add_constructor(None, _Loader.construct_unsupported)
 # `$${` writes a literal `${`; `${NAME}` and `${NAME:-default}` are references; a lone `${` is a mistake.
 _REFERENCE = re.compile(r"\$(?P<escaped>\$\{)|\$\{(?P<body>[^}]*)\}|\$\{")
 _REFERENCE_BODY = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?", re.DOTALL)
-
-
-def key_text(key: object) -> str:
-    """A mapping key as it appears in a key path: as written when short and printable, else quoted and cut."""
-    text = key if isinstance(key, str) else "?" if isinstance(key, list | dict) else str(key)
-    if len(text) <= MAX_KEY_CHARS and text.isprintable():
-        return text
-    return shown(text, MAX_KEY_CHARS)
-
-
-def join(path: str, key: object) -> str:
-    text = key_text(key)
-    return f"{path}.{text}" if path else text
 
 
 def line_of(path: str, lines: Mapping[str, int]) -> int | None:
@@ -276,3 +268,37 @@ def read_yaml(text: str, env: Mapping[str, str]) -> Document:
         except yaml.YAMLError as exc:
             return document.refuse(f"not readable as YAML: {' '.join(str(exc).split())[:200]}")
     return document
+
+
+def source_name(path: str | os.PathLike[str]) -> str:
+    """The config file as error lines name it: as given, unless that would break the line."""
+    text = os.fspath(path)
+    return text if text.isprintable() and len(text) <= 1024 else shown(text, 200)
+
+
+def read_config_text(path: str | os.PathLike[str], source: str) -> tuple[str, Path]:
+    """The config file's text and its path; ConfigError (one line) when it cannot be read as text."""
+    def refused(message: str) -> ConfigError:
+        return ConfigError(source, [("", message)])
+
+    if "\x00" in os.fspath(path):
+        raise refused("the file name contains a NUL character")
+    config_path = Path(path)
+    try:
+        config_path = config_path.expanduser()
+    except RuntimeError:
+        pass                # `~name` of nobody: read as written, and fail as a missing file would
+    try:
+        raw_bytes = read_file(config_path, MAX_CONFIG_BYTES)
+    except FileNotFoundError:
+        raise refused("no such file (copy config.example.yaml to start one)") from None
+    except IsADirectoryError:
+        raise refused("is a folder, not a config file") from None
+    except BoundsError as exc:
+        raise refused(f"cannot be read as a config: {exc.message}") from None
+    except OSError as exc:
+        raise refused(f"cannot read the file: {exc.strerror or type(exc).__name__}") from None
+    try:
+        return raw_bytes.decode("utf-8-sig"), config_path
+    except UnicodeDecodeError as exc:
+        raise refused(f"not UTF-8 text (byte {exc.start})") from None

@@ -1,19 +1,23 @@
-"""Checking one config value at a time: types, numbers, durations, schedules, zones; problems collected, not raised."""
+"""The toolkit components check their config sections with: Checker, Section, PlatformSettings.
+
+Values are checked one at a time and every problem is collected with its key path; a component
+declares its Section (key, settings dataclass, check) and config assembles them.
+"""
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.bounded import shown
-from bot.config_yaml import join
-from bot.schedule import Schedule
-from bot.secrets import mask, show
+from bot.schedule import Schedule, parse_daily_time
+from bot.secrets import MaskedRepr, mask, show
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|[dhms])")
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|[dhms]))+")
@@ -25,6 +29,27 @@ MAX_DURATION_SECONDS = 30 * 86400.0
 _MAX_DIGITS = 18
 # A cron expression with every field spelled out fits in far less.
 MAX_SCHEDULE_CHARS = 200
+# Key names shown in a key path are cut to this; a path must stay one readable line.
+MAX_KEY_CHARS = 60
+_ONE_WORD = re.compile(r"[^\s\x00-\x1f\x7f]+")
+
+
+def key_text(key: object) -> str:
+    """A mapping key as it appears in a key path: as written when short and printable, else quoted and cut."""
+    text = key if isinstance(key, str) else "?" if isinstance(key, list | dict) else str(key)
+    if len(text) <= MAX_KEY_CHARS and text.isprintable():
+        return text
+    return shown(text, MAX_KEY_CHARS)
+
+
+def join(path: str, key: object) -> str:
+    text = key_text(key)
+    return f"{path}.{text}" if path else text
+
+
+def one_word(value: str) -> bool:
+    """No spaces or control characters: what a token, an id or a chat name may be."""
+    return bool(_ONE_WORD.fullmatch(value))
 
 
 def parse_duration(value: object) -> float:
@@ -127,6 +152,14 @@ class Checker:
                 guess = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6) if isinstance(key, str) else []
                 hint = f"did you mean '{guess[0]}'?" if guess else f"expected one of {', '.join(allowed)}"
                 self.add(join(path, key), f"unknown key; {hint}")
+        return value
+
+    def credential(self, section: Mapping[Any, Any], key: str, path: str) -> str:
+        """A token or secret: one word. Never quoted in a message, whatever is wrong with it."""
+        value = self.text(section, key, path, "").strip()
+        if value and not one_word(value):
+            self.add(join(path, key), "must be one word, without spaces or control characters")
+            return ""
         return value
 
     def text(self, section: Mapping[Any, Any], key: str, path: str, default: str) -> str:
@@ -252,3 +285,66 @@ class Checker:
                 message = f"{self.show(value)} is not a schedule: expected HH:MM or a 5-field cron expression"
             self.add(path, message)
             return default
+
+    def daily_time(self, section: Mapping[Any, Any], key: str, path: str, default: str) -> str:
+        """A time of day, "HH:MM" zero-padded; the default after a problem."""
+        value = self.text(section, key, path, default)
+        try:
+            at = parse_daily_time(value)
+        except ValueError as exc:
+            self.add(join(path, key), str(exc) if mask(value, self.secrets) == value
+                     else f"{self.show(value)} is not a time of day: expected HH:MM")
+            return default
+        return f"{at.hour:02d}:{at.minute:02d}"
+
+
+class PlatformSettings(MaskedRepr):
+    """A platform's section: configured when its token is set (an empty token skips the platform).
+
+    Subclasses are frozen dataclasses declared with repr=False, so the masking repr is the one used.
+    """
+
+    __slots__ = ()
+    token: str
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.token)
+
+    def summary(self) -> str:
+        """What `check-config` says of the platform."""
+        return "configured" if self.configured else "skipped (no token)"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRule:
+    """How a channel entry of a platform names where its posts go."""
+
+    key: str = "chat"                  # the channel entry's key for it
+    example: str = ""                  # set: the key is required, and its message shows this example
+    pattern: re.Pattern[str] | None = None
+    mismatch: str = ""                 # what the message says of a value that does not match `pattern`
+    secret: bool = False               # the value is a credential (a webhook URL): masked like a token
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Section(Generic[T]):
+    """A component's config section: its top-level key, its settings dataclass (built with no
+    arguments when the section is left out) and the check that turns the raw value into it."""
+
+    key: str
+    settings: type[T]
+    check: Callable[[Checker, object], T]
+    # A key the section must have when channels use the platform (an empty value only skips it),
+    # and the environment variable the message suggests for it.
+    required: str | None = None
+    variable: str = ""
+    chat: ChatRule = ChatRule()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The section's own key names: its dataclass's fields."""
+        return tuple(item.name for item in fields(cast(Any, self.settings)))
