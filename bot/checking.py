@@ -317,14 +317,24 @@ class PlatformSettings(MaskedRepr):
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelOption:
+    """A key a platform's channel entries may have besides where they post (a robot's `secret`, a `format`)."""
+
+    key: str
+    choices: tuple[str, ...] = ()      # set: the value must be one of these, the first being the default
+    secret: bool = False               # a credential: one word, masked like a token, never quoted
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRule:
-    """How a channel entry of a platform names where its posts go."""
+    """How a channel entry of a platform names where its posts go, and the other keys it may have."""
 
     key: str = "chat"                  # the channel entry's key for it
     example: str = ""                  # set: the key is required, and its message shows this example
     pattern: re.Pattern[str] | None = None
     mismatch: str = ""                 # what the message says of a value that does not match `pattern`
     secret: bool = False               # the value is a credential (a webhook URL): masked like a token
+    options: tuple[ChannelOption, ...] = ()
 
 
 T = TypeVar("T")

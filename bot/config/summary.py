@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.digest.sources import is_url
 from bot.platforms import registry
-from bot.secrets import SECRET_FIELDS, mask_url, url_password
+from bot.secrets import REDACTED, SECRET_FIELDS, mask_url, url_password
 from bot.settings import Settings
 from bot.store import sqlite_path as store_sqlite_path
 
@@ -18,8 +18,11 @@ def secrets_of(settings: Settings) -> list[str]:
     for section in registry.sections():
         own = settings.platforms[section.key]
         values += [getattr(own, item.name) for item in fields(own) if item.name in SECRET_FIELDS]
+        own_channels = [channel for channel in settings.channels if channel.platform == section.key]
         if section.chat.secret:
-            values += [channel.chat for channel in settings.channels if channel.platform == section.key]
+            values += [channel.chat for channel in own_channels]
+        values += [channel.option(option.key) for option in section.chat.options if option.secret
+                   for channel in own_channels]
     values += [url_password(url) or "" for url in (settings.store, settings.digests.source)]
     return [value for value in values if value]
 
@@ -64,8 +67,10 @@ def summarize(settings: Settings) -> str:
         f"channels: {len(settings.channels)}",
     ]
     ready = ready_platforms(settings)
+    secret_chats = {section.key for section in registry.sections() if section.chat.secret}
     for channel in settings.channels:
-        where = f" {channel.chat}" if channel.chat else ""
+        # A webhook URL is the robot's credential: only that there is one is shown.
+        where = (f" {channel.chat}" if channel.platform not in secret_chats else f" {REDACTED}") if channel.chat else ""
         zone = channel.timezone or settings.timezone
         state = "" if channel.platform in ready else ", skipped"
         lines.append(f"  {channel.name}: {channel.platform}{where} at {channel.schedule} {zone}{state}")

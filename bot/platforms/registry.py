@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -51,6 +51,14 @@ RENDER_NAMES: tuple[str, ...] = tuple(platform.render_name for platform in PLATF
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelEntry:
+    """One configured channel of a platform as its factory sees it: where it posts, and its own options."""
+
+    chat: str
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Surroundings:
     """What the app hands every platform's channel factory besides the platform's own settings."""
 
@@ -60,6 +68,8 @@ class Surroundings:
     timezone: ZoneInfo
     now: Callable[[], dt.datetime]
     out: TextIO               # the terminal, for the console
+    # The config's channels of this platform (a webhook platform learns each robot's secret here).
+    channels: tuple[ChannelEntry, ...] = ()
 
 
 @runtime_checkable
