@@ -3,7 +3,8 @@
     python bench/render.py [--seconds 0.3] [--rounds 5]
 
 The per-item ratio is (500-item time / 10-item time) / 50: about 1.0 means rendering grows linearly
-with the digest; well above 1.0 means something grows faster than the text does.
+with the digest; well above 1.0 means something grows faster than the text does. A third digest of
+20 items whose summaries are each longer than a message times the budget scan that cuts paragraphs.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from bot.platforms import registry
 
 PLATFORMS = ("telegram", "slack", "text")
 SIZES = (10, 500)
+# Items and sentence repeats of the digest whose every summary must be cut inside.
+LONG = (20, 40)
 
 
-def generated_digest(items: int) -> Digest:
+def generated_digest(items: int, repeats: int = 1) -> Digest:
     """A digest shaped like a real one: CJK and Latin text, bold spans, inline links and code."""
     lines = ["---", f'title: "Benchmark digest with {items} items"', "date: 2025-10-01T08:30:00+08:00",
              "categories: [Hardware, Large Models]", "---", "",
@@ -34,9 +37,10 @@ def generated_digest(items: int) -> Digest:
         lines += [
             f"{number}.  [第{number}条：芯片与大模型的新进展 & <updates>](https://news.example.com/{number}?a=1&b=2)",
             "",
-            f"    某公司发布了第 **{number}** 代推理芯片，宣称能效提升 **2.6倍**，并开源了 `sdk_{number}` 工具包。"
-            f"The release notes at [the changelog](https://docs.example.com/{number}) mention *faster* kernels, "
-            "a new memory layout and support for longer context windows in production deployments.",
+            "    " + " ".join([
+                f"某公司发布了第 **{number}** 代推理芯片，宣称能效提升 **2.6倍**，并开源了 `sdk_{number}` 工具包。"
+                f"The release notes at [the changelog](https://docs.example.com/{number}) mention *faster* kernels, "
+                "a new memory layout and support for longer context windows in production deployments."] * repeats),
             "",
             "    分析人士认为，推理成本的下降将推动更多应用落地，但软件生态仍需时间成熟。",
             "",
@@ -72,6 +76,7 @@ def main() -> int:
     args = parser.parse_args()
 
     digests = {size: generated_digest(size) for size in SIZES}
+    long_digest = generated_digest(*LONG)
     print(f"{'platform':<10}{'items':>7}{'messages':>10}{'renders/s':>12}{'ms/render':>12}")
     for platform in PLATFORMS:
         module = registry.load_renderer(registry.by_render_name(platform))
@@ -84,6 +89,9 @@ def main() -> int:
         small, large = SIZES
         ratio = timings[large] / timings[small] / (large / small)
         print(f"{platform:<10} per-item cost ratio ({large}-item / {small}-item / {large // small}): {ratio:.2f}")
+        messages = len(module.render_digest(long_digest))
+        elapsed = seconds_per_call(functools.partial(module.render_digest, long_digest), args.seconds, args.rounds)
+        print(f"{platform + ' long':<10}{LONG[0]:>7}{messages:>10}{1 / elapsed:>12.1f}{elapsed * 1000:>12.3f}")
     return 0
 
 

@@ -92,6 +92,86 @@ def _add_render(commands: Any) -> None:
     parser.set_defaults(handler=_cmd_render)
 
 
+# -- preview ----------------------------------------------------------------------------------
+
+PREVIEW_PORT = 8765
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.preview.document import Options, preview_html
+
+    options = Options(platforms=_preview_platforms(args.platforms), categorizer=_preview_categorizer(args.config))
+    if args.serve:
+        return _serve_preview(Path(args.path), options, args.port)
+    html = preview_html(args.path, options)
+    if args.out == "-":
+        _write(html)
+        return EXIT_OK
+    out = args.out or f"{Path(args.path).stem}.preview.html"
+    try:
+        Path(out).write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{_one_line(out)}: cannot write the preview: {exc.strerror or exc}") from None
+    _write(f"wrote {out}: open it in a browser")
+    return EXIT_OK
+
+
+def _preview_platforms(text: str | None) -> tuple[str, ...] | None:
+    from bot.preview.build import chosen_platforms
+
+    if text is None:
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    try:
+        chosen_platforms(names)
+    except KeyError as exc:
+        raise UsageError(f"digestbot preview: --for: no platform {_shown(exc.args[0])} "
+                         f"(platforms: {', '.join(_render_names())})") from None
+    return names
+
+
+def _preview_categorizer(config: str | None) -> Any:
+    from bot.digest.categories import Categorizer
+
+    if config is None:
+        return Categorizer(())
+    from bot.config import load_config
+
+    return Categorizer(load_config(config).categories)
+
+
+def _serve_preview(path: Any, options: Any, port: int) -> int:
+    import asyncio
+
+    from bot.preview.document import preview_html
+    from bot.preview.serve import LivePage, serve
+
+    live = LivePage(path, lambda version: preview_html(path, options, live=True, version=version))
+    asyncio.run(serve(live, port, lambda url: _write(f"serving {url} (re-rendered when {path} changes; "
+                                                     "Ctrl-C stops)")))
+    return EXIT_OK
+
+
+def _add_preview(commands: Any) -> None:
+    parser = commands.add_parser(
+        "preview", help="write an HTML page showing a digest as each platform shows it",
+        description="Write one self-contained HTML page with a view per platform, drawn from the payloads "
+                    "`render --json` prints, each part metered against the platform's limits. Without "
+                    "--out: PATH's name with .preview.html, in the current folder.")
+    parser.add_argument("path", metavar="PATH", help="a digest file")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", metavar="FILE.html", help="where to write the page ('-': standard output)")
+    where.add_argument("--serve", action="store_true",
+                       help="serve the page on 127.0.0.1 and render it again whenever PATH changes")
+    parser.add_argument("--port", type=int, default=PREVIEW_PORT, help=f"--serve's port (default {PREVIEW_PORT})")
+    parser.add_argument("--for", dest="platforms", metavar="NAMES",
+                        help="only these platforms, comma-separated (default: every platform)")
+    parser.add_argument("-c", "--config", help="a config whose category rules label the items")
+    parser.set_defaults(handler=_cmd_preview)
+
+
 # -- check ------------------------------------------------------------------------------------
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -332,7 +412,7 @@ def _add_service(commands: Any) -> None:
 # -- entry point ------------------------------------------------------------------------------
 
 # Each entry adds one subcommand (its parser and its handler) to the command line.
-SUBCOMMANDS: list[Callable[[Any], None]] = [_add_render, _add_check, _add_service]
+SUBCOMMANDS: list[Callable[[Any], None]] = [_add_render, _add_check, _add_service, _add_preview]
 
 
 def build_parser() -> argparse.ArgumentParser:

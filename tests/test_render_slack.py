@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot.digest.model import Bold, Code, Digest, Inline, Italic, Item, Link, Paragraph, Text, plain_text
 from bot.platforms.slack import LIMITS, SlackLimits, render_digest, render_items, render_notice
-from bot.render.splitting import graphemes
+from bot.text.scripts import graphemes
 from tests.conftest import EXAMPLES, reference_digests
 from tests.fakes.slackcheck import (
     block_text_length,

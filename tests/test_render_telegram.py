@@ -24,7 +24,8 @@ from bot.platforms.telegram import (
     telegram_link_url,
 )
 from bot.render import Payload, links
-from bot.render.splitting import BreakLevel, break_levels, graphemes, split_text
+from bot.text.scripts import graphemes
+from bot.text.segments import BreakLevel, break_levels, split_text
 from tests.conftest import EXAMPLES, reference_digests
 from tests.fakes import tdparse
 

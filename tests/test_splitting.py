@@ -9,7 +9,8 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render.splitting import BreakLevel, break_levels, grapheme_boundaries, graphemes, split_text
+from bot.text.scripts import grapheme_boundaries, graphemes
+from bot.text.segments import BreakLevel, break_levels, split_text
 
 PROPERTY = settings(max_examples=150, deadline=None)
 

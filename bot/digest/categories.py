@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from bot.bounded import shown
 from bot.checking import Checker, join, kind
 from bot.digest.model import Digest, Item
+from bot.text.scripts import Script, char_class
 
 __all__ = ["RULE_KEYS", "Categorizer", "CategoryRule", "check_categories", "name_key", "naming_problems", "normalize",
            "rules_from_mapping"]
@@ -27,13 +28,7 @@ RULE_KEYS = ("aliases", "keywords")
 # Letters and digits of scripts that separate words with spaces: a keyword made of them only
 # matches a whole word ("chip" not in "chipotle", "AI" not in "maintain"). Han and kana have no
 # word separators, so keywords in them match anywhere ("芯片" in "自研芯片").
-_WORD_CHARS = (
-    "0-9A-Za-z_"
-    "\u00aa\u00b5\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02af"   # Latin-1 letters, Latin extended
-    "\u0370-\u03ff\u0400-\u052f"                                    # Greek, Cyrillic
-    "\u1e00-\u1eff"                                                 # Latin extended additional
-    "\uac00-\ud7af"                                                 # Hangul syllables
-)
+_WORD_CHARS = "0-9A-Za-z_" + char_class(Script.SPACED_LETTER)
 _WORD_CHAR = re.compile(f"[{_WORD_CHARS}]")
 
 

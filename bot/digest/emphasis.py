@@ -6,8 +6,9 @@ import functools
 import unicodedata
 from dataclasses import dataclass
 
-from bot.digest.chars import ASCII_PUNCTUATION, is_cjk_letter
+from bot.digest.chars import ASCII_PUNCTUATION
 from bot.digest.model import Bold, Code, Inline, Italic, Link, Text
+from bot.text.scripts import is_cjk_letter
 
 __all__ = ["GROUP", "LINK", "MAX_EMPHASIS_DEPTH", "Delimiter", "Node", "Pairing", "Piece", "finish", "flanking"]
 

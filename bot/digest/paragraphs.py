@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from bot.digest.blocks import Line, heading_text, is_rule_text
-from bot.digest.chars import is_cjk_letter
 from bot.digest.inline import parse_inline
 from bot.digest.model import Bold, Inline, Italic, Link, Paragraph, Text, plain_text
+from bot.text.scripts import joins_lines
 
 __all__ = ["paragraph_of", "paragraphs_of", "resolve_soft_breaks"]
 
@@ -17,30 +17,14 @@ _ORDERED = re.compile(r"(\d{1,9})([.)])[ \t]+(.*)")
 _QUOTE_MARKS = re.compile(r"(?:>\s*)*+")
 
 
-def _joins_without_space(char: str) -> bool:
-    """Characters between which a soft line break vanishes: Chinese and Japanese letters and punctuation."""
-    if not char:
-        return False
-    code = ord(char)
-    if 0xAC00 <= code <= 0xD7AF:  # Korean separates words with spaces
-        return False
-    return (
-        is_cjk_letter(char)
-        or 0x3000 <= code <= 0x303F     # CJK symbols and punctuation 、。「」
-        or 0xFF00 <= code <= 0xFFEF     # full-width forms ，！？（）
-        or 0xFE30 <= code <= 0xFE4F     # CJK compatibility forms
-        or char in "\u2018\u2019\u201c\u201d\u2014\u2026\u00b7"   # ‘’“”—…· as used in Chinese text
-    )
-
-
 def resolve_soft_breaks(nodes: Paragraph) -> Paragraph:
     """A line break inside a paragraph becomes a space, or nothing between two CJK characters."""
     flat = plain_text(nodes)
     if "\n" not in flat:
         return nodes
     joiners = iter([
-        "" if _joins_without_space(flat[pos - 1] if pos else "")
-        and _joins_without_space(flat[pos + 1] if pos + 1 < len(flat) else "") else " "
+        "" if joins_lines(flat[pos - 1] if pos else "")
+        and joins_lines(flat[pos + 1] if pos + 1 < len(flat) else "") else " "
         for pos in (match.start() for match in _NEWLINE.finditer(flat))
     ])
 

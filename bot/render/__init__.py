@@ -1,4 +1,4 @@
-"""Renderers: one module per platform turning the model into exact API payloads within limits.
+"""The shared rendering core: renderer protocol, surrogate guard, and the recipe for a platform renderer.
 
 Every renderer module exposes the same three functions, each returning the list of API-call
 parameter dicts (one per message, in order, without chat ids):
@@ -9,6 +9,29 @@ parameter dicts (one per message, in order, without chat ids):
 
 No payload carries a surrogate code point: each renderer replaces them with U+FFFD before it
 measures (see :func:`digest_without_surrogates`) and once more in what it returns.
+
+How a platform renderer uses the core (a Markdown-like platform such as Discord or WeCom):
+
+1. Markup: a class with ``text(s)``, ``code(s)``, ``link(label, url)`` and
+   ``style(inner, bold, italic)`` returning the platform's markup (bot.render.markup.Markup);
+   ``text`` and ``code`` escape character by character.
+2. Limits as data, each in the platform's own unit: ``[Limit(chars, 2000)]`` for Discord content,
+   ``[Limit(utf8_bytes, 4096)]`` for WeCom (bot.render.measure: chars, utf8_bytes, utf16_units).
+3. Runs: ``runs.flatten(paragraph, link)`` with ``link = lambda url, label, b, i:
+   runs.link_or_text(url, label, b, i, rules)`` (the link policy of bot.render.links decides
+   what becomes a link and shows the rest as "label (url)"), after
+   :func:`digest_without_surrogates`.
+4. Layout: one section per item (``[Block(heading_runs), Block(summary_runs, "\n")]``), one for
+   the intro, one for the commentary; ``packing.pack(sections, markup, limits)`` returns the text
+   of each part, "(k/n)" on each when there are several, cut at item, paragraph, sentence, word,
+   grapheme boundaries and never inside a link or a span's markers.
+5. Payloads: wrap each part in the platform's JSON body and pass the list through
+   :func:`payloads_without_surrogates`. Titles that must be shortened go through
+   ``ellipsis.shorten(text, limit, measure)``.
+
+Below the core, bot.text owns script classes and grapheme clusters (scripts.py) and where text
+may be cut and how far a budget reaches (segments.py: break_levels, reach, split_text).
+Telegram and Slack use those pieces under packers of their own (entity and block budgets).
 """
 
 from __future__ import annotations

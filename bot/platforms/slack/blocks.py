@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.digest.model import Digest, Item
 from bot.platforms.slack.limits import LIMITS, SlackLimits
-from bot.platforms.slack.mrkdwn import Run, escape_text, plain_for_header, render_runs, text_cost, visible
+from bot.platforms.slack.mrkdwn import escape_text, plain_for_header, render_runs, text_cost, visible
 from bot.platforms.slack.runs import link_runs, normalise, paragraph_runs, split_runs
 from bot.render import (
     Payload,
@@ -18,13 +18,15 @@ from bot.render import (
     payloads_without_surrogates,
     without_surrogates,
 )
-from bot.render.splitting import grapheme_boundaries
+from bot.render.ellipsis import ELLIPSIS, shorten
+from bot.render.parts import marker_room, number_parts, part_marker
+from bot.render.runs import Run
 
 __all__ = ["LIMITS", "SlackLimits", "render_digest", "render_items", "render_notice"]
 
-ELLIPSIS = "…"
-# Reserved beside a part's title for " · (k/n)"; six digits each cover any digest Slack could hold.
-_PART_MARK_ROOM = len(" · (999999/999999)")
+# Digits reserved for each number of a part's " · (k/n)": six cover any digest Slack could hold.
+_MARKER_DIGITS = 6
+_MARKER_JOINER = " · "
 
 
 @dataclass(slots=True)
@@ -88,25 +90,6 @@ def _divider() -> _Group:
     return _Group([_Unit({"type": "divider"}, 0)], divider=True)
 
 
-def _truncate(text: str, limit: int, measure: Callable[[str], int] = len) -> str:
-    """``text`` cut at a grapheme boundary so that measure(result) <= limit, marked with an ellipsis."""
-    if measure(text) <= limit:
-        return text
-    boundaries = grapheme_boundaries(text)
-    used = measure(ELLIPSIS)
-    keep = 0
-    for index, char in enumerate(text):
-        used += measure(char)
-        if used > limit:
-            break
-        if boundaries[index + 1]:
-            keep = index + 1
-    # Trailing spaces go before the ellipsis, but only whole clusters of them.
-    while keep and text[keep - 1].isspace() and boundaries[keep - 1]:
-        keep -= 1
-    return text[:keep] + ELLIPSIS
-
-
 def _header_text(title: str, limits: SlackLimits) -> tuple[str, bool]:
     """The header's plain text and whether the title had to be shortened for it."""
     shown = plain_for_header(title)
@@ -114,7 +97,7 @@ def _header_text(title: str, limits: SlackLimits) -> tuple[str, bool]:
         return "", False
     if len(shown) <= limits.max_header_text:
         return shown, False
-    return _truncate(shown, limits.max_header_text), True
+    return shorten(shown, limits.max_header_text), True
 
 
 def _item_group(item: Item, limits: SlackLimits) -> _Group:
@@ -125,10 +108,6 @@ def _item_group(item: Item, limits: SlackLimits) -> _Group:
         flow.add(paragraph_runs(paragraph, limits), "\n" if number == 0 else "\n\n")
     summary = f"{item.number}. {' '.join(item.title.split())}"
     return _Group(_section_units(flow, limits, summary))
-
-
-def _part_mark(part: int, parts: int) -> str:
-    return f"({part}/{parts})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,17 +133,20 @@ class _Dress:
 def _assemble(groups: Sequence[_Group], limits: SlackLimits, *, header: str | None, first_context: str | None,
               part_title: str, fallback_title: str) -> list[Payload]:
     """Pack groups into messages (between groups first, else between sections) and dress each part."""
-    part_title = _truncate(" ".join(part_title.split()), limits.max_part_title)
+    part_title = shorten(" ".join(part_title.split()), limits.max_part_title)
     first_context_text = escape_text(first_context, quote_guard=False) if first_context else ""
-    later_context_len = len(escape_text(part_title, quote_guard=False)) + _PART_MARK_ROOM
-    room = _Room(
-        first_blocks=limits.max_blocks - (1 if header else 0) - 1,
-        first_text=limits.max_block_text - (len(header) if header else 0) - len(first_context_text) - _PART_MARK_ROOM,
-        later_blocks=limits.max_blocks - 1,
-        later_text=limits.max_block_text - later_context_len,
-    )
+    later_context_len = len(escape_text(part_title, quote_guard=False))
+    first_text = limits.max_block_text - (len(header) if header else 0) - len(first_context_text)
+
+    def pack(digits: int) -> list[list[_Unit]]:
+        reserve = marker_room(digits, _MARKER_JOINER)
+        room = _Room(first_blocks=limits.max_blocks - (1 if header else 0) - 1, first_text=first_text - reserve,
+                     later_blocks=limits.max_blocks - 1,
+                     later_text=limits.max_block_text - later_context_len - reserve)
+        return _pack(groups, room)
+
     dress = _Dress(header, first_context_text, part_title, fallback_title)
-    messages = _pack(groups, room)
+    messages = number_parts(pack, _MARKER_DIGITS)
     return [_message(units, number, len(messages), dress, limits)
             for number, units in enumerate(messages, start=1)]
 
@@ -215,24 +197,24 @@ def _pack(groups: Sequence[_Group], room: _Room) -> list[list[_Unit]]:
 
 def _message(units: Sequence[_Unit], number: int, parts: int, dress: _Dress, limits: SlackLimits) -> Payload:
     """Part `number` of `parts`: its header or context line, its units, its notification text."""
-    mark = f" · {_part_mark(number, parts)}" if parts > 1 else ""
+    mark = f"{_MARKER_JOINER}{part_marker(number, parts)}" if parts > 1 else ""
     blocks: list[dict[str, Any]] = []
     if number == 1:
         if dress.header:
             # emoji=False: a ":name:" in a title stays as written, as it does in the sections' text.
             blocks.append({"type": "header", "text": {"type": "plain_text", "text": dress.header, "emoji": False}})
         if dress.first_context or mark:
-            context = dress.first_context + mark if dress.first_context else _part_mark(number, parts)
+            context = dress.first_context + mark if dress.first_context else part_marker(number, parts)
             blocks.append({"type": "context", "elements": [_mrkdwn(context)]})
         title_line = dress.fallback_title
     else:
         escaped_title = escape_text(dress.part_title, quote_guard=False)
-        context = f"{escaped_title}{mark}" if escaped_title else _part_mark(number, parts)
+        context = f"{escaped_title}{mark}" if escaped_title else part_marker(number, parts)
         blocks.append({"type": "context", "elements": [_mrkdwn(context)]})
-        title_line = f"{dress.part_title} {_part_mark(number, parts)}".strip()
+        title_line = f"{dress.part_title} {part_marker(number, parts)}".strip()
     blocks.extend(unit.block for unit in units)
     if number == 1 and parts > 1 and title_line:
-        title_line = f"{title_line} {_part_mark(number, parts)}"
+        title_line = f"{title_line} {part_marker(number, parts)}"
     summaries = [unit.summary for unit in units if unit.summary]
     return {
         "text": _fallback([title_line, *summaries], limits.max_fallback_text),
@@ -256,7 +238,7 @@ def _fallback(lines: Sequence[str], limit: int) -> str:
             used += extra
             continue
         if not out:
-            out.append(escape_text(_truncate(line, limit - 1, _text_cost_of)))
+            out.append(escape_text(shorten(line, limit - 1, _text_cost_of)))
         else:
             out.append(ELLIPSIS)
         break
@@ -317,7 +299,7 @@ def render_items(heading: str, items: Sequence[Item], digest: Digest, *,
         groups.append(_Group(_section_units(flow, limits)))
     groups.extend(_item_group(item, limits) for item in items)
     date = digest.date.isoformat()
-    source = _truncate(" ".join(digest.title.split()), limits.max_part_title)
+    source = shorten(" ".join(digest.title.split()), limits.max_part_title)
     context = f"{source} · {date}" if source else date
     return payloads_without_surrogates(_assemble(
         groups, limits, header=header or None, first_context=context, part_title=heading or digest.title or date,

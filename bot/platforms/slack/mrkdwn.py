@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+
+from bot.render.runs import Run
 
 ZWSP = "\u200b"
 # Worst-case characters a run adds beyond its own text when written out: around a styled span a
@@ -111,25 +111,9 @@ def plain_for_header(text: str) -> str:
 
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    kind: Literal["text", "code", "link"]
-    text: str  # what the reader sees (a link's label)
-    bold: bool = False
-    italic: bool = False
-    url: str = ""  # links: already escaped for mrkdwn
-
-    @property
-    def styled(self) -> bool:
-        return self.bold or self.italic
-
-    def with_text(self, text: str, kind: Literal["text", "code", "link"] | None = None) -> Run:
-        # dataclasses.replace is several times slower, and this runs once per piece of text.
-        return Run(kind or self.kind, text, self.bold, self.italic, self.url)
-
-    def rendered_link(self) -> str:
-        return f"<{self.url}|{escape_text(self.text, quote_guard=False)}>"
-
+def rendered_link(run: Run) -> str:
+    """A link run as mrkdwn (its url already escaped with :func:`escape_url`)."""
+    return f"<{run.url}|{escape_text(run.text, quote_guard=False)}>"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,7 +159,7 @@ class _Writer:
         if run.kind == "link":
             if self.after_closer:
                 self.out.append(ZWSP)
-            self._emit(run.rendered_link(), False)
+            self._emit(rendered_link(run), False)
         elif run.kind == "code":
             lead = "" if self.boundary else ZWSP
             self._emit(f"{lead}`{escape_code(run.text)}`", False)

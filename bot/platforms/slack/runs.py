@@ -2,39 +2,29 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.digest.model import Bold, Code, Inline, Italic, Link, Paragraph, Text, plain_text
+from bot.digest.model import Paragraph
 from bot.platforms.slack.limits import SlackLimits
-from bot.platforms.slack.mrkdwn import RUN_OVERHEAD, Run, code_cost, escape_url, is_space, text_cost
+from bot.platforms.slack.mrkdwn import RUN_OVERHEAD, code_cost, escape_url, is_space, rendered_link, text_cost
 from bot.render import links
-from bot.render.splitting import BreakLevel, break_levels, split_text
+from bot.render.runs import Run, flatten, slice_runs
+from bot.text.segments import BreakLevel, Reach, break_levels, reach, split_text
 
 _BARE_URL = re.compile(r"https?://[^\s<>|\"'`，。、；：！？（）「」『』【】《》“”‘’]+")
 _URL_TRAILING = ".,;:!?'\"*_~"
 
 
 def paragraph_runs(nodes: Paragraph, limits: SlackLimits, *, bold: bool = False, italic: bool = False) -> list[Run]:
-    out: list[Run] = []
-    _flatten(nodes, bold, italic, limits, out)
-    return normalise(out)
+    def link(url: str, label: str, bold: bool, italic: bool) -> list[Run]:
+        return link_runs(url, label, bold, italic, limits)
 
+    def text(text: str, bold: bool, italic: bool, out: list[Run]) -> None:
+        _text_with_bare_urls(text, bold, italic, limits, out)
 
-def _flatten(nodes: Sequence[Inline], bold: bool, italic: bool, limits: SlackLimits, out: list[Run]) -> None:
-    for node in nodes:
-        if isinstance(node, Text):
-            _text_with_bare_urls(node.text, bold, italic, limits, out)
-        elif isinstance(node, Bold):
-            _flatten(node.children, True, italic, limits, out)
-        elif isinstance(node, Italic):
-            _flatten(node.children, bold, True, limits, out)
-        elif isinstance(node, Code):
-            out.append(Run("code", node.text, bold, italic))
-        elif isinstance(node, Link):
-            out.extend(link_runs(node.url, plain_text(node.children), bold, italic, limits))
+    return normalise(flatten(nodes, link, text, bold=bold, italic=italic))
 
 
 def _text_with_bare_urls(text: str, bold: bool, italic: bool, limits: SlackLimits, out: list[Run]) -> None:
@@ -160,7 +150,7 @@ def _costs(runs: Sequence[Run]) -> _Costs:
             for inner in range(position, end):
                 costs[inner] = char_cost(text[inner])
         position = end
-    link_costs = {start: len(run.rendered_link()) for start, run in zip(run_starts, runs, strict=True)
+    link_costs = {start: len(rendered_link(run)) for start, run in zip(run_starts, runs, strict=True)
                   if run.kind == "link"}
     return _Costs(size, levels, costs, run_starts, [*run_starts[1:], size], link_costs)
 
@@ -180,38 +170,37 @@ def split_runs(runs: Sequence[Run], limit: int) -> list[list[Run]]:
     while start < size:
         while costs.run_ends[run_index] <= start:
             run_index += 1
-        position, latest = _scan(costs, start, run_index, limit)
-        cut = size if position == size else _choose_cut(latest, limit)
+        found = _scan(costs, start, run_index, limit)
+        cut = size if found.end == size else _choose_cut(found.cuts, limit)
         if cut is None:
             # A single grapheme cluster longer than a section: no valid cut exists, so cut it.
-            cut = max(position, start + 1)
+            cut = max(found.end, start + 1)
         pieces.append(_slice(runs, costs.run_starts, start, cut))
         start = cut
     return pieces
 
 
-def _scan(costs: _Costs, start: int, run_index: int, limit: int) -> tuple[int, list[tuple[int, int] | None]]:
+def _scan(costs: _Costs, start: int, run_index: int, limit: int) -> Reach[int]:
     """How far a piece from ``start`` reaches within ``limit``, and the latest cut of each level on
     the way with the cost up to it."""
-    levels, run_starts, run_ends = costs.levels, costs.run_starts, costs.run_ends
+    run_starts, run_ends, link_costs, char_costs = costs.run_starts, costs.run_ends, costs.link_costs, costs.costs
     used = 0
-    position = start
     current = run_index
-    latest: list[tuple[int, int] | None] = [None] * BreakLevel.NONE
-    while position < costs.size:
+
+    def take(position: int) -> bool:
+        nonlocal used, current
         if position >= run_ends[current]:
             current += 1
-        cost = costs.link_costs.get(position, costs.costs[position])
+        # A link is charged whole at its first character; every run pays its markers once.
+        cost = link_costs.get(position, char_costs[position])
         if position == start or position == run_starts[current]:
             cost += RUN_OVERHEAD
         if used + cost > limit:
-            break
+            return False
         used += cost
-        position += 1
-        level = levels[position]
-        if level < BreakLevel.NONE:
-            latest[level] = (position, used)
-    return position, latest
+        return True
+
+    return reach(costs.levels, start, costs.size, take, lambda: used)
 
 
 def _choose_cut(latest: Sequence[tuple[int, int] | None], limit: int) -> int | None:
@@ -224,14 +213,4 @@ def _choose_cut(latest: Sequence[tuple[int, int] | None], limit: int) -> int | N
 
 
 def _slice(runs: Sequence[Run], run_starts: Sequence[int], start: int, stop: int) -> list[Run]:
-    out: list[Run] = []
-    index = bisect.bisect_right(run_starts, start) - 1
-    while index < len(runs) and run_starts[index] < stop:
-        run, run_start = runs[index], run_starts[index]
-        if run.kind == "link":
-            out.append(run)
-        else:
-            out.append(run.with_text(run.text[max(start, run_start) - run_start: stop - run_start]))
-        index += 1
-    return normalise(out)
-
+    return normalise(slice_runs(runs, run_starts, start, stop))

@@ -16,7 +16,8 @@ from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import FALLBACK_TEXT_LIMIT, PACE, SlackRateLimit
 from bot.platforms.slack.settings import SlackSettings
 from bot.render import Payload
-from bot.render.splitting import BreakLevel, break_levels, split_text
+from bot.render.ellipsis import shorten
+from bot.text.segments import BreakLevel, break_levels
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,4 @@ def _fallback_text(blocks: Sequence[Any], original: str) -> str:
 
 def trim(text: str, limit: int) -> str:
     """`text` cut at a good boundary to at most `limit` characters, an ellipsis marking the cut."""
-    if len(text) <= limit:
-        return text
-    return split_text(text, limit - 1)[0].rstrip() + "…"
+    return shorten(text, limit, at_breaks=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 from bot.platforms.telegram.limits import TelegramLimits
 from bot.platforms.telegram.markup import Block, Mark, Marks, Segment, common_prefix, escape_text
 from bot.render import Payload, without_surrogates
-from bot.render.splitting import BreakLevel, break_levels
+from bot.render.measure import utf8_bytes
+from bot.render.parts import marker_room, number_parts, part_marker
+from bot.text.segments import BreakLevel, break_levels, reach
 
 _LINK_PREVIEW_OFF = {"is_disabled": True}
 
@@ -49,14 +51,10 @@ def _stored_url_size(url: str) -> int:
     return len(url.encode("utf-8")) + growth + (0 if parts.path else 1)
 
 
-def _html_size(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
-def _render_segments(segments: Sequence[Segment], limits: TelegramLimits) -> tuple[str, _Usage]:
-    """HTML for segments starting and ending with no open tag, and what it costs."""
+def _write_segments(segments: Sequence[Segment]) -> tuple[str, list[Mark]]:
+    """HTML for segments starting and ending with no open tag, and every tag it opens (one entity each)."""
     html: list[str] = []
-    usage = _Usage()
+    opened: list[Mark] = []
     stack: Marks = ()
     for segment in segments:
         if not segment.text:
@@ -66,14 +64,19 @@ def _render_segments(segments: Sequence[Segment], limits: TelegramLimits) -> tup
             html.extend(mark.close_html for mark in reversed(stack[common:]))
             for mark in segment.marks[common:]:
                 html.append(mark.open_html)
-                usage.entities += 1
-                usage.entity_bytes += _mark_entity_bytes(mark, limits)
+                opened.append(mark)
             stack = segment.marks
         html.append(escape_text(segment.text))
-        usage.chars += len(segment.text)
     html.extend(mark.close_html for mark in reversed(stack))
-    text = "".join(html)
-    usage.html_bytes = _html_size(text)
+    return "".join(html), opened
+
+
+def _render_segments(segments: Sequence[Segment], limits: TelegramLimits) -> tuple[str, _Usage]:
+    """HTML for segments starting and ending with no open tag, and what it costs."""
+    text, opened = _write_segments(segments)
+    usage = _Usage(chars=sum(len(segment.text) for segment in segments), entities=len(opened),
+                   entity_bytes=sum(_mark_entity_bytes(mark, limits) for mark in opened),
+                   html_bytes=utf8_bytes(text))
     return text, usage
 
 
@@ -188,7 +191,7 @@ class _Packer:
             end, usage = cut
             if separator:
                 part.html.append(escape_text(separator))
-            part.html.append(_slice_html(block.segments, ends, start, end, self.limits))
+            part.html.append(_slice_html(block.segments, ends, start, end))
             part.usage = usage
             part.heading_last = False
             first = False
@@ -203,62 +206,69 @@ class _Packer:
               separator: str, worst: int, inside_cluster: bool) -> tuple[int, _Usage] | None:
         """The farthest cut from ``start`` of the best level up to ``worst`` that fits the current
         message; with ``inside_cluster``, a cut between code points when no better one fits."""
-        limits, capacity = self.limits, self.capacity
         base = self.current.usage.plus(_separator_usage(separator))
-        chars, entities, entity_bytes, html_bytes = base.chars, base.entities, base.entity_bytes, base.html_bytes
-        segments = block.segments
-        segment_index = bisect_right(ends, start)
-        stack: Marks = ()
-        closing_bytes = 0
-        latest: list[tuple[int, _Usage] | None] = [None] * (BreakLevel.GRAPHEME + 1)
-        position = start
-        size = len(text)
-        while position < size:
-            marks = segments[segment_index].marks
-            step_entities = step_entity_bytes = step_html = 0
-            new_closing = closing_bytes
-            if marks != stack:
-                common = common_prefix(stack, marks)
-                for mark in stack[common:]:
-                    closed = len(mark.close_html)
-                    step_html += closed
-                    new_closing -= closed
-                for mark in marks[common:]:
-                    step_entities += 1
-                    step_entity_bytes += _mark_entity_bytes(mark, limits)
-                    step_html += _html_size(mark.open_html)
-                    new_closing += len(mark.close_html)
-            step_html += _escaped_size(text[position])
-            if (chars + 1 > capacity.chars or entities + step_entities > capacity.entities
-                    or entity_bytes + step_entity_bytes > capacity.entity_bytes
-                    or html_bytes + step_html + new_closing > capacity.html_bytes):
-                break
-            chars += 1
-            entities += step_entities
-            entity_bytes += step_entity_bytes
-            html_bytes += step_html
-            stack, closing_bytes = marks, new_closing
-            position += 1
-            while position < size and ends[segment_index] <= position:
-                segment_index += 1
-            level = levels[position]
-            if level <= worst:
-                latest[level] = (position, _Usage(chars, entities, entity_bytes, html_bytes + closing_bytes))
-        for candidate in latest:
-            if candidate is not None:
-                return candidate
-        if inside_cluster and position > start:
+        take, usage = _meter(block.segments, text, ends, start, base, self.capacity, self.limits)
+        found = reach(levels, start, len(text), take, usage, worst)
+        best = found.best()
+        if best is not None:
+            return best
+        if inside_cluster and found.end > start:
             # Only a grapheme cluster longer than a whole message gets here: no clean cut exists,
             # so it is cut between code points rather than dropped.
-            return position, _Usage(chars, entities, entity_bytes, html_bytes + closing_bytes)
+            return found.end, usage()
         return None
 
 
+def _meter(segments: Sequence[Segment], text: str, ends: list[int], start: int, base: _Usage, capacity: _Usage,
+           limits: TelegramLimits) -> tuple[Callable[[int], bool], Callable[[], _Usage]]:
+    """What charging one more character from ``start`` costs in all four of Telegram's budgets, and
+    the usage so far as it would be with every open tag closed."""
+    chars, entities, entity_bytes, html_bytes = base.chars, base.entities, base.entity_bytes, base.html_bytes
+    segment_index = bisect_right(ends, start)
+    stack: Marks = ()
+    closing_bytes = 0
+
+    def take(position: int) -> bool:
+        nonlocal chars, entities, entity_bytes, html_bytes, segment_index, stack, closing_bytes
+        while ends[segment_index] <= position:
+            segment_index += 1
+        marks = segments[segment_index].marks
+        step_entities = step_entity_bytes = step_html = 0
+        new_closing = closing_bytes
+        if marks != stack:
+            common = common_prefix(stack, marks)
+            for mark in stack[common:]:
+                closed = len(mark.close_html)
+                step_html += closed
+                new_closing -= closed
+            for mark in marks[common:]:
+                step_entities += 1
+                step_entity_bytes += _mark_entity_bytes(mark, limits)
+                step_html += utf8_bytes(mark.open_html)
+                new_closing += len(mark.close_html)
+        step_html += _escaped_size(text[position])
+        if (chars + 1 > capacity.chars or entities + step_entities > capacity.entities
+                or entity_bytes + step_entity_bytes > capacity.entity_bytes
+                or html_bytes + step_html + new_closing > capacity.html_bytes):
+            return False
+        chars += 1
+        entities += step_entities
+        entity_bytes += step_entity_bytes
+        html_bytes += step_html
+        stack, closing_bytes = marks, new_closing
+        return True
+
+    def usage() -> _Usage:
+        return _Usage(chars, entities, entity_bytes, html_bytes + closing_bytes)
+
+    return take, usage
+
+
 def _separator_usage(separator: str) -> _Usage:
-    return _Usage(chars=len(separator), html_bytes=_html_size(escape_text(separator)))
+    return _Usage(chars=len(separator), html_bytes=utf8_bytes(escape_text(separator)))
 
 
-def _slice_html(segments: Sequence[Segment], ends: list[int], start: int, end: int, limits: TelegramLimits) -> str:
+def _slice_html(segments: Sequence[Segment], ends: list[int], start: int, end: int) -> str:
     pieces: list[Segment] = []
     index = bisect_right(ends, start)
     while index < len(segments) and (index == 0 or ends[index - 1] < end):
@@ -266,32 +276,26 @@ def _slice_html(segments: Sequence[Segment], ends: list[int], start: int, end: i
         text = segments[index].text[max(start - segment_start, 0): end - segment_start]
         pieces.append(Segment(text, segments[index].marks))
         index += 1
-    return _render_segments(pieces, limits)[0]
-
-
-def _marker(number: int, total: int) -> str:
-    return f"({number}/{total})"
+    return _write_segments(pieces)[0]
 
 
 def pack(sections: Sequence[Sequence[Block]], limits: TelegramLimits) -> list[Payload]:
     """One sendMessage payload per message for ``sections``, each within ``limits``, marked (k/n) if many."""
-    digits = 3
-    while True:
-        # Room for " (k/n)" or "(k/n)\n" with k and n of up to ``digits`` digits.
-        reserve = 4 + 2 * digits
-        packer = _Packer(limits, reserve)
+
+    def attempt(digits: int) -> list[_Part]:
+        # Room for " (k/n)" or "(k/n)\n" in every message.
+        packer = _Packer(limits, marker_room(digits))
         for blocks in sections:
             packer.add_section(blocks)
-        parts = [part for part in packer.parts if not part.empty]
-        if len(str(len(parts))) <= digits:
-            break
-        digits = len(str(len(parts)))
+        return [part for part in packer.parts if not part.empty]
+
+    parts = number_parts(attempt)
     payloads: list[Payload] = []
     total = len(parts)
     for number, part in enumerate(parts, start=1):
         html = list(part.html)
         if total > 1:
-            marker = _marker(number, total)
+            marker = part_marker(number, total)
             if number == 1 and part.marker_slot is not None:
                 html.insert(part.marker_slot, f" {marker}")
             else:

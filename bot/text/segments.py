@@ -1,30 +1,26 @@
-"""Platform-neutral cut points for long text: paragraphs, sentences (incl. CJK), words, graphemes.
+"""Where text may be cut (paragraphs, sentences incl. CJK, words, graphemes) and how far a budget reaches.
 
 Every renderer measures in its own platform's units, but where text may be cut is the same
 everywhere: never inside a grapheme cluster (ZWJ emoji, flags, skin tones, combining marks,
 Hangul syllable blocks), preferably between paragraphs, then sentences, then words.
 
-The central piece is :func:`break_levels`: one pass over the text that records, for every
-position, the best kind of cut allowed there. A renderer scans forward while its budget lasts and
-remembers the latest cut of each level; that keeps splitting linear in the text length.
+:func:`break_levels` records in one pass, for every position, the best kind of cut allowed there.
+:func:`reach` is the one budget scan: it walks forward while the caller's budget lasts and
+remembers the latest cut of each level, which keeps splitting linear in the text length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
+from typing import Generic, TypeVar
 
-import regex
+from bot.text.scripts import breaks_anywhere, grapheme_boundaries
 
-__all__ = [
-    "BreakLevel",
-    "best_cut",
-    "break_levels",
-    "grapheme_boundaries",
-    "graphemes",
-    "is_cjk",
-    "split_text",
-]
+__all__ = ["BreakLevel", "Reach", "break_levels", "reach", "split_text"]
+
+T = TypeVar("T")
 
 
 class BreakLevel(IntEnum):
@@ -46,41 +42,6 @@ _ASCII_SENTENCE_ENDERS = frozenset(".!?;")
 _NO_BREAK_SPACES = frozenset("\u00a0\u2007\u202f")
 # Closing quotes and brackets stay with the sentence they close.
 _CLOSERS = frozenset("\"')]}”’」』）】》〉〕］｝»›")
-
-
-# Cluster boundaries come from the regex module's \X, which follows Unicode's own rules (UAX #29:
-# emoji ZWJ sequences, flags, Hangul jamo, Indic conjuncts, spacing marks such as Thai SARA AM).
-# The standard re module has no \X, and a table of our own falls behind every Unicode release.
-_CLUSTER = regex.compile(r"\X")
-
-
-def grapheme_boundaries(text: str) -> list[bool]:
-    """For each position 0..len(text), whether a grapheme cluster boundary lies there."""
-    result = [False] * (len(text) + 1)
-    result[0] = True
-    position = 0
-    for cluster in _CLUSTER.findall(text):
-        position += len(cluster)
-        result[position] = True
-    return result
-
-
-def graphemes(text: str) -> Iterator[str]:
-    """The user-perceived characters of ``text``, in order."""
-    yield from _CLUSTER.findall(text)
-
-
-def is_cjk(char: str) -> bool:
-    """Whether ``char`` belongs to a script written without spaces between words."""
-    cp = ord(char)
-    return (
-        0x2E80 <= cp <= 0x9FFF  # radicals, CJK punctuation, kana, bopomofo, unified ideographs
-        or 0xAC00 <= cp <= 0xD7A3  # Hangul syllables
-        or 0xF900 <= cp <= 0xFAFF  # compatibility ideographs
-        or 0xFE30 <= cp <= 0xFE4F  # CJK compatibility forms
-        or 0xFF00 <= cp <= 0xFFEF  # halfwidth and fullwidth forms
-        or 0x20000 <= cp <= 0x3FFFF  # supplementary ideographs
-    )
 
 
 def break_levels(text: str) -> bytearray:
@@ -122,7 +83,7 @@ def break_levels(text: str) -> bytearray:
                 levels[end] = min(levels[end], BreakLevel.SENTENCE)
             index = end
             continue
-        if index + 1 < size and boundaries[index + 1] and (is_cjk(char) or is_cjk(text[index + 1])):
+        if index + 1 < size and boundaries[index + 1] and (breaks_anywhere(char) or breaks_anywhere(text[index + 1])):
             levels[index + 1] = min(levels[index + 1], BreakLevel.WORD)
         index += 1
     return levels
@@ -142,21 +103,35 @@ def _ends_sentence_before(text: str, space_index: int) -> bool:
     return char in _ASCII_SENTENCE_ENDERS or char in _CJK_SENTENCE_ENDERS
 
 
-def best_cut(levels: Sequence[int], start: int, stop: int, worst: int = BreakLevel.GRAPHEME) -> int | None:
-    """The latest cut in (start, stop] of the best level no worse than ``worst``, or None.
+@dataclass(slots=True)
+class Reach(Generic[T]):
+    """How far a budget reached from a start, and the latest cut of each level on the way."""
 
-    For renderers that know how far a budget reaches; a scan that measures as it goes keeps the
-    latest cut per level itself instead.
+    end: int
+    # Indexed by BreakLevel: (position, the caller's snapshot of its usage there) or None.
+    cuts: list[tuple[int, T] | None]
+
+    def best(self) -> tuple[int, T] | None:
+        """The latest cut of the best level found, or None when no allowed cut was reached."""
+        return next((cut for cut in self.cuts if cut is not None), None)
+
+
+def reach(levels: Sequence[int], start: int, stop: int, take: Callable[[int], bool],
+          snapshot: Callable[[], T], worst: int = BreakLevel.GRAPHEME) -> Reach[T]:
+    """Walk from ``start`` towards ``stop`` while ``take(position)`` charges the character there.
+
+    ``take`` returns False, charging nothing, when the character no longer fits; the walk stops
+    there. At every cut no worse than ``worst`` that the walk passes, ``snapshot()`` records what
+    the caller has used up to it, so a caller can cut there without measuring again.
     """
-    best_position: int | None = None
-    best_level = worst + 1
-    for position in range(stop, start, -1):
+    cuts: list[tuple[int, T] | None] = [None] * (worst + 1)
+    position = start
+    while position < stop and take(position):
+        position += 1
         level = levels[position]
-        if level < best_level:
-            best_level, best_position = level, position
-            if level == BreakLevel.PARAGRAPH:
-                break
-    return best_position
+        if level <= worst:
+            cuts[level] = (position, snapshot())
+    return Reach(position, cuts)
 
 
 def split_text(text: str, limit: int, char_cost: Callable[[str], int] | None = None) -> list[str]:
@@ -174,30 +149,36 @@ def split_text(text: str, limit: int, char_cost: Callable[[str], int] | None = N
         return []
     levels = break_levels(text)
     pieces: list[str] = []
+    used = 0
+
+    def take(position: int) -> bool:
+        nonlocal used
+        cost = 1 if char_cost is None else char_cost(text[position])
+        if used + cost > limit:
+            return False
+        used += cost
+        return True
+
     start = 0
     while start < size:
-        latest: list[int | None] = [None] * (BreakLevel.GRAPHEME + 1)
         used = 0
-        position = start
-        while position < size:
-            cost = 1 if char_cost is None else char_cost(text[position])
-            if used + cost > limit:
-                break
-            used += cost
-            position += 1
-            level = levels[position]
-            if level <= BreakLevel.GRAPHEME:
-                latest[level] = position
-        if position == size:
-            cut = size
-        else:
-            found = next((cut for cut in latest if cut is not None), None)
-            if found is None:
-                # One grapheme alone exceeds the limit: keep it whole rather than break it.
-                found = start + 1
-                while found < size and levels[found] == BreakLevel.NONE:
-                    found += 1
-            cut = found
+        found = reach(levels, start, size, take, _nothing)
+        cut = size if found.end == size else _cut_of(found, levels, start, size)
         pieces.append(text[start:cut])
         start = cut
     return pieces
+
+
+def _nothing() -> None:
+    return None
+
+
+def _cut_of(found: Reach[None], levels: Sequence[int], start: int, size: int) -> int:
+    best = found.best()
+    if best is not None:
+        return best[0]
+    # One grapheme alone exceeds the limit: keep it whole rather than break it.
+    cut = start + 1
+    while cut < size and levels[cut] == BreakLevel.NONE:
+        cut += 1
+    return cut
