@@ -7,8 +7,8 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -21,7 +21,7 @@ from bot.platforms.base import (
     TransientError,
     Unauthorized,
 )
-from bot.ratelimit import LimiterChain, SlidingWindowLimiter
+from bot.ratelimit import LimiterChain, RateLimits
 from bot.secrets import hide, mask_url, update_secrets
 
 # How much of a platform's own error message a reason quotes.
@@ -63,6 +63,7 @@ class Webhook:
     credential: str = field(repr=False)
     secret: str = field(default="", repr=False)
     chat: str = ""
+    format: str = ""        # the message format, where a platform offers several (WeCom: markdown or text)
 
     @property
     def masked(self) -> str:
@@ -70,11 +71,11 @@ class Webhook:
         return hide(mask_url(self.url, bare=True), [self.credential], min_length=0)
 
 
-def make_webhook(url: str, credential: str, secret: str = "") -> Webhook:
+def make_webhook(url: str, credential: str, secret: str = "", format: str = "") -> Webhook:
     """A webhook whose credential and secret every log line hides from now on."""
     update_secrets([value for value in (url, credential, secret) if value])
     fingerprint = hashlib.sha256(credential.encode("utf-8")).hexdigest()[:16]
-    return Webhook(url=url, credential=credential, secret=secret, chat=f"robot-{fingerprint}")
+    return Webhook(url=url, credential=credential, secret=secret, chat=f"robot-{fingerprint}", format=format)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ class RobotUrl:
     path: re.Pattern[str]            # the whole path; a `credential` group when the credential is in it
     query_key: str = ""              # the query parameter holding the credential, if that is where it is
 
-    def parse(self, url: str, secret: str = "") -> Webhook:
+    def parse(self, url: str, secret: str = "", format: str = "") -> Webhook:
         """The webhook a URL names; ValueError, whose text never holds the URL, for anything else."""
         try:
             parts = urlsplit(url)
@@ -99,29 +100,28 @@ class RobotUrl:
         credential = dict(parse_qsl(parts.query)).get(self.query_key, "") if self.query_key else match["credential"]
         if not credential:
             raise ValueError(f"the webhook URL has no credential ({self.example})")
-        return make_webhook(url, credential, secret)
+        return make_webhook(url, credential, secret, format)
+
+
+# Seconds added to a robot's per-minute window: the platform counts arrivals, and a post stamped a
+# full minute after the first of twenty could arrive within that minute of the first's arrival.
+JITTER_MARGIN = 2.0
 
 
 @dataclass(frozen=True, slots=True)
 class RobotPace:
-    """How fast one robot takes posts, kept before the platform has to refuse one: sliding windows
-    of (count, seconds), narrowest first, and how long a "too fast" answer is waited out."""
+    """How fast one robot takes posts: its windows (bot.ratelimit's one description, each kept per
+    robot before the platform has to refuse a post) and how long a "too fast" answer is waited out."""
 
-    windows: tuple[tuple[int, float], ...]
+    limits: RateLimits
     refused_wait: float
 
     def scaled(self, factor: float) -> RobotPace:
-        """The same pace `factor` times faster (tests against a fake with scaled-down windows)."""
-        if not factor > 0:
-            raise ValueError("a rate limit scale factor must be positive")
-        return replace(self, windows=tuple((count, seconds / factor) for count, seconds in self.windows),
-                       refused_wait=self.refused_wait / factor)
+        """The same pace `factor` times faster (a config's rate_limit_scale, tests against a sped-up fake)."""
+        return RobotPace(self.limits.scaled(factor), self.refused_wait / factor)
 
     def chain(self) -> LimiterChain:
-        def per_robot(chat: str) -> Hashable:
-            return chat
-
-        return LimiterChain([(SlidingWindowLimiter(count, seconds), per_robot) for count, seconds in self.windows])
+        return self.limits.chain()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.platforms.webhook import RobotPace
+from bot.platforms.webhook import JITTER_MARGIN, RobotPace
+from bot.ratelimit import RateLimits, Window
 
 PLATFORM = "dingtalk"
 
@@ -16,8 +17,6 @@ class DingTalkLimits:
     max_body_bytes: int = 20_000
     # The title shows in the notification and the chat list only; a longer one is shortened.
     max_title_chars: int = 64
-    # A longer URL is written out as text: a link is one piece that no split may cut.
-    max_link_url: int = 1_000
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 2_000 or self.max_title_chars < 10:
@@ -28,7 +27,5 @@ LIMITS = DingTalkLimits()
 
 # 20 messages a minute per robot. Past that DingTalk answers 130101 and throttles the robot for ten
 # minutes, every post in between refused too: the whole ten minutes is waited out.
-PACE = RobotPace(windows=((20, 60.0),), refused_wait=600.0)
+PACE = RobotPace(RateLimits((Window(20, 60.0 + JITTER_MARGIN),)), refused_wait=600.0)
 
-# A signature's timestamp must be within an hour of DingTalk's clock.
-SIGNATURE_WINDOW = 3600

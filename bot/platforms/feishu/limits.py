@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.platforms.webhook import RobotPace
+from bot.platforms.webhook import JITTER_MARGIN, RobotPace
+from bot.ratelimit import RateLimits, Window
 
 PLATFORM = "feishu"
 
@@ -24,8 +25,6 @@ class FeishuLimits:
     signature_bytes: int = 96
     # The header title is one line; a longer title is shortened with an ellipsis.
     max_title_chars: int = 100
-    # A longer URL is written out as text: a link is one piece that no split may cut.
-    max_link_url: int = 2_000
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 2_000 or self.max_card_bytes < self.max_body_bytes // 2:
@@ -40,11 +39,11 @@ class FeishuLimits:
 LIMITS = FeishuLimits()
 
 # 5 posts a second and 100 a minute per robot. A "too many request" answer gives no wait: the
-# minute's window is what may be full, so one second is tried and the robot held until then.
-PACE = RobotPace(windows=((5, 1.0), (100, 60.0)), refused_wait=1.0)
+# minute's window is what may be full, so one second is tried and the robot held until then. The
+# second's allowance leaves one at a time, spread over the second (a throughput window).
+PACE = RobotPace(RateLimits((Window(5, 1.0, throughput=True), Window(100, 60.0 + JITTER_MARGIN))),
+                 refused_wait=1.0)
 
-# A signature's timestamp must be within an hour of Feishu's clock.
-SIGNATURE_WINDOW = 3600
 # Feishu's event callbacks are a few KB; this leaves room and refuses junk early.
 MAX_EVENT_BYTES = 64 * 1024
 # Feishu retries an unanswered event for hours; its event_id is remembered this long.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.platforms.webhook import RobotPace
+from bot.platforms.webhook import JITTER_MARGIN, RobotPace
+from bot.ratelimit import RateLimits, Window
 
 PLATFORM = "wecom"
 
@@ -19,8 +20,6 @@ class WeComLimits:
 
     max_markdown_bytes: int = 4_096
     max_text_bytes: int = 2_048
-    # A longer URL is written out as text: a link is one piece that no split may cut.
-    max_link_url: int = 1_000
 
     def __post_init__(self) -> None:
         if self.max_markdown_bytes < 512 or self.max_text_bytes < 256:
@@ -30,4 +29,4 @@ class WeComLimits:
 LIMITS = WeComLimits()
 
 # 20 messages a minute per robot. Past that WeCom answers 45009 for the rest of its minute.
-PACE = RobotPace(windows=((20, 60.0),), refused_wait=60.0)
+PACE = RobotPace(RateLimits((Window(20, 60.0 + JITTER_MARGIN),)), refused_wait=60.0)
