@@ -311,6 +311,11 @@ class PlatformSettings(MaskedRepr):
     def configured(self) -> bool:
         return bool(self.token)
 
+    def wanted(self, channels: int) -> bool:
+        """Whether the app opens the platform, given how many channels use it: a platform with a token
+        may take commands without channels; one that needs nothing of its own (robots) only serves them."""
+        return True
+
     def summary(self) -> str:
         """What `check-config` says of the platform."""
         return "configured" if self.configured else "skipped (no token)"

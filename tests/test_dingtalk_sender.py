@@ -40,11 +40,11 @@ def test_the_signature_is_dingtalks() -> None:
 async def test_signed_posts_arrive_and_a_wrong_secret_says_how_to_fix_it(fake: FakeDingTalk,
                                                                          sender: DingTalkSender) -> None:
     url = fake.add_robot(secret="SEC-right-secret")
-    good = sender.add_webhook(url, "SEC-right-secret")
+    good = sender.add_webhook(url, {"secret": "SEC-right-secret"})
     await sender.send(good, markdown("## 今日 🚀"))
     other = DingTalkSender(PACE.scaled(SPEED))
     try:
-        bad = other.add_webhook(url, "SEC-wrong-secret")
+        bad = other.add_webhook(url, {"secret": "SEC-wrong-secret"})
         with pytest.raises(Unauthorized, match=r"310000.*`secret`"):
             await other.send(bad, markdown("x"))
     finally:
@@ -60,29 +60,32 @@ async def test_a_missing_keyword_is_a_configuration_error(fake: FakeDingTalk, se
         await sender.send(chat, markdown("nothing here", title="news"))
 
 
-async def test_throttled_robot_is_held_for_the_whole_wait(fake: FakeDingTalk) -> None:
-    fake.windows = ((3, 60.0),)       # the robot allows fewer posts than the bot's pace expects
-    sender = DingTalkSender(PACE.scaled(SPEED))
-    try:
-        chat = sender.add_webhook(fake.add_robot())
-        [credential] = fake.robots
-        for number in range(3):
-            await sender.send(chat, markdown(f"part {number}"))
-        with pytest.raises(RateLimited, match="130101") as limited:
+async def test_throttled_robot_is_held_for_the_whole_wait() -> None:
+    speed = 2000.0      # ten minutes of throttling in 0.3 s
+    # The robot allows fewer posts than the bot's pace expects.
+    async with FakeDingTalk(windows=((3, 60.0),), scale=speed, throttle_seconds=600.0) as fake:
+        sender = DingTalkSender(PACE.scaled(speed))
+        try:
+            chat = sender.add_webhook(fake.add_robot())
+            [credential] = fake.robots
+            for number in range(3):
+                await sender.send(chat, markdown(f"part {number}"))
+            with pytest.raises(RateLimited, match="130101") as limited:
+                await sender.send(chat, markdown("part 3"))
+            assert limited.value.retry_after == pytest.approx(600.0 / speed)
+            # The next post waits for the hold, by which time DingTalk lets the robot speak again.
+            fake.windows = ((20, 60.0),)
             await sender.send(chat, markdown("part 3"))
-        assert limited.value.retry_after == pytest.approx(600.0 / SPEED)
-        # The next post waits for the hold, by which time DingTalk lets the robot speak again.
-        fake.windows = ((20, 60.0),)
-        await sender.send(chat, markdown("part 3"))
-        assert [post["markdown"]["text"] for post in fake.messages(credential)] == [f"part {n}" for n in range(4)]
-        assert fake.rate_limited[credential] == 1
-    finally:
-        await sender.close()
+            texts = [post["markdown"]["text"] for post in fake.messages(credential)]
+            assert texts == [f"part {n}" for n in range(4)]
+            assert fake.rate_limited[credential] == 1
+        finally:
+            await sender.close()
 
 
 async def test_sizes_gone_robots_and_masking(fake: FakeDingTalk, sender: DingTalkSender,
                                              caplog: pytest.LogCaptureFixture) -> None:
-    chat = sender.add_webhook(fake.add_robot(secret="SEC-masked-secret"), "SEC-masked-secret")
+    chat = sender.add_webhook(fake.add_robot(secret="SEC-masked-secret"), {"secret": "SEC-masked-secret"})
     [credential] = fake.robots
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(RenderingDefect, match="460101"):

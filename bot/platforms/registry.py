@@ -44,6 +44,12 @@ PLATFORMS: tuple[Platform, ...] = (
              "bot.platforms.telegram.settings"),
     Platform("slack", "bot.platforms.slack.blocks", "slack", False, "bot.platforms.slack.channel:open_channel",
              "bot.platforms.slack.settings"),
+    Platform("feishu", "bot.platforms.feishu.card", "feishu", False, "bot.platforms.feishu.channel:open_channel",
+             "bot.platforms.feishu.settings"),
+    Platform("wecom", "bot.platforms.wecom.markdown", "wecom", False, "bot.platforms.wecom.channel:open_channel",
+             "bot.platforms.wecom.settings"),
+    Platform("dingtalk", "bot.platforms.dingtalk.markdown", "dingtalk", False,
+             "bot.platforms.dingtalk.channel:open_channel", "bot.platforms.dingtalk.settings"),
 )
 
 NAMES: tuple[str, ...] = tuple(platform.name for platform in PLATFORMS)

@@ -6,12 +6,22 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
-from bot.platforms.base import Gate, MaybeSent, NotSent, RateLimited, SendError, TransientError, Unauthorized
+from bot.platforms.base import (
+    Gate,
+    MaybeSent,
+    NotSent,
+    RateLimited,
+    ReplySink,
+    SendError,
+    TransientError,
+    Unauthorized,
+)
 from bot.platforms.webhook import AnswerCodes, RobotPace, Webhook, wire_body
 from bot.render import Payload
 
@@ -81,8 +91,9 @@ class WebhookSender:
         self.webhooks: dict[str, Webhook] = {}
 
     # -- what each platform says ------------------------------------------------------------------
-    def parse_webhook(self, url: str, secret: str) -> Webhook:
-        """The webhook a URL names; ValueError, its text free of the credential, for anything else."""
+    def parse_webhook(self, url: str, options: Mapping[str, str]) -> Webhook:
+        """The webhook a URL names, with the channel's options (its `secret`…); ValueError, its text free
+        of the credential, for anything else."""
         raise NotImplementedError
 
     def request(self, webhook: Webhook, payload: Payload) -> tuple[str, Payload]:
@@ -90,11 +101,18 @@ class WebhookSender:
         return webhook.url, payload
 
     # -- webhooks and the session ---------------------------------------------------------------
-    def add_webhook(self, url: str, secret: str = "") -> str:
-        """Remember a robot (its URL and secret masked in every log from now on); the chat naming it."""
-        webhook = self.parse_webhook(url.strip(), secret)
-        self.webhooks[webhook.chat] = webhook
+    def add_webhook(self, url: str, options: Mapping[str, str] | None = None) -> str:
+        """Remember a robot (its URL and secret masked in every log from now on); the chat naming it.
+
+        The config names a channel by its webhook URL, so the URL finds the robot too."""
+        webhook = self.parse_webhook(url.strip(), options or {})
+        self.webhooks[webhook.chat] = self.webhooks[url] = webhook
         return webhook.chat
+
+    def add_webhooks(self, entries: Iterable[tuple[str, Mapping[str, str]]]) -> None:
+        """Every configured robot, as (webhook URL, the channel's options)."""
+        for url, options in entries:
+            self.add_webhook(url, options)
 
     def webhook(self, chat: str) -> Webhook:
         """The robot a chat names: the fingerprint add_webhook gave, or the webhook URL itself."""
@@ -103,7 +121,7 @@ class WebhookSender:
             return known
         if chat.startswith(("https://", "http://")):
             try:
-                webhook = self.parse_webhook(chat.strip(), "")
+                webhook = self.parse_webhook(chat.strip(), {})
             except ValueError as error:
                 raise Unauthorized(f"not a {self.platform} webhook URL: {error}") from None
             self.webhooks[chat] = self.webhooks.setdefault(webhook.chat, webhook)
@@ -127,6 +145,22 @@ class WebhookSender:
         if self._session is not None and self._own_session:
             await self._session.close()
         self._session = None
+
+    # -- the channel's lifecycle (a robot takes no commands) -----------------------------------
+    async def start(self) -> None:
+        """Nothing to sign in to: each robot's webhook is its own credential."""
+
+    async def stop(self) -> None:
+        await self.close()
+
+    async def ready(self) -> bool:
+        return True
+
+    def bind(self, sink: ReplySink) -> None:
+        """Robots take no commands, so they have no replies to post."""
+
+    def routes(self) -> list[web.RouteDef]:
+        return []
 
     # -- posting --------------------------------------------------------------------------------
     async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:

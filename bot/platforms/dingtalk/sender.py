@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from bot.platforms.dingtalk.errors import CODES
 from bot.platforms.dingtalk.limits import PACE, PLATFORM
@@ -27,8 +28,8 @@ class DingTalkSender(WebhookSender):
     codes = CODES
     default_pace = PACE
 
-    def parse_webhook(self, url: str, secret: str) -> Webhook:
-        return ROBOT_URL.parse(url, secret)
+    def parse_webhook(self, url: str, options: Mapping[str, str]) -> Webhook:
+        return ROBOT_URL.parse(url, options.get("secret", ""))
 
     def request(self, webhook: Webhook, payload: Payload) -> tuple[str, Payload]:
         return signed_url(webhook.url, webhook.secret, int(self.clock() * 1000)), payload

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from bot.platforms.feishu.errors import CODES
 from bot.platforms.feishu.limits import PACE, PLATFORM
@@ -23,8 +24,8 @@ class FeishuSender(WebhookSender):
     codes = CODES
     default_pace = PACE
 
-    def parse_webhook(self, url: str, secret: str) -> Webhook:
-        return ROBOT_URL.parse(url, secret)
+    def parse_webhook(self, url: str, options: Mapping[str, str]) -> Webhook:
+        return ROBOT_URL.parse(url, options.get("secret", ""))
 
     def request(self, webhook: Webhook, payload: Payload) -> tuple[str, Payload]:
         return webhook.url, signed_body(payload, webhook.secret, int(self.clock()))
