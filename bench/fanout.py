@@ -1,23 +1,25 @@
 """Fan-out cost: the bot's delivery path (ledger on SQLite or Redis) against bare client loops, per message.
 
     python bench/fanout.py [--channels 1000] [--parts 3] [--scale 4] [--redis redis://127.0.0.1:6379/15]
-                           [--platforms telegram,slack]
+                           [--platforms telegram,slack,feishu,wecom,dingtalk]
 
 Every run sends `--parts` messages to each of `--channels` chats of one platform through the fake
-Telegram or Slack server, whose limits (and the bot's own client-side limits) are sped up `--scale`
-times. Each run happens in a fresh worker process, and the fake servers in a process of their own,
-so the worker's CPU time (getrusage) and peak RSS are the sender's alone.
+Telegram, Slack, Feishu, WeCom or DingTalk server (a robot platform's chat is a robot of its own),
+whose limits (and the bot's own client-side limits) are sped up `--scale` times. Each run happens in
+a fresh worker process, and the fake servers in a process of their own (bench/fakes_process.py), so
+the worker's CPU time (getrusage) and peak RSS are the sender's alone.
 
 - bot:    bot.app.App built from a config (rate_limit_scale, store), deliveries through its Deliverer:
           lease, ledger writes before and after every part, per-chat order, retries; up to 64
           deliveries at once, as the scheduler runs them.
-- bare:   python-telegram-bot's Bot.send_message (or slack-sdk's chat_postMessage) in a loop with the
-          same client-side rate limiter and concurrency, no store at all.
+- bare:   python-telegram-bot's Bot.send_message (or slack-sdk's chat_postMessage, or an aiohttp POST
+          of the same body bytes to a robot) in a loop with the same client-side rate limiter and
+          concurrency, no store at all.
 
 "allowed" is the most the platform's limits let through in the elapsed time T: for Telegram the
 overall window, L × (⌊T⌋ + 1) messages with L = 30 × scale per second; Slack has no overall limit,
 so for it the bound comes from the per-channel window: each of the 64 deliveries in progress sends
-its `parts` messages one window apart.
+its `parts` messages one window apart; likewise for the robots (bench/robots.py).
 The store's overhead shows as the CPU-per-message ratio of a bot run to the bare run.
 """
 
@@ -27,7 +29,6 @@ import argparse
 import asyncio
 import json
 import math
-import multiprocessing
 import resource
 import subprocess
 import sys
@@ -37,80 +38,25 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TELEGRAM_TOKEN = "424242424:AAH-benchmark-token-not-a-real-one-xyz"
-SLACK_TOKEN = "xoxb-bench-0000-not-a-real-token"
+import robots  # noqa: E402  (beside this script)
+from fakes_process import SLACK_TOKEN, TELEGRAM_TOKEN, FakesProcess  # noqa: E402
+
 # As many deliveries at once as the scheduler runs (Scheduler's max_concurrency).
 CONCURRENCY = 64
 GROUP_SHARE = 0.3
 
 
-# -- the fake servers, in their own process ------------------------------------------------------
-
-def serve_fakes(scale: float, conn: Connection) -> None:
-    """Runs in a child process: both fakes, then answers "stats" and "stop" over `conn`."""
-    asyncio.run(_serve_fakes(scale, conn))
-
-
-async def _serve_fakes(scale: float, conn: Connection) -> None:
-    from tests.fakes.fake_slack import FakeSlack
-    from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
-
-    telegram = FakeTelegram(TELEGRAM_TOKEN, limits=FakeLimits(scale=scale))
-    slack = FakeSlack(token=SLACK_TOKEN)
-    slack.scale(scale)
-    async with telegram, slack:
-        conn.send({"telegram": telegram.base_url, "slack": slack.base_url})
-        loop = asyncio.get_running_loop()
-        while True:
-            request = await loop.run_in_executor(None, conn.recv)
-            if request == "stop":
-                break
-            conn.send({
-                "telegram_sent": telegram.total_sent(),
-                "telegram_429": len(telegram.rate_limited),
-                "slack_sent": len(slack.all_posts()),
-                "slack_429": sum(slack.rate_limited.values()),
-            })
-    conn.close()
-
-
-class FakesProcess:
-    def __init__(self, scale: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child_conn = context.Pipe()
-        self._process = context.Process(target=serve_fakes, args=(scale, child_conn), daemon=True)
-        self._process.start()
-        if not self._conn.poll(60):
-            self._process.kill()
-            raise RuntimeError("the fake servers did not start")
-        self.urls: dict[str, str] = self._conn.recv()
-
-    def stats(self) -> dict[str, int]:
-        self._conn.send("stats")
-        result: dict[str, int] = self._conn.recv()
-        return result
-
-    def stop(self) -> None:
-        try:
-            self._conn.send("stop")
-        except OSError:
-            pass
-        self._process.join(10)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-
-
 # -- what is sent ----------------------------------------------------------------------------------
 
-def chats_for(platform: str, count: int) -> list[str]:
+def chats_for(platform: str, count: int, urls: dict[str, str]) -> list[str]:
+    if platform in robots.ROBOTS:
+        return robots.chats(urls[platform], count)
     if platform == "slack":
         return [f"C{n:08d}" for n in range(count)]
     groups = round(count * GROUP_SHARE)
@@ -122,12 +68,11 @@ def payloads_for(platform: str, parts: int) -> list[dict[str, Any]]:
     import datetime as dt
 
     from bot.digest.parse import parse_digest
-    from bot.platforms.slack import blocks as slack
-    from bot.platforms.telegram import html as telegram
+    from bot.platforms import registry
     from tests.digests import digest_text
 
     digest = parse_digest(digest_text(dt.date(2026, 1, 15), items=30, summary_sentences=5))
-    rendered = (telegram if platform == "telegram" else slack).render_digest(digest)
+    rendered = registry.load_renderer(registry.by_name(platform)).render_digest(digest)
     return [rendered[n % len(rendered)] for n in range(parts)]
 
 
@@ -181,6 +126,8 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
             "delivery": {"lease_ttl": 60},
             "channels": [],
         }
+        if platform in robots.ROBOTS:
+            config.update(robots.config(platform, urls[platform], options["channels"], options["scale"]))
         path = Path(folder) / "bench.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         app = App(load_config(path))
@@ -191,9 +138,10 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
             deliverer = app.deliverer
             assert deliverer is not None
             payloads = payloads_for(platform, options["parts"])
-            chats = chats_for(platform, options["channels"])
+            chats = chats_for(platform, options["channels"], urls)
             today = dt.date(2026, 1, 15)
-            await deliverer.send_parts(platform, "C0WARMUP" if platform == "slack" else "99", payloads[:1])
+            warmup = {"slack": "C0WARMUP", "telegram": "99"}.get(platform) or chats[0].replace("000000", "warmup")
+            await deliverer.send_parts(platform, warmup, payloads[:1])
             await asyncio.sleep(2 / options["scale"])
 
             def job(chat: str) -> Callable[[], Awaitable[Any]]:
@@ -218,7 +166,10 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
 async def run_bare(platform: str, options: dict[str, Any], urls: dict[str, str],
                    measure: Measure) -> dict[str, Any]:
     payloads = payloads_for(platform, options["parts"])
-    chats = chats_for(platform, options["channels"])
+    chats = chats_for(platform, options["channels"], urls)
+    if platform in robots.ROBOTS:
+        return await robots.bare(platform, payloads, chats, options["scale"],
+                                 lambda send, warmup: _bare_fanout(send, warmup, payloads, chats, options, measure))
     if platform == "telegram":
         return await _bare_telegram(payloads, chats, options, urls["telegram"], measure)
     return await _bare_slack(payloads, chats, options, urls["slack"], measure)
@@ -322,6 +273,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 # -- the driver -----------------------------------------------------------------------------------
 
 def allowed_messages(platform: str, elapsed: float, scale: float, channels: int, parts: int) -> float:
+    if platform in robots.ROBOTS:
+        return robots.allowed(platform, elapsed, scale, channels, parts, CONCURRENCY)
     if platform == "telegram":
         from bot.platforms.telegram import TelegramRateLimits
 
@@ -356,15 +309,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="speed-up of the platforms' limits, for the fakes and the bot alike (default 4)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15",
                         help="Redis for the redis runs; keys go under a unique prefix and are removed after")
-    parser.add_argument("--platforms", default="telegram,slack", help="comma-separated: telegram, slack")
+    parser.add_argument("--platforms", default="telegram,slack",
+                        help="comma-separated: telegram, slack, " + ", ".join(robots.ROBOTS))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     platforms = [p for p in args.platforms.split(",") if p]
-    if args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= {"telegram", "slack"}:
-        parser.error("--channels and --parts must be >= 1, --scale > 0, --platforms telegram and/or slack")
+    if args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= {"telegram", "slack",
+                                                                                          *robots.ROBOTS}:
+        parser.error("--channels and --parts must be >= 1, --scale > 0, --platforms among telegram, slack, "
+                     + ", ".join(robots.ROBOTS))
 
     base = {"channels": args.channels, "parts": args.parts, "scale": args.scale, "redis": args.redis}
     print(f"{args.channels} channels × {args.parts} parts per run, limits ×{args.scale:g}, "
@@ -392,7 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               + ", ".join(f"{label} ×{value / bare:.2f}" for label, value in cpu_per_message.items()
                           if label != "bare loop"))
     print("\nallowed: Telegram 30×scale msg/s overall (sliding 1 s window); Slack: each of the deliveries in "
-          "progress sends its parts one channel window (1 s / scale) apart.")
+          "progress sends its parts one channel window (1 s / scale) apart; robots: likewise, one robot's "
+          "narrowest window apart (inf: every part fits its robot's first burst).")
     return 0
 
 

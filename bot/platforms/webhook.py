@@ -22,7 +22,7 @@ from bot.platforms.base import (
     Unauthorized,
 )
 from bot.ratelimit import LimiterChain, RateLimits
-from bot.secrets import hide, mask_url, update_secrets
+from bot.secrets import hide, mask_url
 
 # How much of a platform's own error message a reason quotes.
 MAX_QUOTED = 200
@@ -66,14 +66,18 @@ class Webhook:
     format: str = ""        # the message format, where a platform offers several (WeCom: markdown or text)
 
     @property
+    def secrets(self) -> list[str]:
+        """What every log line must hide: the URL, its credential and the signing secret."""
+        return [value for value in (self.url, self.credential, self.secret) if value]
+
+    @property
     def masked(self) -> str:
         """Scheme, host and path, the credential as *** and no query: safe for any message."""
         return hide(mask_url(self.url, bare=True), [self.credential], min_length=0)
 
 
 def make_webhook(url: str, credential: str, secret: str = "", format: str = "") -> Webhook:
-    """A webhook whose credential and secret every log line hides from now on."""
-    update_secrets([value for value in (url, credential, secret) if value])
+    """A webhook; its sender has every log line hide its credentials (see `Webhook.secrets`)."""
     fingerprint = hashlib.sha256(credential.encode("utf-8")).hexdigest()[:16]
     return Webhook(url=url, credential=credential, secret=secret, chat=f"robot-{fingerprint}", format=format)
 

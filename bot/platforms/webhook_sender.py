@@ -24,6 +24,7 @@ from bot.platforms.base import (
 )
 from bot.platforms.webhook import AnswerCodes, RobotPace, Webhook, wire_body
 from bot.render import Payload
+from bot.secrets import update_secrets
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +106,19 @@ class WebhookSender:
         """Remember a robot (its URL and secret masked in every log from now on); the chat naming it.
 
         The config names a channel by its webhook URL, so the URL finds the robot too."""
-        webhook = self.parse_webhook(url.strip(), options or {})
-        self.webhooks[webhook.chat] = self.webhooks[url] = webhook
+        webhook = self._remember(url, options or {})
+        update_secrets(webhook.secrets)
         return webhook.chat
 
     def add_webhooks(self, entries: Iterable[tuple[str, Mapping[str, str]]]) -> None:
         """Every configured robot, as (webhook URL, the channel's options)."""
-        for url, options in entries:
-            self.add_webhook(url, options)
+        # Hidden all at once: each new secret rebuilds the one redaction pattern of every secret.
+        update_secrets([secret for url, options in entries for secret in self._remember(url, options).secrets])
+
+    def _remember(self, url: str, options: Mapping[str, str]) -> Webhook:
+        webhook = self.parse_webhook(url.strip(), options)
+        self.webhooks[webhook.chat] = self.webhooks[url] = webhook
+        return webhook
 
     def webhook(self, chat: str) -> Webhook:
         """The robot a chat names: the fingerprint add_webhook gave, or the webhook URL itself."""
@@ -124,6 +130,7 @@ class WebhookSender:
                 webhook = self.parse_webhook(chat.strip(), {})
             except ValueError as error:
                 raise Unauthorized(f"not a {self.platform} webhook URL: {error}") from None
+            update_secrets(webhook.secrets)
             self.webhooks[chat] = self.webhooks.setdefault(webhook.chat, webhook)
             return self.webhooks[chat]
         # Not the robot's fault: the config lost its webhook; nothing is marked gone.

@@ -58,6 +58,7 @@ class FakeRobots:
     windows: tuple[tuple[int, float], ...] = ((20, 60.0),)
     scale: float = 1.0
     seed: int = 0
+    any_robot: bool = False       # every credential names a robot, made on its first post (benchmarks)
     posts: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     bodies: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
     refused: list[Refusal] = field(default_factory=list)
@@ -146,9 +147,14 @@ class FakeRobots:
     def all_posts(self) -> list[dict[str, Any]]:
         return [post for posts in self.posts.values() for post in posts]
 
+    def total_sent(self) -> int:
+        return sum(len(posts) for posts in self.posts.values())
+
     # -- one post -------------------------------------------------------------------------------
     async def handle_post(self, request: web.Request, credential: str) -> web.Response:
         raw = await request.read()
+        if self.any_robot and credential and credential not in self.robots:
+            self.robots[credential] = Robot(credential)
         robot = self.robots.get(credential)
         if robot is None or robot.gone:
             return self._refuse(credential, self.gone_code, "invalid webhook")
