@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -25,6 +25,10 @@ from bot.platforms.base import (
 from bot.platforms.webhook import AnswerCodes, RobotPace, Webhook, wire_body
 from bot.render import Payload
 from bot.secrets import update_secrets
+
+if TYPE_CHECKING:
+    from bot.platforms.registry import Surroundings
+    from bot.platforms.webhook_settings import RobotSettings
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +210,18 @@ def _json(text: str) -> Any:
         return json.loads(text) if text else None
     except ValueError:
         return None
+
+
+S = TypeVar("S", bound=WebhookSender)
+
+
+def channel_factory(sender: type[S]) -> Callable[[RobotSettings | None, Surroundings], S]:
+    """The registry's factory for a robot platform: a `sender` knowing every configured robot, paced as
+    configured."""
+
+    def open_channel(settings: RobotSettings | None, around: Surroundings) -> S:
+        opened = sender(sender.default_pace.scaled(settings.rate_limit_scale if settings else 1.0))
+        opened.add_webhooks((entry.chat, entry.options) for entry in around.channels)
+        return opened
+
+    return open_channel

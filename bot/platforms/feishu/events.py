@@ -12,8 +12,9 @@ from bot import httpguard
 from bot.logs import Throttled
 from bot.platforms.feishu.answers import FeishuResponder, incoming_message
 from bot.platforms.feishu.crypto import CannotDecrypt, decrypt
-from bot.platforms.feishu.limits import EVENT_DEDUPE_TTL, MAX_EVENT_BYTES
+from bot.platforms.feishu.limits import EVENT_DEDUPE_TTL, MAX_EVENT_BYTES, PLATFORM
 from bot.platforms.feishu.settings import FeishuSettings
+from bot.platforms.repeats import first_delivery
 from bot.platforms.tasks import Background
 from bot.store.base import Store
 
@@ -77,16 +78,8 @@ class FeishuEvents:
         message = incoming_message(event) if isinstance(event, dict) else None
         if message is None:
             return
-        if event_id:
-            try:
-                first = await self.store.first_seen(f"feishu:event:{event_id}", EVENT_DEDUPE_TTL)
-            except Exception:
-                # Answering twice beats not answering: the store is only a guard here.
-                log.warning("feishu: could not check event %s for a repeat", event_id, exc_info=True)
-                first = True
-            if not first:
-                log.info("feishu: event %s seen before; not answered again", event_id)
-                return
+        if event_id and not await first_delivery(self.store, PLATFORM, event_id, EVENT_DEDUPE_TTL):
+            return
         self.background.spawn(self.responder.answer(message))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine, Sequence
@@ -19,6 +18,7 @@ from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import INLINE_ANSWER_WAIT, RESPONSE_URL_POSTS
 from bot.platforms.slack.sender import SlackSender
 from bot.platforms.slack.settings import SlackSettings
+from bot.platforms.tasks import Background
 from bot.render import Payload, render_reply
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class Responder:
         self.commands = commands
         self._contexts = ContextBuilder(self.platform, language, timezone, now, command_prefix=COMMAND_PREFIX)
         self._inline_wait = inline_wait
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background()
         self.sink: ReplySink | None = None
 
     @property
@@ -93,25 +93,15 @@ class Responder:
 
     # -- answers under way ----------------------------------------------------------------------
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        # Held here until done, so a background reply is neither garbage-collected nor left running at stop().
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._background.spawn(work)
 
     async def drain(self) -> None:
         """Wait until every answer taken so far has been sent (or has failed)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.drain()
 
     async def finish(self, grace: float) -> None:
         """Let the answers under way arrive for up to `grace` seconds, then cancel what is left."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.drain(), grace)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.finish(grace)
 
     # -- running a command ----------------------------------------------------------------------
     def _context(self, invocation: Invocation) -> CommandContext:
