@@ -7,7 +7,7 @@ import contextlib
 import multiprocessing
 from multiprocessing.connection import Connection
 
-import robots
+from bench import robots
 
 TELEGRAM_TOKEN = "424242424:AAH-benchmark-token-not-a-real-one-xyz"
 SLACK_TOKEN = "xoxb-bench-0000-not-a-real-token"
@@ -19,15 +19,19 @@ def serve_fakes(scale: float, conn: Connection) -> None:
 
 
 async def _serve_fakes(scale: float, conn: Connection) -> None:
+    from tests.fakes.fake_discord import FakeDiscord
     from tests.fakes.fake_slack import FakeSlack
     from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
 
     telegram = FakeTelegram(TELEGRAM_TOKEN, limits=FakeLimits(scale=scale))
     slack = FakeSlack(token=SLACK_TOKEN)
     slack.scale(scale)
-    async with telegram, slack, contextlib.AsyncExitStack() as stack:
+    discord = FakeDiscord(accept_any=True)
+    discord.scale(scale)
+    async with telegram, slack, discord, contextlib.AsyncExitStack() as stack:
         robot_fakes = await robots.start_fakes(stack, scale)
-        conn.send({"telegram": telegram.base_url, "slack": slack.base_url, **robots.urls(robot_fakes)})
+        conn.send({"telegram": telegram.base_url, "slack": slack.base_url, "discord": discord.url,
+                   **robots.urls(robot_fakes)})
         loop = asyncio.get_running_loop()
         while True:
             request = await loop.run_in_executor(None, conn.recv)
@@ -38,6 +42,8 @@ async def _serve_fakes(scale: float, conn: Connection) -> None:
                 "telegram_429": len(telegram.rate_limited),
                 "slack_sent": len(slack.all_posts()),
                 "slack_429": sum(slack.rate_limited.values()),
+                "discord_sent": discord.total_posted(),
+                "discord_429": sum(discord.rate_limited.values()),
                 **robots.stats(robot_fakes),
             })
     conn.close()

@@ -1,25 +1,26 @@
 """Fan-out cost: the bot's delivery path (ledger on SQLite or Redis) against bare client loops, per message.
 
     python bench/fanout.py [--channels 1000] [--parts 3] [--scale 4] [--redis redis://127.0.0.1:6379/15]
-                           [--platforms telegram,slack,feishu,wecom,dingtalk]
+                           [--platforms telegram,slack,discord,feishu,wecom,dingtalk]
 
 Every run sends `--parts` messages to each of `--channels` chats of one platform through the fake
-Telegram, Slack, Feishu, WeCom or DingTalk server (a robot platform's chat is a robot of its own),
-whose limits (and the bot's own client-side limits) are sped up `--scale` times. Each run happens in
-a fresh worker process, and the fake servers in a process of their own (bench/fakes_process.py), so
-the worker's CPU time (getrusage) and peak RSS are the sender's alone.
+Telegram, Slack, Discord, Feishu, WeCom or DingTalk server (a robot platform's chat is a robot of its
+own), whose limits (and the bot's own client-side limits) are sped up `--scale` times. Each run
+happens in a fresh worker process, and the fake servers in a process of their own
+(bench/fakes_process.py), so the worker's CPU time (getrusage) and peak RSS are the sender's alone.
 
 - bot:    bot.app.App built from a config (rate_limit_scale, store), deliveries through its Deliverer:
           lease, ledger writes before and after every part, per-chat order, retries; up to 64
           deliveries at once, as the scheduler runs them.
-- bare:   python-telegram-bot's Bot.send_message (or slack-sdk's chat_postMessage, or an aiohttp POST
-          of the same body bytes to a robot) in a loop with the same client-side rate limiter and
-          concurrency, no store at all.
+- bare:   python-telegram-bot's Bot.send_message (or slack-sdk's chat_postMessage, or an aiohttp POST to
+          the webhook) in a loop with the same client-side rate limiter and concurrency, no store at all.
 
 "allowed" is the most the platform's limits let through in the elapsed time T: for Telegram the
 overall window, L × (⌊T⌋ + 1) messages with L = 30 × scale per second; Slack has no overall limit,
 so for it the bound comes from the per-channel window: each of the 64 deliveries in progress sends
-its `parts` messages one window apart; likewise for the robots (bench/robots.py).
+its `parts` messages one window apart; Discord's per-webhook window (5 posts per 2 s) spaces a
+delivery only when it has more parts than that, so its rows need `--parts` above 5 to mean anything;
+the robots likewise by their narrowest window (bench/robots.py).
 The store's overhead shows as the CPU-per-message ratio of a bot run to the bare run.
 """
 
@@ -44,12 +45,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import robots  # noqa: E402  (beside this script)
-from fakes_process import SLACK_TOKEN, TELEGRAM_TOKEN, FakesProcess  # noqa: E402
+from bench import robots  # noqa: E402
+from bench.fakes_process import SLACK_TOKEN, TELEGRAM_TOKEN, FakesProcess  # noqa: E402
 
 # As many deliveries at once as the scheduler runs (Scheduler's max_concurrency).
 CONCURRENCY = 64
 GROUP_SHARE = 0.3
+KNOWN = ("telegram", "slack", "discord", *robots.ROBOTS)
 
 
 # -- what is sent ----------------------------------------------------------------------------------
@@ -57,6 +59,10 @@ GROUP_SHARE = 0.3
 def chats_for(platform: str, count: int, urls: dict[str, str]) -> list[str]:
     if platform in robots.ROBOTS:
         return robots.chats(urls[platform], count)
+    if platform == "discord":
+        from bench.fanout_discord import webhook_chats
+
+        return webhook_chats(urls["discord"], count)
     if platform == "slack":
         return [f"C{n:08d}" for n in range(count)]
     groups = round(count * GROUP_SHARE)
@@ -122,6 +128,7 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
                          "rate_limit_scale": options["scale"]},
             "slack": {"token": SLACK_TOKEN, "signing_secret": "bench-signing-secret", "base_url": urls["slack"],
                       "rate_limit_scale": options["scale"]},
+            "discord": {"base_url": f"{urls['discord']}/api/v10", "rate_limit_scale": options["scale"]},
             "server": {"listen": "127.0.0.1:1"},
             "delivery": {"lease_ttl": 60},
             "channels": [],
@@ -140,7 +147,9 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
             payloads = payloads_for(platform, options["parts"])
             chats = chats_for(platform, options["channels"], urls)
             today = dt.date(2026, 1, 15)
-            warmup = {"slack": "C0WARMUP", "telegram": "99"}.get(platform) or chats[0].replace("000000", "warmup")
+            warmup = {"slack": "C0WARMUP", "discord": f"{urls['discord']}/api/webhooks/1/warm"}.get(platform, "99")
+            if platform in robots.ROBOTS:
+                warmup = chats[0].replace("000000", "warmup")
             await deliverer.send_parts(platform, warmup, payloads[:1])
             await asyncio.sleep(2 / options["scale"])
 
@@ -170,6 +179,11 @@ async def run_bare(platform: str, options: dict[str, Any], urls: dict[str, str],
     if platform in robots.ROBOTS:
         return await robots.bare(platform, payloads, chats, options["scale"],
                                  lambda send, warmup: _bare_fanout(send, warmup, payloads, chats, options, measure))
+    if platform == "discord":
+        from bench.fanout_discord import bare_discord
+
+        return await bare_discord(payloads, chats, options,
+                                  lambda send, warmup: _bare_fanout(send, warmup, payloads, chats, options, measure))
     if platform == "telegram":
         return await _bare_telegram(payloads, chats, options, urls["telegram"], measure)
     return await _bare_slack(payloads, chats, options, urls["slack"], measure)
@@ -275,6 +289,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 def allowed_messages(platform: str, elapsed: float, scale: float, channels: int, parts: int) -> float:
     if platform in robots.ROBOTS:
         return robots.allowed(platform, elapsed, scale, channels, parts, CONCURRENCY)
+    if platform == "discord":
+        from bench.fanout_discord import allowed_discord
+
+        return allowed_discord(elapsed, scale, channels, parts, CONCURRENCY)
     if platform == "telegram":
         from bot.platforms.telegram import TelegramRateLimits
 
@@ -309,18 +327,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="speed-up of the platforms' limits, for the fakes and the bot alike (default 4)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15",
                         help="Redis for the redis runs; keys go under a unique prefix and are removed after")
-    parser.add_argument("--platforms", default="telegram,slack",
-                        help="comma-separated: telegram, slack, " + ", ".join(robots.ROBOTS))
+    parser.add_argument("--platforms", default="telegram,slack,discord",
+                        help="comma-separated: " + ", ".join(KNOWN))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     platforms = [p for p in args.platforms.split(",") if p]
-    if args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= {"telegram", "slack",
-                                                                                          *robots.ROBOTS}:
-        parser.error("--channels and --parts must be >= 1, --scale > 0, --platforms among telegram, slack, "
-                     + ", ".join(robots.ROBOTS))
+    if args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= set(KNOWN):
+        parser.error("--channels and --parts must be >= 1, --scale > 0, --platforms among " + ", ".join(KNOWN))
 
     base = {"channels": args.channels, "parts": args.parts, "scale": args.scale, "redis": args.redis}
     print(f"{args.channels} channels × {args.parts} parts per run, limits ×{args.scale:g}, "
@@ -348,8 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               + ", ".join(f"{label} ×{value / bare:.2f}" for label, value in cpu_per_message.items()
                           if label != "bare loop"))
     print("\nallowed: Telegram 30×scale msg/s overall (sliding 1 s window); Slack: each of the deliveries in "
-          "progress sends its parts one channel window (1 s / scale) apart; robots: likewise, one robot's "
-          "narrowest window apart (inf: every part fits its robot's first burst).")
+          "progress sends its parts one channel window (1 s / scale) apart; Discord: each sends at most 5 parts "
+          "per webhook window (2 s / scale); robots: one robot's narrowest window apart (inf: every part fits "
+          "its robot's first burst).")
     return 0
 
 

@@ -27,6 +27,7 @@ from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
 from bot.render import render_reply
 from bot.scheduler import Scheduler, utc_now
+from bot.secrets import shown_chat
 from bot.settings import ChannelSettings, ServerSettings, Settings
 from bot.store import open_store
 from bot.store.base import Store, StoreError
@@ -78,6 +79,8 @@ class App:
         self.scheduler: Scheduler | None = None
         self.commands: Commands | None = None
         self.web_server: WebServer | None = None
+        # Called with every send event besides the metrics (the progress bar of `digestbot send`).
+        self.send_listeners: list[Callable[[SendEvent], None]] = []
         self._stop = asyncio.Event()
 
     # -- building -----------------------------------------------------------------------------
@@ -94,7 +97,7 @@ class App:
                 self._open_platform(platform)
         self.receivers = registry.receivers(list(self.channels.values()))
         self.deliverer = Deliverer(self.store, self.channels, settings.delivery, owner=self.owner,
-                                   on_event=_count_send_event)
+                                   on_event=self._on_send_event)
         for receiver in self.receivers:
             receiver.bind(self.deliverer)
         self.scheduler = Scheduler(settings, self.source, self.store, self.deliverer, self.renderers,
@@ -167,6 +170,11 @@ class App:
         self.web_server = server
         log.info("listening on %s:%s", host, server.port)
 
+    def _on_send_event(self, event: SendEvent) -> None:
+        _count_send_event(event)
+        for listener in self.send_listeners:
+            listener(event)
+
     async def _store_ready(self) -> bool:
         assert self.store is not None
         await self.store.ping()
@@ -179,8 +187,11 @@ class App:
 
     # -- send now -----------------------------------------------------------------------------
     async def send_now(self, *, digest_date: dt.date | None = None, channel_name: str | None = None,
-                       dry_run: bool = False, progress: Callable[[str], None] | None = None) -> list[SendReport]:
-        """`digestbot send`: the given (or latest) digest to every channel (or one), now."""
+                       dry_run: bool = False, progress: Callable[[str], None] | None = None,
+                       on_report: Callable[[SendReport], None] | None = None) -> list[SendReport]:
+        """`digestbot send`: the given (or latest) digest to every channel (or one), now.
+
+        `on_report` hears of each channel as soon as it is done (the progress bar)."""
         assert self.scheduler is not None and self.source is not None
         show = progress or (lambda line: None)
         reports: list[SendReport] = []
@@ -188,12 +199,14 @@ class App:
             if channel_name is not None and channel.name != channel_name:
                 continue
             if channel.platform not in self.channels:
-                reports.append(SendReport(channel.name, channel.platform, None, None,
-                                          f"skipped: {channel.platform} is not configured", skipped=True))
+                report = SendReport(channel.name, channel.platform, None, None,
+                                    f"skipped: {channel.platform} is not configured", skipped=True)
                 show(f"{channel.name}: skipped ({channel.platform} is not configured)")
-                continue
-            report = await self._send_one(channel, digest_date, dry_run, show)
+            else:
+                report = await self._send_one(channel, digest_date, dry_run, show)
             reports.append(report)
+            if on_report is not None:
+                on_report(report)
         return reports
 
     async def _send_one(self, channel: ChannelSettings, digest_date: dt.date | None, dry_run: bool,
@@ -221,7 +234,8 @@ class App:
             return SendReport(channel.name, channel.platform, digest_date, None, f"no digest dated {wanted}")
         if dry_run:
             parts = len(self.scheduler.payloads_for(channel.platform, digest))
-            note = f"would send {digest.date} ({parts} part(s)) to {channel.platform} {chat}".rstrip()
+            where = shown_chat(chat)
+            note = f"would send {digest.date} ({parts} part(s)) to {channel.platform} {where}".rstrip()
             return SendReport(channel.name, channel.platform, digest.date, None, note)
         show(f"{channel.name}: sending {digest.date} to {channel.platform}…")
         try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from bot import metrics
 from bot.delivery_settings import DeliverySettings
-from bot.leases import Lease, new_owner_id
+from bot.leases import Lease, delivery_lease_name, new_owner_id
 from bot.outcomes import (
     OUTCOME_OF_KIND,
     DeliveryAborted,
@@ -39,7 +39,7 @@ from bot.platforms.base import (
 )
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload
-from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, Store
+from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, Store, StoreError
 
 # The result types live in bot.outcomes; callers keep importing them from here.
 __all__ = ["OUTCOME_OF_KIND", "Deliverer", "DeliveryAborted", "DeliveryResult", "Kind", "MayResend", "Outcome",
@@ -141,7 +141,7 @@ class Deliverer:
     async def _deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
         if self.stopping:
             return self._result(target, Kind.STOPPED, payloads, _Tally(), target.chat, "shutting down")
-        lease = Lease(self.store, f"lease:{key}", self.owner, self.settings.lease_ttl)
+        lease = Lease(self.store, delivery_lease_name(key), self.owner, self.settings.lease_ttl)
         if not await lease.claim():
             return self._result(target, Kind.BUSY, payloads, _Tally(), target.chat, "leased by another process")
         tally = _Tally()
@@ -189,7 +189,17 @@ class Deliverer:
                 note = timeout_note(tally.maybe_sent, tally.unconfirmed, len(payloads))
                 return self._result(target, kind, payloads, tally, chat, note)
             except DeliveryAborted as aborted:
+                await self._note_failure(key, aborted)
                 return self._result(target, aborted.kind, payloads, tally, chat, aborted.reason)
+
+    async def _note_failure(self, key: DeliveryKey, aborted: DeliveryAborted) -> None:
+        """Keep why a delivery failed for `digestbot status`; the delivery's result stays what it was."""
+        if aborted.outcome not in (Outcome.FAILED, Outcome.INACTIVE):
+            return      # busy or stopped: another attempt is under way or coming, nothing failed
+        try:
+            await self.store.record_failure(key, aborted.reason)
+        except StoreError:
+            log.warning("%s: could not record its failure (%s)", key, aborted.reason, exc_info=True)
 
     async def _settle_spent_part(self, key: DeliveryKey, part: int, tally: _Tally) -> None:
         """A part whose send timed out before and whose one resend is spent (its owner stopped during

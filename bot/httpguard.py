@@ -131,3 +131,11 @@ def loads_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):
         raise Refused(400, "invalid JSON") from None
+
+
+def loads_object(body: bytes, what: str, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
+    """The decoded body when it is a JSON object, else Refused(400) saying it is not `what`."""
+    value = loads_json(body, max_depth)
+    if not isinstance(value, dict):
+        raise Refused(400, f"not {what}")
+    return value

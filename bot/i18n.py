@@ -55,6 +55,15 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "unknown_command": "Unknown command {p}{name}. Send {p}help for the list.",
         "failure": "Something went wrong on my side. Please try again later.",
         "too_fast": "Too many commands in a short time. I will answer again in about {seconds} s.",
+        "subscribe_by_config": "On Discord a channel gets the daily digest through a webhook set in the bot's "
+                               "config, not by {p}subscribe: ask whoever runs the bot to add or remove this "
+                               "channel's webhook.",
+        "option_number": "the item's number, e.g. 3",
+        "option_category": "a category name",
+        "option_date": "the day, YYYY-MM-DD",
+        "option_public": "show the answer to the whole channel",
+        "describe_subscribe_by_config": "how a channel gets the daily digest on Discord",
+        "describe_unsubscribe_by_config": "how a channel stops getting the daily digest on Discord",
     },
     "zh": {
         "help_intro": "我每天在这里发布新闻速递，也随时回答以下命令：",
@@ -103,6 +112,14 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "unknown_command": "未知命令 {p}{name}。发送 {p}help 查看全部命令。",
         "failure": "出了点问题，请稍后再试。",
         "too_fast": "命令发得太快了，大约 {seconds} 秒后我再回答。",
+        "subscribe_by_config": "在 Discord 上，频道通过机器人配置文件中设定的 Webhook 接收每日速递，"
+                               "而不是用 {p}subscribe：请联系运行机器人的人添加或移除本频道的 Webhook。",
+        "option_number": "条目编号，例如 3",
+        "option_category": "分类名",
+        "option_date": "日期，格式 YYYY-MM-DD",
+        "option_public": "把回答发给整个频道",
+        "describe_subscribe_by_config": "在 Discord 上，频道如何接收每日速递",
+        "describe_unsubscribe_by_config": "在 Discord 上，频道如何停止接收每日速递",
     },
 }
 

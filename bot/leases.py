@@ -9,7 +9,7 @@ import socket
 import time
 import uuid
 
-from bot.store.base import Store
+from bot.store.base import DeliveryKey, Store
 
 # Lease renewal problems are part of delivery's story: they log under its name.
 log = logging.getLogger("bot.delivery")
@@ -18,6 +18,11 @@ log = logging.getLogger("bot.delivery")
 def new_owner_id() -> str:
     """Names this process in leases: readable for operators, unique across restarts."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def delivery_lease_name(key: DeliveryKey) -> str:
+    """The lease a process holds while it sends one delivery (what `digestbot status` looks up)."""
+    return f"lease:{key}"
 
 
 class Lease:

@@ -30,6 +30,7 @@ _TOKEN_SHAPES = (
     r"\d{6,}:[A-Za-z0-9_-]{30,}",                    # Telegram bot token
     r"xox[abeprs](?:\.xox[bp])?-[A-Za-z0-9-]+",      # Slack bot, user and refresh tokens
     r"xapp-[A-Za-z0-9-]+",                           # Slack app-level (Socket Mode) token
+    r"(?<=/webhooks/)\d{1,25}/[A-Za-z0-9_.-]{20,}",  # Discord webhook (or interaction) id and token in a URL
 )
 
 # A configured secret shorter than this is not redacted by value: replacing every occurrence of
@@ -226,3 +227,15 @@ _URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>)]+")
 def scrub_urls(text: str) -> str:
     """Every URL in a message shown bare (see mask_url), whatever its spelling, on one line."""
     return " ".join(_URL_IN_TEXT.sub(lambda match: mask_url(match.group(0), bare=True), text).split())
+
+
+def shown_chat(chat: str) -> str:
+    """A chat id as it may be shown: a webhook URL is itself the credential, so only its host stays."""
+    if "://" in chat:
+        try:
+            parts = urlsplit(chat)
+            host = parts.hostname or ""
+        except ValueError:
+            host = ""
+        return f"{parts.scheme}://{host}/{REDACTED}" if host else REDACTED
+    return redact(chat)

@@ -100,7 +100,7 @@ def test_render_json_is_the_list_of_api_calls(platform: str) -> None:
     payloads = json.loads(result.stdout)
     assert isinstance(payloads, list) and payloads
     # Each payload is the body (or call parameters) as sent; its platform's message field is always there.
-    field = {"feishu": "card", "wecom": "markdown", "dingtalk": "markdown"}.get(platform, "text")
+    field = {"discord": "content", "feishu": "card", "wecom": "markdown", "dingtalk": "markdown"}.get(platform, "text")
     assert all(isinstance(payload, dict) and payload.get(field) for payload in payloads)
     module = registry.load_renderer(registry.by_render_name(platform))
     assert payloads == json.loads(json.dumps(module.render_digest(parse_file(path))))
@@ -110,6 +110,9 @@ def test_render_json_is_the_list_of_api_calls(platform: str) -> None:
     if platform == "slack":
         assert all(isinstance(payload["blocks"], list) for payload in payloads)
         assert all("channel" not in payload for payload in payloads)
+    if platform == "discord":
+        assert all(set(payload) == {"content", "embeds", "allowed_mentions", "flags"} for payload in payloads)
+        assert all(payload["allowed_mentions"] == {"parse": []} for payload in payloads)
 
 
 def test_the_long_example_needs_several_messages() -> None:

@@ -441,7 +441,7 @@ channels:
   - {name: terminal, platform: console, schedule: "25:61"}
   - {name: terminal, platform: telegram, chat: -100123, schedule: "0 10 * * 8"}
   - {name: slack-ai, platform: slack, schedule: "09:30", timezone: Moon/Base}
-  - {name: extra, platform: discord, chat: x, colour: red}
+  - {name: extra, platform: wechat, chat: x, colour: red}
 """
 
 ALL_MISTAKE_PATHS = {
@@ -666,7 +666,7 @@ def test_every_platform_section_is_assembled_from_the_registry(tmp_path: Path) -
 
     settings = load_config(write(tmp_path, BASE), env={})
     keys = [section.key for section in registry.sections()]
-    assert keys == ["telegram", "slack", "feishu", "wecom", "dingtalk"]
+    assert keys == ["telegram", "slack", "discord", "feishu", "wecom", "dingtalk"]
     assert set(settings.platforms) == set(keys)
     assert settings.telegram is settings.platforms["telegram"]
     with pytest.raises(TypeError):

@@ -118,7 +118,7 @@ async def test_run_serves_health_readiness_and_metrics_and_stops_on_sigterm(tmp_
         await eventually(lambda: answers("/readyz", 200), within=30, what="GET /readyz 200")
         status, body = await http_get(port, "/readyz")
         assert status == 200
-        assert json.loads(body)["checks"] == {"store": True, "telegram": True, "slack": True}
+        assert json.loads(body)["checks"] == {"store": True, "telegram": True, "slack": True, "discord": True}
 
         # The schedule has passed but the day's digest is not published yet: nothing is sent.
         before = metric_samples((await http_get(port, "/metrics"))[1])

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.store import DeliveryKey, LedgerEntry, Store, Subscription, mask_url, open_store
+from bot.store.base import DeliveryHistory
 from bot.store.memory import MemoryStore
 from tests.conftest import ROOT
 
@@ -317,6 +319,81 @@ async def test_first_seen_is_true_once_per_ttl(store: Store) -> None:
     assert await store.first_seen("Ev03", LONG), "a token is new again once its ttl has passed"
     assert not await store.first_seen("Ev03", LONG)
     assert not await store.first_seen("Ev01", LONG)
+
+
+# -- what operators ask (digestbot status) -----------------------------------------------------
+async def test_delivery_history_has_part_times_the_finish_and_the_latest_failure(store: Store) -> None:
+    key = DeliveryKey(TODAY, "ai-news")
+    assert await store.delivery_history(key) == DeliveryHistory()
+    before = time.time()
+    await store.begin_part(key, 0, 2)
+    await store.record_part(key, 0, "m-0")
+    await store.begin_part(key, 1, 2)
+    await store.record_failure(key, "gave up after 5 attempts: 502")
+    await store.record_failure(key, "gave up after 5 attempts: timeout")
+    history = await store.delivery_history(key)
+    assert set(history.part_times) == {0}, "a part in flight has no time yet"
+    assert history.finished_at is None
+    assert history.failure is not None and history.failure.reason == "gave up after 5 attempts: timeout"
+    await store.record_part(key, 1, "m-1")
+    await store.finish(key)
+    first_finish = (await store.delivery_history(key)).finished_at
+    await store.finish(key)
+    history = await store.delivery_history(key)
+    after = time.time()
+    assert history.finished_at == first_finish, "finishing again keeps the first time"
+    assert history.finished_at is not None and before <= history.finished_at <= after
+    assert all(before <= moment <= after for moment in history.part_times.values())
+    assert set(history.part_times) == {0, 1}
+    assert history.failure is not None and before <= history.failure.at <= after, "kept after success"
+    assert await store.delivery_history(DeliveryKey(TODAY, "slack-ai")) == DeliveryHistory()
+    # A failure alone is not progress: the ledger itself stays empty.
+    await store.record_failure(DeliveryKey(TODAY, "slack-ai"), "rendering defect: msg_too_long")
+    assert await store.ledger(DeliveryKey(TODAY, "slack-ai")) == LedgerEntry()
+    assert await store.finished_deliveries(TODAY) == {"ai-news"}
+
+
+async def test_lease_holder_names_the_owner_and_since_when_until_it_lets_go(store: Store) -> None:
+    assert await store.lease_holder("lease:a") is None
+    before = time.time()
+    assert await store.claim("lease:a", "host:1:alpha", LONG)
+    holder = await store.lease_holder("lease:a")
+    assert holder is not None and holder.owner == "host:1:alpha"
+    assert holder.since is not None and before <= holder.since <= time.time()
+    assert holder.expires_at > time.time()
+    since = holder.since
+    assert await store.claim("lease:a", "host:1:alpha", LONG)
+    assert await store.renew("lease:a", "host:1:alpha", LONG)
+    renewed = await store.lease_holder("lease:a")
+    assert renewed is not None and renewed.since == since, "claiming again or renewing keeps since"
+    await store.release("lease:a", "host:1:alpha")
+    assert await store.lease_holder("lease:a") is None
+
+    assert await store.claim("lease:b", "host:2:beta", SHORT)
+    await asyncio.sleep(WAIT)
+    assert await store.lease_holder("lease:b") is None, "an expired lease has no holder"
+    assert await store.claim("lease:b", "host:3:gamma", LONG)
+    taken = await store.lease_holder("lease:b")
+    assert taken is not None and taken.owner == "host:3:gamma"
+
+
+async def test_inactive_details_keep_the_first_since_until_reactivated(store: Store) -> None:
+    assert await store.inactive_details() == {}
+    before = time.time()
+    await store.mark_inactive("telegram", "-1001", "bot was kicked")
+    await store.mark_inactive("slack", "C01", "channel_not_found")
+    first = (await store.inactive_details())[("telegram", "-1001")]
+    await store.mark_inactive("telegram", "-1001", "bot was blocked")
+    details = await store.inactive_details()
+    assert set(details) == {("telegram", "-1001"), ("slack", "C01")}
+    assert details[("telegram", "-1001")].reason == "bot was blocked"
+    assert details[("telegram", "-1001")].since == first.since, "refused again: still since the first time"
+    assert all(d.since is not None and before <= d.since <= time.time() for d in details.values())
+    await store.reactivate("telegram", "-1001")
+    assert set(await store.inactive_details()) == {("slack", "C01")}
+    await store.mark_inactive("telegram", "-1001", "bot was kicked")
+    again = (await store.inactive_details())[("telegram", "-1001")]
+    assert again.since is not None and first.since is not None and again.since >= first.since
 
 
 # -- concurrency -------------------------------------------------------------------------------

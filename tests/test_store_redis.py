@@ -101,11 +101,13 @@ async def test_every_key_lives_under_the_prefix_and_ledger_keys_expire(private_r
         keys = set(inspector.scan_iter(count=1000))
         assert keys == {
             f"{prefix}lease:lease:2025-09-25/telegram:-100",
+            f"{prefix}lease-since:lease:2025-09-25/telegram:-100",
             f"{prefix}delivery:2025-09-25/telegram:-100",
             f"{prefix}delivery:2025-09-25/slack:C02",
             f"{prefix}in-flight:2025-09-25/telegram:-100",
             f"{prefix}finished:2025-09-25",
             f"{prefix}inactive",
+            f"{prefix}inactive-since",
             f"{prefix}moved",
             f"{prefix}subscriptions",
             f"{prefix}seen:Ev01",
@@ -115,7 +117,7 @@ async def test_every_key_lives_under_the_prefix_and_ledger_keys_expire(private_r
                            f"{prefix}in-flight:2025-09-25/telegram:-100",
                            f"{prefix}finished:2025-09-25"):
             assert 0 < inspector.ttl(ledger_key) <= retention, ledger_key
-        for lasting in ("inactive", "moved", "subscriptions"):
+        for lasting in ("inactive", "inactive-since", "moved", "subscriptions"):
             assert inspector.ttl(f"{prefix}{lasting}") == -1, "chat state and subscriptions never expire"
     finally:
         inspector.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.digest.sources import is_url
 from bot.platforms import registry
-from bot.secrets import REDACTED, SECRET_FIELDS, mask_url, url_password
+from bot.secrets import SECRET_FIELDS, mask_url, shown_chat, url_password
 from bot.settings import Settings
 from bot.store import sqlite_path as store_sqlite_path
 
@@ -67,10 +67,8 @@ def summarize(settings: Settings) -> str:
         f"channels: {len(settings.channels)}",
     ]
     ready = ready_platforms(settings)
-    secret_chats = {section.key for section in registry.sections() if section.chat.secret}
     for channel in settings.channels:
-        # A webhook URL is the robot's credential: only that there is one is shown.
-        where = (f" {channel.chat}" if channel.platform not in secret_chats else f" {REDACTED}") if channel.chat else ""
+        where = f" {shown_chat(channel.chat)}" if channel.chat else ""
         zone = channel.timezone or settings.timezone
         state = "" if channel.platform in ready else ", skipped"
         lines.append(f"  {channel.name}: {channel.platform}{where} at {channel.schedule} {zone}{state}")

@@ -44,6 +44,8 @@ PLATFORMS: tuple[Platform, ...] = (
              "bot.platforms.telegram.settings"),
     Platform("slack", "bot.platforms.slack.blocks", "slack", False, "bot.platforms.slack.channel:open_channel",
              "bot.platforms.slack.settings"),
+    Platform("discord", "bot.platforms.discord.embeds", "discord", False, "bot.platforms.discord.channel:open_channel",
+             "bot.platforms.discord.settings"),
     Platform("feishu", "bot.platforms.feishu.card", "feishu", False, "bot.platforms.feishu.channel:open_channel",
              "bot.platforms.feishu.settings"),
     Platform("wecom", "bot.platforms.wecom.markdown", "wecom", False, "bot.platforms.wecom.channel:open_channel",

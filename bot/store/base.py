@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.errors import DigestBotError
@@ -65,6 +65,42 @@ class Subscription:
         return f"{self.platform}:{self.chat}"
 
 
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The latest failed attempt at a delivery: why, and when (Unix seconds)."""
+
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryHistory:
+    """When a delivery's parts and the delivery itself were done, and its latest failure: what
+    operators ask about; sending never reads it."""
+
+    part_times: Mapping[int, float] = field(default_factory=dict)   # part -> recorded sent at (Unix s)
+    finished_at: float | None = None
+    # Kept after a later success: `finished_at` tells a recovered delivery from a failed one.
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """Who holds a live lease, since when and until when (Unix seconds)."""
+
+    owner: str
+    since: float | None      # None: claimed by a version that did not record it
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class InactiveChat:
+    """Why a chat gets nothing more, and since when (Unix seconds; None where it was not recorded)."""
+
+    reason: str
+    since: float | None
+
+
 class Store(ABC):
     """Every method is atomic on its own; leases make multi-step work safe across replicas.
 
@@ -123,6 +159,23 @@ class Store(ABC):
     @abstractmethod
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         """Channel names whose delivery of that digest is complete."""
+
+    # -- what operators ask (digestbot status) -------------------------------------------------
+    @abstractmethod
+    async def record_failure(self, key: DeliveryKey, reason: str) -> None:
+        """Remember that an attempt at the delivery failed, and why; the latest failure wins."""
+
+    @abstractmethod
+    async def delivery_history(self, key: DeliveryKey) -> DeliveryHistory:
+        """When each sent part was recorded, when the delivery finished, and its latest failure."""
+
+    @abstractmethod
+    async def lease_holder(self, name: str) -> LeaseHolder | None:
+        """The owner of the lease `name` while it is live; None when it is free or expired."""
+
+    @abstractmethod
+    async def inactive_details(self) -> dict[tuple[str, str], InactiveChat]:
+        """Every inactive chat with its reason and since when."""
 
     # -- chat state ---------------------------------------------------------------------------
     @abstractmethod

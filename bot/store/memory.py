@@ -6,7 +6,17 @@ import datetime as dt
 import time
 from dataclasses import replace
 
-from bot.store.base import DeliveryKey, LedgerEntry, Store, Subscription, chat_moves
+from bot.store.base import (
+    DeliveryHistory,
+    DeliveryKey,
+    Failure,
+    InactiveChat,
+    LeaseHolder,
+    LedgerEntry,
+    Store,
+    Subscription,
+    chat_moves,
+)
 
 
 class MemoryStore(Store):
@@ -20,6 +30,12 @@ class MemoryStore(Store):
         self._subscriptions: dict[tuple[str, str], Subscription] = {}
         self._seen: dict[str, float] = {}                           # token -> monotonic expiry
         self._prune_seen_at = 1024
+        # What operators ask about, in wall-clock seconds like the shared stores keep it.
+        self._lease_since: dict[str, float] = {}
+        self._part_times: dict[DeliveryKey, dict[int, float]] = {}
+        self._finished_at: dict[DeliveryKey, float] = {}
+        self._failures: dict[DeliveryKey, Failure] = {}
+        self._inactive_since: dict[tuple[str, str], float] = {}
 
     async def ping(self) -> None:
         return None
@@ -33,6 +49,8 @@ class MemoryStore(Store):
         holder = self._leases.get(name)
         if holder is not None and holder[0] != owner and holder[1] > now:
             return False
+        if holder is None or holder[0] != owner or holder[1] <= now:
+            self._lease_since[name] = time.time()
         self._leases[name] = (owner, now + ttl)
         return True
 
@@ -68,6 +86,7 @@ class MemoryStore(Store):
         entry = self._ledger.setdefault(key, LedgerEntry())
         entry.sent[part] = message_id
         entry.in_flight.discard(part)
+        self._part_times.setdefault(key, {})[part] = time.time()
 
     async def mark_maybe_sent(self, key: DeliveryKey, part: int) -> bool:
         entry = self._ledger.setdefault(key, LedgerEntry())
@@ -78,17 +97,38 @@ class MemoryStore(Store):
 
     async def finish(self, key: DeliveryKey) -> None:
         self._ledger.setdefault(key, LedgerEntry()).finished = True
+        self._finished_at.setdefault(key, time.time())
 
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         return {key.channel for key, entry in self._ledger.items()
                 if key.digest_date == digest_date and entry.finished}
 
+    # -- what operators ask ---------------------------------------------------------------------
+    async def record_failure(self, key: DeliveryKey, reason: str) -> None:
+        self._failures[key] = Failure(reason, time.time())
+
+    async def delivery_history(self, key: DeliveryKey) -> DeliveryHistory:
+        return DeliveryHistory(dict(self._part_times.get(key, {})), self._finished_at.get(key),
+                               self._failures.get(key))
+
+    async def lease_holder(self, name: str) -> LeaseHolder | None:
+        holder = self._leases.get(name)
+        now = time.monotonic()
+        if holder is None or holder[1] <= now:
+            return None
+        return LeaseHolder(holder[0], self._lease_since.get(name), time.time() + holder[1] - now)
+
+    async def inactive_details(self) -> dict[tuple[str, str], InactiveChat]:
+        return {chat: InactiveChat(reason, self._inactive_since.get(chat)) for chat, reason in self._inactive.items()}
+
     # -- chat state ---------------------------------------------------------------------------
     async def mark_inactive(self, platform: str, chat: str, reason: str) -> None:
         self._inactive[(platform, chat)] = reason
+        self._inactive_since.setdefault((platform, chat), time.time())
 
     async def reactivate(self, platform: str, chat: str) -> None:
         self._inactive.pop((platform, chat), None)
+        self._inactive_since.pop((platform, chat), None)
 
     async def inactive_reason(self, platform: str, chat: str) -> str | None:
         return self._inactive.get((platform, chat))

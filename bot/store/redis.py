@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -17,6 +18,8 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.secrets import mask_url
+from bot.store import base
+from bot.store import redis_ops as ops
 from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Store, StoreError, Subscription
 
 T = TypeVar("T")
@@ -31,10 +34,16 @@ POOL_WAIT_SECONDS = 20.0
 DEFAULT_RETENTION = 14 * 24 * 3600
 
 # Take the lease if it is free or already ours (a retried claim whose reply was lost then succeeds).
+# KEYS: the lease, its since-key (when its owner took it, for status). ARGV: owner, ttl ms, now.
 _CLAIM = """
 local holder = redis.call('GET', KEYS[1])
 if holder == false or holder == ARGV[1] then
     redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    if holder == false then
+        redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+    else
+        redis.call('PEXPIRE', KEYS[2], ARGV[2])
+    end
     return 1
 end
 return 0
@@ -43,6 +52,7 @@ return 0
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    redis.call('PEXPIRE', KEYS[2], ARGV[2])
     return 1
 end
 return 0
@@ -50,7 +60,7 @@ return 0
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-    redis.call('DEL', KEYS[1])
+    redis.call('DEL', KEYS[1], KEYS[2])
 end
 return 0
 """
@@ -209,6 +219,9 @@ class RedisStore(Store):
     def _lease_key(self, name: str) -> str:
         return f"{self.prefix}lease:{name}"
 
+    def _lease_keys(self, name: str) -> list[str]:
+        return [self._lease_key(name), f"{self.prefix}lease-since:{name}"]
+
     def _delivery_key(self, key: DeliveryKey) -> str:
         return f"{self.prefix}delivery:{key}"
 
@@ -228,6 +241,10 @@ class RedisStore(Store):
     @property
     def _inactive_key(self) -> str:
         return f"{self.prefix}inactive"
+
+    @property
+    def _inactive_since_key(self) -> str:
+        return f"{self.prefix}inactive-since"
 
     @property
     def _moved_key(self) -> str:
@@ -260,15 +277,15 @@ class RedisStore(Store):
 
     # -- leases -------------------------------------------------------------------------------
     async def claim(self, name: str, owner: str, ttl: float) -> bool:
-        won = await self._call(self._claim(keys=[self._lease_key(name)], args=[owner, _millis(ttl)]))
+        won = await self._call(self._claim(keys=self._lease_keys(name), args=[owner, _millis(ttl), time.time()]))
         return bool(won)
 
     async def renew(self, name: str, owner: str, ttl: float) -> bool:
-        renewed = await self._call(self._renew(keys=[self._lease_key(name)], args=[owner, _millis(ttl)]))
+        renewed = await self._call(self._renew(keys=self._lease_keys(name), args=[owner, _millis(ttl)]))
         return bool(renewed)
 
     async def release(self, name: str, owner: str) -> None:
-        await self._call(self._release(keys=[self._lease_key(name)], args=[owner]))
+        await self._call(self._release(keys=self._lease_keys(name), args=[owner]))
 
     # -- delivery ledger ----------------------------------------------------------------------
     async def ledger(self, key: DeliveryKey) -> LedgerEntry:
@@ -300,7 +317,8 @@ class RedisStore(Store):
     async def record_part(self, key: DeliveryKey, part: int, message_id: str) -> None:
         async def record() -> None:
             async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(self._delivery_key(key), f"sent:{part}", message_id)
+                pipe.hset(self._delivery_key(key), mapping={f"sent:{part}": message_id,
+                                                          f"{ops.SENT_AT}{part}": time.time()})
                 pipe.expire(self._delivery_key(key), self._retention)
                 pipe.srem(self._in_flight_key(key), str(part))
                 await pipe.execute()
@@ -317,6 +335,7 @@ class RedisStore(Store):
             finished = self._finished_key(key.digest_date)
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.hset(self._delivery_key(key), "finished", "1")
+                pipe.hsetnx(self._delivery_key(key), ops.FINISHED_AT, time.time())
                 pipe.expire(self._delivery_key(key), self._retention)
                 pipe.sadd(finished, key.channel)
                 pipe.expire(finished, self._retention)
@@ -328,12 +347,28 @@ class RedisStore(Store):
         channels = await self._call(self._client.smembers(self._finished_key(digest_date)))
         return {_text(channel) for channel in channels}
 
+    # -- what operators ask -----------------------------------------------------------------------
+    async def record_failure(self, key: DeliveryKey, reason: str) -> None:
+        await self._call(ops.record_failure(self._client, self._delivery_key(key), reason, self._retention))
+
+    async def delivery_history(self, key: DeliveryKey) -> base.DeliveryHistory:
+        return await self._call(ops.delivery_history(self._client, self._delivery_key(key)))
+
+    async def lease_holder(self, name: str) -> base.LeaseHolder | None:
+        return await self._call(ops.lease_holder(self._client, *self._lease_keys(name)))
+
+    async def inactive_details(self) -> dict[tuple[str, str], base.InactiveChat]:
+        found = await self._call(ops.inactive_details(self._client, self._inactive_key, self._inactive_since_key))
+        return {self._split_field(field): details for field, details in found.items()}
+
     # -- chat state ---------------------------------------------------------------------------
     async def mark_inactive(self, platform: str, chat: str, reason: str) -> None:
-        await self._call(self._client.hset(self._inactive_key, self._chat_field(platform, chat), reason))
+        await self._call(ops.mark_inactive(self._client, self._inactive_key, self._inactive_since_key,
+                                           self._chat_field(platform, chat), reason))
 
     async def reactivate(self, platform: str, chat: str) -> None:
-        await self._call(self._client.hdel(self._inactive_key, self._chat_field(platform, chat)))
+        await self._call(ops.reactivate(self._client, self._inactive_key, self._inactive_since_key,
+                                        self._chat_field(platform, chat)))
 
     async def inactive_reason(self, platform: str, chat: str) -> str | None:
         reason = await self._call(self._client.hget(self._inactive_key, self._chat_field(platform, chat)))

@@ -11,7 +11,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from bot.store.base import DeliveryKey, LedgerEntry, Store, StoreError, Subscription, chat_moves
+from bot.store.base import (
+    DeliveryHistory,
+    DeliveryKey,
+    Failure,
+    InactiveChat,
+    LeaseHolder,
+    LedgerEntry,
+    Store,
+    StoreError,
+    Subscription,
+    chat_moves,
+)
 from bot.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -152,10 +163,12 @@ class SqliteStore(Store):
         def claim(conn: sqlite3.Connection) -> bool:
             now = time.time()
             cursor = conn.execute(
-                """INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
-                   ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                """INSERT INTO leases (name, owner, expires_at, claimed_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+                   claimed_at = CASE WHEN leases.owner = excluded.owner AND leases.expires_at > ?
+                                THEN coalesce(leases.claimed_at, excluded.claimed_at) ELSE excluded.claimed_at END
                    WHERE leases.owner = excluded.owner OR leases.expires_at <= ?""",
-                (name, owner, now + ttl, now))
+                (name, owner, now + ttl, now, now, now))
             return cursor.rowcount == 1
 
         return await self._write(claim)
@@ -251,6 +264,40 @@ class SqliteStore(Store):
             "SELECT channel FROM deliveries WHERE digest_date = ? AND finished_at IS NOT NULL",
             (digest_date.isoformat(),)).fetchall())
         return {channel for (channel,) in rows}
+
+    # -- what operators ask ---------------------------------------------------------------------
+    async def record_failure(self, key: DeliveryKey, reason: str) -> None:
+        await self._write(lambda conn: conn.execute(
+            """INSERT INTO deliveries (digest_date, channel, failure_reason, failed_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (digest_date, channel) DO UPDATE
+               SET failure_reason = excluded.failure_reason, failed_at = excluded.failed_at""",
+            (key.digest_date.isoformat(), key.channel, reason, time.time())))
+
+    async def delivery_history(self, key: DeliveryKey) -> DeliveryHistory:
+        where = (key.digest_date.isoformat(), key.channel)
+
+        def read(conn: sqlite3.Connection) -> DeliveryHistory:
+            row = conn.execute("SELECT finished_at, failure_reason, failed_at FROM deliveries "
+                               "WHERE digest_date = ? AND channel = ?", where).fetchone()
+            times = dict(conn.execute("SELECT part, updated_at FROM delivery_parts WHERE digest_date = ? "
+                                      "AND channel = ? AND message_id IS NOT NULL", where).fetchall())
+            if row is None:
+                return DeliveryHistory(times)
+            failure = Failure(row[1], row[2]) if row[1] is not None else None
+            return DeliveryHistory(times, row[0], failure)
+
+        return await self._read(read)
+
+    async def lease_holder(self, name: str) -> LeaseHolder | None:
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT owner, claimed_at, expires_at FROM leases WHERE name = ? AND expires_at > ?",
+            (name, time.time())).fetchone())
+        return None if row is None else LeaseHolder(row[0], row[1], row[2])
+
+    async def inactive_details(self) -> dict[tuple[str, str], InactiveChat]:
+        rows = await self._read(lambda conn: conn.execute(
+            "SELECT platform, chat, reason, since FROM inactive_chats").fetchall())
+        return {(platform, chat): InactiveChat(reason, since) for platform, chat, reason, since in rows}
 
     # -- chat state ---------------------------------------------------------------------------
     async def mark_inactive(self, platform: str, chat: str, reason: str) -> None:

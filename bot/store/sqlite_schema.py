@@ -66,5 +66,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (digest_date, channel, part)
         )""",
     ),
+    (
+        # What `digestbot status` shows: since when a lease's owner holds it, a delivery's latest failure.
+        "ALTER TABLE leases ADD COLUMN claimed_at REAL",
+        "ALTER TABLE deliveries ADD COLUMN failure_reason TEXT",
+        "ALTER TABLE deliveries ADD COLUMN failed_at REAL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

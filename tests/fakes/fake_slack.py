@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes import serve_local
 from tests.fakes.slackcheck import check_post_message
 
 # Errors Slack gives for a channel the bot can no longer post in; injected with `fail_channel`.
@@ -86,11 +87,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{id}", self._response_url)
         app.router.add_get("/socket-mode/{ticket}", self._socket_mode)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await serve_local(app, handle_signals=False)
         return self
 
     async def stop(self) -> None:

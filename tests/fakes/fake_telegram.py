@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes import serve_local
+
 JSONDict = dict[str, Any]
 
 COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
@@ -218,11 +220,7 @@ class FakeTelegram:
             self._check = check_send_message
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await serve_local(app, access_log=None, handler_cancellation=True)
 
     async def stop(self) -> None:
         self._closing.set()

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.commands import Commands
+from bot.platforms.background import Background
 from bot.platforms.base import Gate, ReplySink, SendError
 from bot.platforms.feishu import card
 from bot.platforms.feishu.answers import FeishuResponder
@@ -19,7 +20,6 @@ from bot.platforms.feishu.events import FeishuEvents
 from bot.platforms.feishu.limits import MAX_EVENT_BYTES, PACE, PLATFORM, TOKEN_REFRESH_MARGIN
 from bot.platforms.feishu.sender import FeishuSender
 from bot.platforms.feishu.settings import FeishuSettings
-from bot.platforms.tasks import Background
 from bot.platforms.webhook import RobotPace
 from bot.render import Payload
 from bot.store.base import Store

@@ -10,12 +10,12 @@ from aiohttp import web
 
 from bot import httpguard
 from bot.logs import Throttled
+from bot.platforms.background import Background
 from bot.platforms.feishu.answers import FeishuResponder, incoming_message
 from bot.platforms.feishu.crypto import CannotDecrypt, decrypt
 from bot.platforms.feishu.limits import EVENT_DEDUPE_TTL, MAX_EVENT_BYTES, PLATFORM
 from bot.platforms.feishu.settings import FeishuSettings
 from bot.platforms.repeats import first_delivery
-from bot.platforms.tasks import Background
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)

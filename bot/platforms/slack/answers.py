@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.commands import CommandContext, Commands, ContextBuilder
 from bot.i18n import text as words
+from bot.platforms.background import Background
 from bot.platforms.base import ReplyFailed, ReplySink, SendError
 from bot.platforms.slack import blocks as render
 from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import INLINE_ANSWER_WAIT, RESPONSE_URL_POSTS
 from bot.platforms.slack.sender import SlackSender
 from bot.platforms.slack.settings import SlackSettings
-from bot.platforms.tasks import Background
 from bot.render import Payload, render_reply
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def message_fields(payload: Payload, response_type: str = "ephemeral") -> Payloa
     return {"response_type": response_type, **message_only(payload)}
 
 
-class Responder:
+class Responder(Background):
     """Runs commands and posts their answers, in place or in the background; holds the answers under way."""
 
     platform = "slack"
@@ -75,12 +74,12 @@ class Responder:
     def __init__(self, sender: SlackSender, settings: SlackSettings, commands: Commands | None, *,
                  language: str, timezone: ZoneInfo, now: Callable[[], dt.datetime],
                  inline_wait: float = INLINE_ANSWER_WAIT) -> None:
+        super().__init__()
         self._sender = sender
         self.settings = settings
         self.commands = commands
         self._contexts = ContextBuilder(self.platform, language, timezone, now, command_prefix=COMMAND_PREFIX)
         self._inline_wait = inline_wait
-        self._background = Background()
         self.sink: ReplySink | None = None
 
     @property
@@ -90,18 +89,6 @@ class Responder:
     @property
     def timezone(self) -> ZoneInfo:
         return self._contexts.timezone
-
-    # -- answers under way ----------------------------------------------------------------------
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        return self._background.spawn(work)
-
-    async def drain(self) -> None:
-        """Wait until every answer taken so far has been sent (or has failed)."""
-        await self._background.drain()
-
-    async def finish(self, grace: float) -> None:
-        """Let the answers under way arrive for up to `grace` seconds, then cancel what is left."""
-        await self._background.finish(grace)
 
     # -- running a command ----------------------------------------------------------------------
     def _context(self, invocation: Invocation) -> CommandContext:

@@ -124,11 +124,9 @@ class SlackReceiver:
         if isinstance(verified, web.Response):
             return verified
         try:
-            body = httpguard.loads_json(verified)
+            body = httpguard.loads_object(verified, "an event")
         except httpguard.Refused as refused:
             return refused.response()
-        if not isinstance(body, dict):
-            return web.Response(status=400, text="not an event")
         if body.get("type") == "url_verification":
             return web.json_response({"challenge": str(body.get("challenge", ""))})
         if body.get("type") == "event_callback":

@@ -1,4 +1,4 @@
-"""Answers under way: background tasks a platform holds until done, drained or cancelled at stop()."""
+"""Answers under way: the tasks a platform runs in the background, held until done, drained, or cut at stop."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 
 class Background:
-    """Tasks held here until done, so a background reply is neither garbage-collected nor left running."""
+    """Holds every task it spawns until the task is done, so that an answer posted in the background is
+    neither garbage-collected half-way nor left running when the platform stops."""
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -21,7 +22,7 @@ class Background:
         return task
 
     async def drain(self) -> None:
-        """Wait until every task taken so far is done (or has failed)."""
+        """Wait until every task spawned so far (and any they spawn) has finished."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
