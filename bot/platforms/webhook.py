@@ -34,7 +34,7 @@ def wire_body(payload: Any) -> bytes:
     Limits of these platforms are in bytes of the body: an escaped Chinese character takes 6 bytes
     instead of 3, so the body that is measured and the body that is sent must be this one.
     """
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 def wire_size(payload: Any) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from bot.digest.model import Digest, Item
 from bot.platforms.dingtalk.limits import LIMITS
-from bot.platforms.robot_markdown import link_target, plain
+from bot.platforms.robot_markdown import link_target, plain, plain_label
 from bot.platforms.webhook import json_text_size, wire_size
 from bot.platforms.webhook_layout import Layout, Sections
 from bot.render import (
@@ -41,7 +41,7 @@ class DingTalkMarkdown:
         return plain(text)
 
     def link(self, label: str, url: str) -> str:
-        return f"[{plain(label)}]({link_target(url)})"
+        return f"[{plain_label(label)}]({link_target(url)})"
 
     def style(self, inner: str, bold: bool, italic: bool) -> str:
         marker = ("**" if bold else "") + ("*" if italic else "")

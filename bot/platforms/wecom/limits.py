@@ -18,11 +18,11 @@ class WeComLimits:
     4,096 bytes is refused with errcode 40058, a text message over 2,048.
     """
 
-    max_markdown_bytes: int = 4_096
+    max_content_bytes: int = 4_096
     max_text_bytes: int = 2_048
 
     def __post_init__(self) -> None:
-        if self.max_markdown_bytes < 512 or self.max_text_bytes < 256:
+        if self.max_content_bytes < 512 or self.max_text_bytes < 256:
             raise ValueError("WeCom limits too small to render anything")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.digest.model import Digest, Item
-from bot.platforms.robot_markdown import link_target, plain
+from bot.platforms.robot_markdown import link_target, plain, plain_label
 from bot.platforms.webhook_layout import Layout, Sections
 from bot.platforms.wecom.limits import LIMITS
 from bot.render import (
@@ -26,7 +26,7 @@ from bot.render.packing import pack
 __all__ = ["WeComMarkdown", "render_digest", "render_items", "render_notice"]
 
 LAYOUT = Layout(paragraph_separator="\n", item_separator="\n\n")
-MARKDOWN_LIMITS = [Limit(utf8_bytes, LIMITS.max_markdown_bytes)]
+MARKDOWN_LIMITS = [Limit(utf8_bytes, LIMITS.max_content_bytes)]
 
 
 class WeComMarkdown:
@@ -36,10 +36,10 @@ class WeComMarkdown:
         return plain(text)
 
     def code(self, text: str) -> str:
-        return f"`{plain(text)}`"
+        return f"`{plain_label(text)}`"
 
     def link(self, label: str, url: str) -> str:
-        return f"[{plain(label)}]({link_target(url)})"
+        return f"[{plain_label(label)}]({link_target(url)})"
 
     def style(self, inner: str, bold: bool, italic: bool) -> str:
         return f"**{inner}**" if bold else inner

@@ -8,19 +8,14 @@ so one markdown part may become two or three, cut at paragraphs, sentences or wo
 
 from __future__ import annotations
 
-import re
-
-from bot.platforms.robot_markdown import unplain
+from bot.platforms.robot_markdown import LINK, unplain
 from bot.platforms.wecom.limits import LIMITS
 from bot.render import Payload, links
 from bot.text.segments import split_text
 
-_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
-
-
 def markdown_as_text(content: str) -> str:
     """What a WeCom markdown message says, as plain text."""
-    text = _LINK.sub(lambda found: links.as_text(found[1], found[2]), content)
+    text = LINK.sub(lambda found: links.as_text(found[1], found[2]), content)
     return unplain(text.replace("**", "").replace("`", ""))
 
 
