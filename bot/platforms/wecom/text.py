@@ -13,6 +13,7 @@ from bot.platforms.wecom.limits import LIMITS
 from bot.render import Payload, links
 from bot.text.segments import split_text
 
+
 def markdown_as_text(content: str) -> str:
     """What a WeCom markdown message says, as plain text."""
     text = LINK.sub(lambda found: links.as_text(found[1], found[2]), content)
