@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -12,15 +11,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiohttp
 from aiohttp import web
 
-from bot.platforms.base import (
-    Gate,
-    MaybeSent,
-    NotSent,
-    RateLimited,
-    ReplySink,
-    SendError,
-    TransientError,
-    Unauthorized,
+from bot.platforms.base import Gate, NotSent, RateLimited, ReplySink, Unauthorized
+from bot.platforms.http_client import (
+    CONNECT_TIMEOUT,
+    REQUEST_FAILURES,
+    REQUEST_TIMEOUT,
+    HttpSession,
+    json_answer,
+    transport_error,
 )
 from bot.platforms.webhook import AnswerCodes, RobotPace, Webhook, wire_body
 from bot.render import Payload
@@ -32,26 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# How long a post may take to answer: a slow success must not become a message that may or may not be there.
-REQUEST_TIMEOUT = 30.0
-# Reaching the platform at all: past this nothing was sent, so a retry cannot duplicate anything.
-CONNECT_TIMEOUT = 5.0
-# What a request may raise; transport_error turns each into the bot's SendError.
-REQUEST_FAILURES = (aiohttp.ClientError, TimeoutError)
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
-
-
-def transport_error(error: Exception, platform: str) -> SendError:
-    """The bot's SendError for what aiohttp raised; the reason never quotes a URL."""
-    if isinstance(error, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
-        return TransientError(f"not sent: {type(error).__name__}")
-    if isinstance(error, TimeoutError | aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
-        # The request went out and the answer did not come back: the platform may have posted it.
-        what = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
-        return MaybeSent(f"no answer from {platform} ({what}) after the request went out")
-    if isinstance(error, aiohttp.ClientError):
-        return TransientError(type(error).__name__)
-    raise TypeError(f"not a send error: {type(error).__name__}") from error
 
 
 class Holds:
@@ -90,9 +69,7 @@ class WebhookSender:
         self.clock = clock      # wall-clock seconds, for signatures
         self._limiter = self.pace.chain()
         self.holds = Holds()
-        self._session = session
-        self._own_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=min(connect_timeout, request_timeout))
+        self.http = HttpSession(session, request_timeout=request_timeout, connect_timeout=connect_timeout)
         self.webhooks: dict[str, Webhook] = {}
 
     # -- what each platform says ------------------------------------------------------------------
@@ -142,20 +119,14 @@ class WebhookSender:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # A connect timeout of its own tells "never sent" (retry freely) from "no answer" (MaybeSent).
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-            self._own_session = True
-        return self._session
+        return self.http.session
 
     @property
     def is_open(self) -> bool:
-        return self._session is not None and not self._session.closed
+        return self.http.is_open
 
     async def close(self) -> None:
-        if self._session is not None and self._own_session:
-            await self._session.close()
-        self._session = None
+        await self.http.close()
 
     # -- the channel's lifecycle (a robot takes no commands) -----------------------------------
     async def start(self) -> None:
@@ -197,19 +168,11 @@ class WebhookSender:
         """POST `body` as the bytes it was measured as; the status and the JSON answer (None if not JSON)."""
         try:
             async with self.session.post(url, data=wire_body(body), headers={**JSON_HEADERS, **(headers or {})},
-                                         timeout=self._timeout) as response:
-                text = await response.text(errors="replace")
-                return response.status, _json(text)
+                                         timeout=self.http.timeout) as response:
+                return response.status, await json_answer(response)
         except REQUEST_FAILURES as failure:
             raise transport_error(failure, self.platform) from None
 
-
-def _json(text: str) -> Any:
-    """The answer's JSON, or None for an empty or non-JSON body (a proxy's HTML error page)."""
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return None
 
 
 S = TypeVar("S", bound=WebhookSender)
