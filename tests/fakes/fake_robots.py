@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes import serve_local
+
 OK = 0
 
 
@@ -101,11 +103,7 @@ class FakeRobots:
         app = web.Application(client_max_size=1024 * 1024)
         app.add_routes(self.routes())
         # Its access log is the platform's, not the bot's: it would quote every credential in a test's log capture.
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await serve_local(app, handle_signals=False, access_log=None)
         return self
 
     async def stop(self) -> None:
