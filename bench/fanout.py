@@ -107,6 +107,28 @@ async def bounded(jobs: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
     return await asyncio.gather(*(run(job) for job in jobs))
 
 
+def bench_config(platform: str, store_kind: str, options: dict[str, Any], urls: dict[str, str], folder: str,
+                 prefix: str) -> dict[str, Any]:
+    """The config a bot run loads: every platform pointed at its fake, its limits scaled."""
+    store = "sqlite:///./bench.db" if store_kind == "sqlite" else options["redis"]
+    config: dict[str, Any] = {
+        "version": 1, "timezone": "UTC", "language": "en",
+        "digests": {"source": folder}, "store": store, "store_prefix": prefix,
+        "telegram": {"token": TELEGRAM_TOKEN, "base_url": urls["telegram"], "updates": "off",
+                     "rate_limit_scale": options["scale"]},
+        "slack": {"token": SLACK_TOKEN, "signing_secret": "bench-signing-secret", "base_url": urls["slack"],
+                  "rate_limit_scale": options["scale"]},
+        "discord": {"base_url": f"{urls['discord']}/api/v10", "rate_limit_scale": options["scale"]},
+        "server": {"listen": "127.0.0.1:1"},
+        "delivery": {"lease_ttl": 60},
+        "channels": [],
+    }
+    if platform in robots.ROBOTS:
+        # A robot is a channel of the config: the app opens the platform and knows each robot.
+        config.update(robots.config(platform, urls[platform], options["channels"], options["scale"]))
+    return config
+
+
 async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls: dict[str, str],
                   measure: Measure) -> dict[str, Any]:
     import datetime as dt
@@ -120,21 +142,7 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
 
     with tempfile.TemporaryDirectory() as folder:
         prefix = f"digestbot-bench-{uuid.uuid4().hex[:10]}:"
-        store = "sqlite:///./bench.db" if store_kind == "sqlite" else options["redis"]
-        config: dict[str, Any] = {
-            "version": 1, "timezone": "UTC", "language": "en",
-            "digests": {"source": folder}, "store": store, "store_prefix": prefix,
-            "telegram": {"token": TELEGRAM_TOKEN, "base_url": urls["telegram"], "updates": "off",
-                         "rate_limit_scale": options["scale"]},
-            "slack": {"token": SLACK_TOKEN, "signing_secret": "bench-signing-secret", "base_url": urls["slack"],
-                      "rate_limit_scale": options["scale"]},
-            "discord": {"base_url": f"{urls['discord']}/api/v10", "rate_limit_scale": options["scale"]},
-            "server": {"listen": "127.0.0.1:1"},
-            "delivery": {"lease_ttl": 60},
-            "channels": [],
-        }
-        if platform in robots.ROBOTS:
-            config.update(robots.config(platform, urls[platform], options["channels"], options["scale"]))
+        config = bench_config(platform, store_kind, options, urls, folder, prefix)
         path = Path(folder) / "bench.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         app = App(load_config(path))
