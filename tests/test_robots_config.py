@@ -85,3 +85,16 @@ def test_the_example_config_documents_the_robots() -> None:
     for key in ("feishu:", "app_id:", "app_secret:", "verification_token:", "encrypt_key:", "wecom:", "dingtalk:",
                 "webhook:", "secret:", "format:"):
         assert key in text, f"config.example.yaml does not document {key}"
+
+
+async def test_feishu_commands_join_the_one_server_and_robots_without_channels_stay_closed(tmp_path: Path) -> None:
+    text = ("version: 1\ndigests: {source: ./digests}\nstore: \"memory://\"\n"
+            "feishu: {app_id: cli_x, app_secret: app-secret-x, verification_token: token-x}\n")
+    app = App(load_config(write(tmp_path, text), env={}))
+    await app.open()
+    try:
+        assert "feishu" in app.channels and not {"wecom", "dingtalk"} & set(app.channels)
+        routes = [route.path for receiver in app.receivers for route in receiver.routes()]
+        assert "/feishu/events" in routes
+    finally:
+        await app.close()
