@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,11 @@ class ChannelSettings:
     chat: str = ""                    # where its posts go, as the platform's channel key names it
     schedule: str = DEFAULT_SCHEDULE  # "HH:MM" daily or a 5-field cron expression
     timezone: str | None = None       # None: the config's time zone
+    # The platform's own channel keys (bot.checking.ChannelOption), as (key, value) pairs.
+    options: tuple[tuple[str, str], ...] = field(default=(), repr=False)     # may hold a robot's secret
+
+    def option(self, key: str, default: str = "") -> str:
+        return dict(self.options).get(key, default)
 
 
 @dataclass(frozen=True, slots=True, repr=False, init=False)
