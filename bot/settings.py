@@ -12,13 +12,13 @@ from bot.digest.categories import CategoryRule
 from bot.digest.sources import DigestSettings
 from bot.platforms import registry
 from bot.schedule import DEFAULT_SCHEDULE
-from bot.secrets import MaskedRepr
+from bot.secrets import MaskedRepr, shown_chat
 from bot.web_settings import ServerSettings
 
 __all__ = ["CategoryRule", "ChannelSettings", "DeliverySettings", "DigestSettings", "ServerSettings", "Settings"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class ChannelSettings:
     name: str
     platform: str                     # a name in bot.platforms.registry
@@ -30,6 +30,11 @@ class ChannelSettings:
 
     def option(self, key: str, default: str = "") -> str:
         return dict(self.options).get(key, default)
+
+    def __repr__(self) -> str:
+        # A webhook platform's chat is its webhook URL, a credential: repr shows its host only.
+        return (f"ChannelSettings(name={self.name!r}, platform={self.platform!r}, chat={shown_chat(self.chat)!r}, "
+                f"schedule={self.schedule!r}, timezone={self.timezone!r})")
 
 
 @dataclass(frozen=True, slots=True, repr=False, init=False)

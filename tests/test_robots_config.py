@@ -38,8 +38,10 @@ def test_robot_channels_carry_their_webhook_and_options(tmp_path: Path) -> None:
     assert (dd.chat, dd.option("secret")) == (DINGTALK_URL, "SECdingtalk-secret")
     shown = summarize(settings)
     assert not any(credential in shown for credential in CREDENTIALS), shown
-    # The webhook URLs are the channels' chats; their options (secrets) are never in a repr.
-    assert "feishu-sign-secret" not in repr(settings) and "SECdingtalk-secret" not in repr(settings)
+    # The webhook URLs are the channels' chats; neither they nor the options (secrets) are ever in a repr.
+    shown = repr(settings) + repr(settings.channels) + str(settings)
+    assert not any(credential in shown for credential in CREDENTIALS), shown
+    assert "open.feishu.cn" in repr(fs)
 
 
 async def test_the_app_hands_each_robot_its_secret_and_format(tmp_path: Path) -> None:
