@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +12,13 @@ from bot.digest.categories import CategoryRule
 from bot.digest.sources import DigestSettings
 from bot.platforms import registry
 from bot.schedule import DEFAULT_SCHEDULE
-from bot.secrets import MaskedRepr
+from bot.secrets import MaskedRepr, shown_chat
 from bot.web_settings import ServerSettings
 
 __all__ = ["CategoryRule", "ChannelSettings", "DeliverySettings", "DigestSettings", "ServerSettings", "Settings"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class ChannelSettings:
     name: str
     platform: str                     # a name in bot.platforms.registry
@@ -29,6 +29,16 @@ class ChannelSettings:
     silent: bool = False              # posts without a notification sound
     topic: str | None = None          # a Telegram forum topic's message_thread_id; None: the chat itself
     thread: bool = False              # Slack: the first part in the channel, the rest as replies in its thread
+    # The platform's own channel keys (bot.checking.ChannelOption), as (key, value) pairs.
+    options: tuple[tuple[str, str], ...] = field(default=(), repr=False)     # may hold a robot's secret
+
+    def option(self, key: str, default: str = "") -> str:
+        return dict(self.options).get(key, default)
+
+    def __repr__(self) -> str:
+        # A webhook platform's chat is its webhook URL, a credential: repr shows its host only.
+        return (f"ChannelSettings(name={self.name!r}, platform={self.platform!r}, chat={shown_chat(self.chat)!r}, "
+                f"schedule={self.schedule!r}, timezone={self.timezone!r})")
 
 
 @dataclass(frozen=True, slots=True, repr=False, init=False)
