@@ -245,6 +245,7 @@ class Deliverer:
         try:
             yield
         finally:
+            lease.stop_keeping()
             keeper.cancel()
             # A cancellation of this task that lands while the keeper winds down must not be taken
             # for the keeper's own: swallowing it would let a cancelled delivery (shutdown) carry

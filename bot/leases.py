@@ -41,6 +41,7 @@ class Lease:
         self.ttl = ttl
         self.lost = False
         self._valid_until = 0.0
+        self._keeping = False
 
     async def claim(self) -> bool:
         started = time.monotonic()
@@ -57,9 +58,19 @@ class Lease:
         return await self._renew()
 
     async def keep(self) -> None:
-        while not self.lost:
+        """Renew every third of the TTL until the lease is lost or :meth:`stop_keeping` is called."""
+        self._keeping = True
+        while self._keeping and not self.lost:
             await asyncio.sleep(self.ttl / 3)
-            await self._renew()
+            if self._keeping:
+                await self._renew()
+
+    def stop_keeping(self) -> None:
+        """End :meth:`keep` at its next step. Cancelling the keeper alone is not enough: a cancel that
+        lands while a renewal is inside the Redis client can be swallowed there (the client's own
+        timeouts race with it on Python 3.11), and the keeper would renew the lease forever while
+        its holder waits for it to end."""
+        self._keeping = False
 
     async def _renew(self) -> bool:
         started = time.monotonic()
