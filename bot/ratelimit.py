@@ -193,7 +193,7 @@ def limiters_in_use(limiters: Limiters) -> Iterator[None]:
 
 # Asks for one grant in every window that applies to a chat (window index and key, narrowest first),
 # stamped at one instant when all have room. Answers 0 when granted; else the seconds until the
-# blocking windows may have room and the index into those windows of the widest one blocking.
+# narrowest full window has room and its index into those windows.
 Grant = Callable[[str, Sequence[tuple[int, str]]], Awaitable[tuple[float, int]]]
 
 
@@ -202,8 +202,9 @@ class GrantedChain:
 
     The windows that apply are entered narrowest first through local per-key locks, so this
     process's messages for one key ask in arrival order and only one at a time asks for each key.
-    A refusal names how long to wait and the widest window that is full: the locks of wider windows
-    are let go meanwhile, so a message waiting for its own chat holds no place in the overall line.
+    A refusal names the narrowest window that is full and how long until it has room: the locks of
+    wider windows are let go meanwhile, so a message waiting for its own chat holds no place in the
+    overall line.
     """
 
     def __init__(self, windows: Sequence[Window], grant: Grant) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.ratelimit import LOCAL, LimiterChain, RateLimits, Window, limiters_in_use, per_chat
+from bot.ratelimit import LOCAL, LimiterChain, RateLimits, Window, limiters_in_use, per_chat, whole_bot
 from bot.store.limiters import shared_limiters
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
@@ -75,3 +75,22 @@ async def test_chain_takes_the_limiters_in_use(redis_url: str, shared_prefix: st
         await store.close()
     assert isinstance(limits.chain(), LimiterChain)
     assert shared_limiters(MemoryStore()) is LOCAL
+
+
+@pytest.mark.redis
+async def test_a_message_waiting_for_its_chat_holds_no_place_in_the_overall_line(
+        redis_url: str, shared_prefix: str) -> None:
+    store = RedisStore(redis_url, prefix=shared_prefix)
+    chain = shared_limiters(store).chain("LineTest", (Window(1, 60.0, per_chat), Window(1, 0.2, whole_bot)))
+    try:
+        await chain.acquire("busy")
+        waiting = asyncio.create_task(chain.acquire("busy"))
+        # Other chats pass the overall window one after another while "busy" waits its minute.
+        for chat in ("a", "b", "c"):
+            await asyncio.wait_for(chain.acquire(chat), 10)
+        assert not waiting.done()
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    finally:
+        await store.close()

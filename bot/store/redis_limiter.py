@@ -20,24 +20,19 @@ log = logging.getLogger(__name__)
 # the same microsecond, so no window records a message before it may leave.
 # KEYS: one sorted set per window. ARGV: a member unique to this grant (a retried call whose reply
 # was lost stamps the same member again, not a second one), then each window's count and period (µs).
-# Answers {0, 0} when granted, else {µs until the blocking windows may have room, the index (1-based)
-# of the widest window blocking}.
+# Answers {0, 0} when granted, else {µs until the narrowest full window has room, its index (1-based)}:
+# the caller waits for that one before it takes a place in the line of any wider one.
 _GRANT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local wait, blocked = 0, 0
 for i, key in ipairs(KEYS) do
     local count, period = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
     local held = redis.call('ZCARD', key)
     if held >= count then
         local oldest = redis.call('ZRANGE', key, held - count, held - count, 'WITHSCORES')
-        wait = math.max(wait, tonumber(oldest[2]) + period - now)
-        blocked = i
+        return {math.max(1, math.ceil(tonumber(oldest[2]) + period - now)), i}
     end
-end
-if blocked > 0 then
-    return {math.max(1, math.ceil(wait)), blocked}
 end
 for i, key in ipairs(KEYS) do
     redis.call('ZADD', key, now, ARGV[1])
@@ -69,7 +64,7 @@ class RedisLimiters:
         return f"{self._process}:{next(self._members)}"
 
     async def grant(self, keys: list[str], arguments: list[str | int | float]) -> tuple[float, int]:
-        """Seconds to wait (0: granted) and the 0-based index of the widest window blocking."""
+        """Seconds to wait (0: granted) and the 0-based index of the narrowest window blocking."""
         wait_us, blocked = await self._script(keys=keys, args=arguments)
         if self._offline:
             self._offline = False
