@@ -1,12 +1,13 @@
 """Fan-out cost: the bot's delivery path (ledger on SQLite or Redis) against bare client loops, per message.
 
     python bench/fanout.py [--channels 1000] [--parts 3] [--scale 4] [--redis redis://127.0.0.1:6379/15]
-                           [--platforms telegram,slack,discord]
+                           [--platforms telegram,slack,discord,feishu,wecom,dingtalk]
 
 Every run sends `--parts` messages to each of `--channels` chats of one platform through the fake
-Telegram, Slack or Discord server, whose limits (and the bot's own client-side limits) are sped up `--scale`
-times. Each run happens in a fresh worker process, and the fake servers in a process of their own,
-so the worker's CPU time (getrusage) and peak RSS are the sender's alone.
+Telegram, Slack, Discord, Feishu, WeCom or DingTalk server (a robot platform's chat is a robot of its
+own), whose limits (and the bot's own client-side limits) are sped up `--scale` times. Each run
+happens in a fresh worker process, and the fake servers in a process of their own
+(bench/fakes_process.py), so the worker's CPU time (getrusage) and peak RSS are the sender's alone.
 
 - bot:    bot.app.App built from a config (rate_limit_scale, store), deliveries through its Deliverer:
           lease, ledger writes before and after every part, per-chat order, retries; up to 64
@@ -18,7 +19,8 @@ so the worker's CPU time (getrusage) and peak RSS are the sender's alone.
 overall window, L × (⌊T⌋ + 1) messages with L = 30 × scale per second; Slack has no overall limit,
 so for it the bound comes from the per-channel window: each of the 64 deliveries in progress sends
 its `parts` messages one window apart; Discord's per-webhook window (5 posts per 2 s) spaces a
-delivery only when it has more parts than that, so its rows need `--parts` above 5 to mean anything.
+delivery only when it has more parts than that, so its rows need `--parts` above 5 to mean anything;
+the robots likewise by their narrowest window (bench/robots.py).
 The store's overhead shows as the CPU-per-message ratio of a bot run to the bare run.
 """
 
@@ -28,7 +30,6 @@ import argparse
 import asyncio
 import json
 import math
-import multiprocessing
 import resource
 import subprocess
 import sys
@@ -38,85 +39,26 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TELEGRAM_TOKEN = "424242424:AAH-benchmark-token-not-a-real-one-xyz"
-SLACK_TOKEN = "xoxb-bench-0000-not-a-real-token"
+from bench import robots  # noqa: E402
+from bench.fakes_process import SLACK_TOKEN, TELEGRAM_TOKEN, FakesProcess  # noqa: E402
+
 # As many deliveries at once as the scheduler runs (Scheduler's max_concurrency).
 CONCURRENCY = 64
 GROUP_SHARE = 0.3
-
-
-# -- the fake servers, in their own process ------------------------------------------------------
-
-def serve_fakes(scale: float, conn: Connection) -> None:
-    """Runs in a child process: both fakes, then answers "stats" and "stop" over `conn`."""
-    asyncio.run(_serve_fakes(scale, conn))
-
-
-async def _serve_fakes(scale: float, conn: Connection) -> None:
-    from tests.fakes.fake_discord import FakeDiscord
-    from tests.fakes.fake_slack import FakeSlack
-    from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
-
-    telegram = FakeTelegram(TELEGRAM_TOKEN, limits=FakeLimits(scale=scale))
-    slack = FakeSlack(token=SLACK_TOKEN)
-    slack.scale(scale)
-    discord = FakeDiscord(accept_any=True)
-    discord.scale(scale)
-    async with telegram, slack, discord:
-        conn.send({"telegram": telegram.base_url, "slack": slack.base_url, "discord": discord.url})
-        loop = asyncio.get_running_loop()
-        while True:
-            request = await loop.run_in_executor(None, conn.recv)
-            if request == "stop":
-                break
-            conn.send({
-                "telegram_sent": telegram.total_sent(),
-                "telegram_429": len(telegram.rate_limited),
-                "slack_sent": len(slack.all_posts()),
-                "slack_429": sum(slack.rate_limited.values()),
-                "discord_sent": discord.total_posted(),
-                "discord_429": sum(discord.rate_limited.values()),
-            })
-    conn.close()
-
-
-class FakesProcess:
-    def __init__(self, scale: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child_conn = context.Pipe()
-        self._process = context.Process(target=serve_fakes, args=(scale, child_conn), daemon=True)
-        self._process.start()
-        if not self._conn.poll(60):
-            self._process.kill()
-            raise RuntimeError("the fake servers did not start")
-        self.urls: dict[str, str] = self._conn.recv()
-
-    def stats(self) -> dict[str, int]:
-        self._conn.send("stats")
-        result: dict[str, int] = self._conn.recv()
-        return result
-
-    def stop(self) -> None:
-        try:
-            self._conn.send("stop")
-        except OSError:
-            pass
-        self._process.join(10)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
+KNOWN = ("telegram", "slack", "discord", *robots.ROBOTS)
 
 
 # -- what is sent ----------------------------------------------------------------------------------
 
 def chats_for(platform: str, count: int, urls: dict[str, str]) -> list[str]:
+    if platform in robots.ROBOTS:
+        return robots.chats(urls[platform], count)
     if platform == "discord":
         from bench.fanout_discord import webhook_chats
 
@@ -165,6 +107,28 @@ async def bounded(jobs: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
     return await asyncio.gather(*(run(job) for job in jobs))
 
 
+def bench_config(platform: str, store_kind: str, options: dict[str, Any], urls: dict[str, str], folder: str,
+                 prefix: str) -> dict[str, Any]:
+    """The config a bot run loads: every platform pointed at its fake, its limits scaled."""
+    store = "sqlite:///./bench.db" if store_kind == "sqlite" else options["redis"]
+    config: dict[str, Any] = {
+        "version": 1, "timezone": "UTC", "language": "en",
+        "digests": {"source": folder}, "store": store, "store_prefix": prefix,
+        "telegram": {"token": TELEGRAM_TOKEN, "base_url": urls["telegram"], "updates": "off",
+                     "rate_limit_scale": options["scale"]},
+        "slack": {"token": SLACK_TOKEN, "signing_secret": "bench-signing-secret", "base_url": urls["slack"],
+                  "rate_limit_scale": options["scale"]},
+        "discord": {"base_url": f"{urls['discord']}/api/v10", "rate_limit_scale": options["scale"]},
+        "server": {"listen": "127.0.0.1:1"},
+        "delivery": {"lease_ttl": 60},
+        "channels": [],
+    }
+    if platform in robots.ROBOTS:
+        # A robot is a channel of the config: the app opens the platform and knows each robot.
+        config.update(robots.config(platform, urls[platform], options["channels"], options["scale"]))
+    return config
+
+
 async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls: dict[str, str],
                   measure: Measure) -> dict[str, Any]:
     import datetime as dt
@@ -178,19 +142,7 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
 
     with tempfile.TemporaryDirectory() as folder:
         prefix = f"digestbot-bench-{uuid.uuid4().hex[:10]}:"
-        store = "sqlite:///./bench.db" if store_kind == "sqlite" else options["redis"]
-        config: dict[str, Any] = {
-            "version": 1, "timezone": "UTC", "language": "en",
-            "digests": {"source": folder}, "store": store, "store_prefix": prefix,
-            "telegram": {"token": TELEGRAM_TOKEN, "base_url": urls["telegram"], "updates": "off",
-                         "rate_limit_scale": options["scale"]},
-            "slack": {"token": SLACK_TOKEN, "signing_secret": "bench-signing-secret", "base_url": urls["slack"],
-                      "rate_limit_scale": options["scale"]},
-            "discord": {"base_url": f"{urls['discord']}/api/v10", "rate_limit_scale": options["scale"]},
-            "server": {"listen": "127.0.0.1:1"},
-            "delivery": {"lease_ttl": 60},
-            "channels": [],
-        }
+        config = bench_config(platform, store_kind, options, urls, folder, prefix)
         path = Path(folder) / "bench.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         app = App(load_config(path))
@@ -204,6 +156,8 @@ async def run_bot(platform: str, store_kind: str, options: dict[str, Any], urls:
             chats = chats_for(platform, options["channels"], urls)
             today = dt.date(2026, 1, 15)
             warmup = {"slack": "C0WARMUP", "discord": f"{urls['discord']}/api/webhooks/1/warm"}.get(platform, "99")
+            if platform in robots.ROBOTS:
+                warmup = chats[0].replace("000000", "warmup")
             await deliverer.send_parts(platform, warmup, payloads[:1])
             await asyncio.sleep(2 / options["scale"])
 
@@ -230,6 +184,9 @@ async def run_bare(platform: str, options: dict[str, Any], urls: dict[str, str],
                    measure: Measure) -> dict[str, Any]:
     payloads = payloads_for(platform, options["parts"])
     chats = chats_for(platform, options["channels"], urls)
+    if platform in robots.ROBOTS:
+        return await robots.bare(platform, payloads, chats, options["scale"],
+                                 lambda send, warmup: _bare_fanout(send, warmup, payloads, chats, options, measure))
     if platform == "discord":
         from bench.fanout_discord import bare_discord
 
@@ -338,6 +295,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 # -- the driver -----------------------------------------------------------------------------------
 
 def allowed_messages(platform: str, elapsed: float, scale: float, channels: int, parts: int) -> float:
+    if platform in robots.ROBOTS:
+        return robots.allowed(platform, elapsed, scale, channels, parts, CONCURRENCY)
     if platform == "discord":
         from bench.fanout_discord import allowed_discord
 
@@ -377,15 +336,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15",
                         help="Redis for the redis runs; keys go under a unique prefix and are removed after")
     parser.add_argument("--platforms", default="telegram,slack,discord",
-                        help="comma-separated: telegram, slack, discord")
+                        help="comma-separated: " + ", ".join(KNOWN))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     platforms = [p for p in args.platforms.split(",") if p]
-    if args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= {"telegram", "slack", "discord"}:
-        parser.error("--channels and --parts must be >= 1, --scale > 0, --platforms telegram, slack and/or discord")
+    if args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= set(KNOWN):
+        parser.error("--channels and --parts must be >= 1, --scale > 0, --platforms among " + ", ".join(KNOWN))
 
     base = {"channels": args.channels, "parts": args.parts, "scale": args.scale, "redis": args.redis}
     print(f"{args.channels} channels × {args.parts} parts per run, limits ×{args.scale:g}, "
@@ -414,7 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           if label != "bare loop"))
     print("\nallowed: Telegram 30×scale msg/s overall (sliding 1 s window); Slack: each of the deliveries in "
           "progress sends its parts one channel window (1 s / scale) apart; Discord: each sends at most 5 parts "
-          "per webhook window (2 s / scale).")
+          "per webhook window (2 s / scale); robots: one robot's narrowest window apart (inf: every part fits "
+          "its robot's first burst).")
     return 0
 
 

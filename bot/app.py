@@ -117,8 +117,12 @@ class App:
                 log.warning("%s has no token: its channels are skipped", platform.name)
             return
         assert self.commands is not None and self.store is not None
+        entries = tuple(registry.ChannelEntry(channel.chat, dict(channel.options))
+                        for channel in settings.channels if channel.platform == platform.name)
+        if own is not None and not own.wanted(len(entries)):
+            return
         around = registry.Surroundings(commands=self.commands, store=self.store, language=settings.language,
-                                       timezone=self.timezone, now=self.clock, out=self.out,
+                                       timezone=self.timezone, now=self.clock, out=self.out, channels=entries,
                                        limiters=self._limiters)
         self.channels[platform.name] = registry.open_channel(platform, own, around)
 

@@ -311,20 +311,35 @@ class PlatformSettings(MaskedRepr):
     def configured(self) -> bool:
         return bool(self.token)
 
+    def wanted(self, channels: int) -> bool:
+        """Whether the app opens the platform, given how many channels use it: a platform with a token
+        may take commands without channels; one that needs nothing of its own (robots) only serves them."""
+        return True
+
     def summary(self) -> str:
         """What `check-config` says of the platform."""
         return "configured" if self.configured else "skipped (no token)"
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelOption:
+    """A key a platform's channel entries may have besides where they post (a robot's `secret`, a `format`)."""
+
+    key: str
+    choices: tuple[str, ...] = ()      # set: the value must be one of these, the first being the default
+    secret: bool = False               # a credential: one word, masked like a token, never quoted
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRule:
-    """How a channel entry of a platform names where its posts go."""
+    """How a channel entry of a platform names where its posts go, and the other keys it may have."""
 
     key: str = "chat"                  # the channel entry's key for it
     example: str = ""                  # set: the key is required, and its message shows this example
     pattern: re.Pattern[str] | None = None
     mismatch: str = ""                 # what the message says of a value that does not match `pattern`
     secret: bool = False               # the value is a credential (a webhook URL): masked like a token
+    options: tuple[ChannelOption, ...] = ()
 
 
 T = TypeVar("T")

@@ -347,9 +347,10 @@ class Deliverer:
             return abort(Kind.GONE, error.reason)
         if isinstance(error, Unauthorized):
             self._on_event(SendEvent(platform, "failed", "unauthorized"))
-            log.error("%s refused the bot's token (%s): fix the token; no chat was marked inactive",
+            # A refused token, or a robot's signature or keyword check: the reason names the fix.
+            log.error("%s refused the bot's credentials (%s): fix the config; no chat was marked inactive",
                       platform, error.reason)
-            return abort(Kind.UNAUTHORIZED, f"{platform} refused the token: {error.reason}")
+            return abort(Kind.UNAUTHORIZED, f"{platform} refused the credentials: {error.reason}")
         if isinstance(error, RenderingDefect):
             self._on_event(SendEvent(platform, "failed", "rendering"))
             log.error("%s:%s refused a part as malformed (%s): a rendering defect", platform, chat,

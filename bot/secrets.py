@@ -15,7 +15,8 @@ from bot.bounded import shown
 REDACTED = "***"
 
 # Field names whose values are secrets wherever they appear in the settings.
-SECRET_FIELDS = frozenset({"token", "signing_secret", "app_token", "webhook_secret"})
+SECRET_FIELDS = frozenset({"token", "signing_secret", "app_token", "webhook_secret", "app_secret", "verification_token",
+                           "encrypt_key"})
 # Settings holding a URL that may carry a password.
 URL_FIELDS = frozenset({"store", "source"})
 _URL_SETTINGS = (("store",), ("digests", "source"))

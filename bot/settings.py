@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +12,29 @@ from bot.digest.categories import CategoryRule
 from bot.digest.sources import DigestSettings
 from bot.platforms import registry
 from bot.schedule import DEFAULT_SCHEDULE
-from bot.secrets import MaskedRepr
+from bot.secrets import MaskedRepr, shown_chat
 from bot.web_settings import ServerSettings
 
 __all__ = ["CategoryRule", "ChannelSettings", "DeliverySettings", "DigestSettings", "ServerSettings", "Settings"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class ChannelSettings:
     name: str
     platform: str                     # a name in bot.platforms.registry
     chat: str = ""                    # where its posts go, as the platform's channel key names it
     schedule: str = DEFAULT_SCHEDULE  # "HH:MM" daily or a 5-field cron expression
     timezone: str | None = None       # None: the config's time zone
+    # The platform's own channel keys (bot.checking.ChannelOption), as (key, value) pairs.
+    options: tuple[tuple[str, str], ...] = field(default=(), repr=False)     # may hold a robot's secret
+
+    def option(self, key: str, default: str = "") -> str:
+        return dict(self.options).get(key, default)
+
+    def __repr__(self) -> str:
+        # A webhook platform's chat is its webhook URL, a credential: repr shows its host only.
+        return (f"ChannelSettings(name={self.name!r}, platform={self.platform!r}, chat={shown_chat(self.chat)!r}, "
+                f"schedule={self.schedule!r}, timezone={self.timezone!r})")
 
 
 @dataclass(frozen=True, slots=True, repr=False, init=False)

@@ -99,9 +99,9 @@ def test_render_json_is_the_list_of_api_calls(platform: str) -> None:
     assert result.returncode == 0, result.stderr
     payloads = json.loads(result.stdout)
     assert isinstance(payloads, list) and payloads
-    # Discord's webhook body carries its message as `content` (and embeds), the others as `text`.
-    text_key = "content" if platform == "discord" else "text"
-    assert all(isinstance(payload, dict) and isinstance(payload.get(text_key), str) for payload in payloads)
+    # Each payload is the body (or call parameters) as sent; its platform's message field is always there.
+    field = {"discord": "content", "feishu": "card", "wecom": "markdown", "dingtalk": "markdown"}.get(platform, "text")
+    assert all(isinstance(payload, dict) and payload.get(field) for payload in payloads)
     module = registry.load_renderer(registry.by_render_name(platform))
     assert payloads == json.loads(json.dumps(module.render_digest(parse_file(path))))
     if platform == "telegram":

@@ -666,7 +666,7 @@ def test_every_platform_section_is_assembled_from_the_registry(tmp_path: Path) -
 
     settings = load_config(write(tmp_path, BASE), env={})
     keys = [section.key for section in registry.sections()]
-    assert keys == ["telegram", "slack", "discord"]
+    assert keys == ["telegram", "slack", "discord", "feishu", "wecom", "dingtalk"]
     assert set(settings.platforms) == set(keys)
     assert settings.telegram is settings.platforms["telegram"]
     with pytest.raises(TypeError):

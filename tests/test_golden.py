@@ -19,7 +19,7 @@ from bot.platforms import registry
 from tests.conftest import EXAMPLES
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-PLATFORMS = ("telegram", "slack", "discord", "text")
+PLATFORMS = ("telegram", "slack", "discord", "text", "feishu", "wecom", "dingtalk")
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.md"))
 UPDATE = os.environ.get("DIGESTBOT_UPDATE_GOLDEN") == "1"
 

@@ -40,7 +40,9 @@ def top_keys() -> tuple[str, ...]:
 
 
 def channel_keys() -> tuple[str, ...]:
-    chat_keys = dict.fromkeys(rule.key for rule in [_NO_RULE, *_chat_rules().values()])
+    rules = [_NO_RULE, *_chat_rules().values()]
+    options = [option.key for rule in rules for option in rule.options]
+    chat_keys = dict.fromkeys([*(rule.key for rule in rules), *options])
     return ("name", "platform", *chat_keys, "schedule", "timezone")
 
 
@@ -58,8 +60,11 @@ def secret_chats(data: object) -> list[str]:
     found: list[str] = []
     for entry in channels if isinstance(channels, list) else []:
         rule = rules.get(str(entry.get("platform"))) if isinstance(entry, dict) else None
-        if rule is not None and rule.secret and isinstance(value := entry.get(rule.key), str) and value:
-            found.append(value)
+        if rule is None:
+            continue
+        keys = [rule.key] if rule.secret else []
+        keys += [option.key for option in rule.options if option.secret]
+        found += [value for key in keys if isinstance(value := entry.get(key), str) and value]
     return found
 
 
@@ -128,13 +133,41 @@ def _channel(check: Checker, entry: object, path: str, first_use: dict[str, str]
         platform = ""
     else:
         platform = check.choice(section, "platform", path, "", registry.NAMES)
-    chat = _channel_chat(check, section, path, platform, rules.get(platform, _NO_RULE))
+    rule = rules.get(platform, _NO_RULE)
+    chat = _channel_chat(check, section, path, platform, rule)
+    options = _channel_options(check, section, path, platform, rule)
     schedule = check.schedule(check.text(section, "schedule", path, DEFAULT_SCHEDULE), join(path, "schedule"),
                               DEFAULT_SCHEDULE)
     timezone = None
     if section.get("timezone") is not None:
         timezone = check.zone(section["timezone"], join(path, "timezone"))
-    return ChannelSettings(name=name, platform=platform, chat=chat, schedule=schedule, timezone=timezone)
+    return ChannelSettings(name=name, platform=platform, chat=chat, schedule=schedule, timezone=timezone,
+                           options=options)
+
+
+def _channel_options(check: Checker, section: Mapping[Any, Any], path: str, platform: str,
+                     rule: ChatRule) -> tuple[tuple[str, str], ...]:
+    """The platform's own keys of a channel entry; another platform's options are reported as not its own."""
+    own = {option.key for option in rule.options}
+    for key in section:
+        if platform and key in _option_keys() and key not in own and key != rule.key:
+            check.add(join(path, key), f"not a key of a {platform} channel")
+    values: list[tuple[str, str]] = []
+    for option in rule.options:
+        if option.secret:
+            value = check.credential(section, option.key, path)
+        elif option.choices:
+            value = check.choice(section, option.key, path, option.choices[0], option.choices)
+        else:
+            value = check.text(section, option.key, path, "").strip()
+        if value:
+            values.append((option.key, value))
+    return tuple(values)
+
+
+def _option_keys() -> frozenset[str]:
+    """Every platform's own channel keys besides where they post."""
+    return frozenset(option.key for rule in _chat_rules().values() for option in rule.options)
 
 
 def _channels(check: Checker, raw: object) -> tuple[ChannelSettings, ...]:

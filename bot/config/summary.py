@@ -18,8 +18,11 @@ def secrets_of(settings: Settings) -> list[str]:
     for section in registry.sections():
         own = settings.platforms[section.key]
         values += [getattr(own, item.name) for item in fields(own) if item.name in SECRET_FIELDS]
+        own_channels = [channel for channel in settings.channels if channel.platform == section.key]
         if section.chat.secret:
-            values += [channel.chat for channel in settings.channels if channel.platform == section.key]
+            values += [channel.chat for channel in own_channels]
+        values += [channel.option(option.key) for option in section.chat.options if option.secret
+                   for channel in own_channels]
     values += [url_password(url) or "" for url in (settings.store, settings.digests.source)]
     return [value for value in values if value]
 

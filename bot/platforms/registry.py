@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -47,10 +47,24 @@ PLATFORMS: tuple[Platform, ...] = (
              "bot.platforms.slack.settings"),
     Platform("discord", "bot.platforms.discord.embeds", "discord", False, "bot.platforms.discord.channel:open_channel",
              "bot.platforms.discord.settings"),
+    Platform("feishu", "bot.platforms.feishu.card", "feishu", False, "bot.platforms.feishu.channel:open_channel",
+             "bot.platforms.feishu.settings"),
+    Platform("wecom", "bot.platforms.wecom.markdown", "wecom", False, "bot.platforms.wecom.channel:open_channel",
+             "bot.platforms.wecom.settings"),
+    Platform("dingtalk", "bot.platforms.dingtalk.markdown", "dingtalk", False,
+             "bot.platforms.dingtalk.channel:open_channel", "bot.platforms.dingtalk.settings"),
 )
 
 NAMES: tuple[str, ...] = tuple(platform.name for platform in PLATFORMS)
 RENDER_NAMES: tuple[str, ...] = tuple(platform.render_name for platform in PLATFORMS)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEntry:
+    """One configured channel of a platform as its factory sees it: where it posts, and its own options."""
+
+    chat: str
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +77,8 @@ class Surroundings:
     timezone: ZoneInfo
     now: Callable[[], dt.datetime]
     out: TextIO               # the terminal, for the console
+    # The config's channels of this platform (a webhook platform learns each robot's secret here).
+    channels: tuple[ChannelEntry, ...] = ()
     # Where the platforms' rate limits are counted: this process, or every replica (a Redis store).
     limiters: Limiters = LOCAL
 

@@ -7,15 +7,17 @@ import json
 from typing import Any
 
 
-def platform_limit(platform: str, attribute: str, documented: int) -> int:
-    """``LIMITS.<attribute>`` of ``bot.platforms.<platform>.limits``; ``documented`` (the number in
-    PLATFORMS.md) only while that platform's package has no such limit yet."""
-    try:
-        module = importlib.import_module(f"bot.platforms.{platform}.limits")
-    except ImportError:
-        return documented
-    value = getattr(getattr(module, "LIMITS", None), attribute, None)
-    return value if isinstance(value, int) and not isinstance(value, bool) else documented
+def platform_limit(platform: str, attribute: str) -> int:
+    """``LIMITS.<attribute>`` of ``bot.platforms.<platform>.limits``: the number the renderer packs to.
+
+    Read, never re-typed, so a meter can not disagree with the renderer; a renamed limit fails here at
+    import rather than showing a stale number.
+    """
+    module = importlib.import_module(f"bot.platforms.{platform}.limits")
+    value = getattr(module.LIMITS, attribute)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"bot.platforms.{platform}.limits.LIMITS.{attribute} is not a whole number")
+    return value
 
 
 def body_bytes(payload: Any) -> int:

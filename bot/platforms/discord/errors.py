@@ -6,12 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from bot.errors import DigestBotError
 from bot.platforms.base import (
     ChatGone,
-    MaybeSent,
     RateLimited,
     RenderingDefect,
     SendError,
@@ -20,13 +17,12 @@ from bot.platforms.base import (
 )
 from bot.platforms.discord.limits import DEFAULT_RETRY_AFTER, MAX_RETRY_AFTER
 from bot.platforms.discord.webhooks import mask_text
+from bot.platforms.http_client import transport_error as shared_transport_error
 
 # JSON error codes (https://discord.com/developers/docs/topics/opcodes-and-status-codes).
 UNKNOWN_WEBHOOK = 10015
 INVALID_FORM_BODY = 50035
 INVALID_WEBHOOK_TOKEN = 50027
-# What a request to Discord may raise; transport_error turns each into the bot's SendError.
-REQUEST_FAILURES = (aiohttp.ClientError, TimeoutError)
 # How much of Discord's own message an error reason quotes.
 MAX_QUOTED = 200
 
@@ -68,15 +64,7 @@ def answer_error(status: int, body: Any, headers: Mapping[str, str]) -> SendErro
 
 def transport_error(error: Exception) -> SendError:
     """The bot's SendError for what aiohttp raised; the reason never carries a webhook token."""
-    if isinstance(error, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
-        return TransientError(f"not sent: {type(error).__name__}")
-    if isinstance(error, TimeoutError | aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
-        # The request went out and the answer did not come back: Discord may have posted it.
-        what = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
-        return MaybeSent(f"no answer from Discord ({what}) after the request went out")
-    if isinstance(error, aiohttp.ClientError):
-        return TransientError(mask_text(type(error).__name__))
-    raise TypeError(f"not a send error: {type(error).__name__}") from error
+    return shared_transport_error(error, "Discord")
 
 
 def retry_after(body: Any, headers: Mapping[str, str]) -> float:

@@ -10,9 +10,10 @@ import aiohttp
 from bot.commands import COMMANDS
 from bot.i18n import text
 from bot.platforms.base import RateLimited, TransientError, Unauthorized
-from bot.platforms.discord.errors import REQUEST_FAILURES, DiscordStartError, answer_error, transport_error
+from bot.platforms.discord.errors import DiscordStartError, answer_error, transport_error
 from bot.platforms.discord.interactions import CONFIG_COMMANDS, PUBLIC_OPTION
 from bot.platforms.discord.limits import MAX_COMMAND_DESCRIPTION, MAX_COMMAND_NAME
+from bot.platforms.http_client import REQUEST_FAILURES
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -11,7 +10,7 @@ import aiohttp
 
 from bot.platforms.base import Gate, NotSent, SendError, Unauthorized
 from bot.platforms.discord.buckets import Buckets
-from bot.platforms.discord.errors import REQUEST_FAILURES, DiscordRateLimited, answer_error, transport_error
+from bot.platforms.discord.errors import DiscordRateLimited, answer_error, transport_error
 from bot.platforms.discord.limits import (
     CONNECT_TIMEOUT,
     FOLLOWUP_WINDOW,
@@ -21,6 +20,7 @@ from bot.platforms.discord.limits import (
     DiscordRateLimit,
 )
 from bot.platforms.discord.webhooks import Webhook, parse_webhook
+from bot.platforms.http_client import REQUEST_FAILURES, HttpSession, json_answer
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload
 
@@ -37,9 +37,7 @@ class DiscordSender:
 
     def __init__(self, *, session: aiohttp.ClientSession | None = None, rate_limit: DiscordRateLimit = PACE,
                  request_timeout: float = REQUEST_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT) -> None:
-        self._session = session
-        self._own_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=min(connect_timeout, request_timeout))
+        self.http = HttpSession(session, request_timeout=request_timeout, connect_timeout=connect_timeout)
         self._limiter = rate_limit.chain()
         self.buckets = Buckets()
         # One request at a time per bucket: an answer's headers describe the bucket after that request,
@@ -92,20 +90,14 @@ class DiscordSender:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # A connect timeout of its own tells "never sent" (retry freely) from "no answer" (MaybeSent).
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-            self._own_session = True
-        return self._session
+        return self.http.session
 
     @property
     def is_open(self) -> bool:
-        return self._session is not None and not self._session.closed
+        return self.http.is_open
 
     async def close(self) -> None:
-        if self._session is not None and self._own_session:
-            await self._session.close()
-        self._session = None
+        await self.http.close()
 
     # -- posting ---------------------------------------------------------------------------------
     async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
@@ -126,9 +118,9 @@ class DiscordSender:
         if gate is not None and not await gate():
             raise NotSent("withdrawn before sending")
         try:
-            async with self.session.post(url, json=body, timeout=self._timeout) as response:
+            async with self.session.post(url, json=body, timeout=self.http.timeout) as response:
                 self.buckets.update(key, response.headers)
-                answer = await _json(response)
+                answer = await json_answer(response)
                 if response.status < 400:
                     return _message_id(answer)
                 error = answer_error(response.status, answer, response.headers)
@@ -145,16 +137,6 @@ class DiscordSender:
                      "all requests" if error.is_global else f"webhook {key}", error.retry_after,
                      headers.get("X-RateLimit-Bucket", "?"), headers.get("X-RateLimit-Scope", "?"))
 
-
-async def _json(response: aiohttp.ClientResponse) -> Any:
-    """The answer's JSON, or None for an empty or non-JSON body (a proxy's HTML error page)."""
-    text = await response.text(errors="replace")
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def _message_id(answer: Any) -> str:

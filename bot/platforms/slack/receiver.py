@@ -14,6 +14,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot import httpguard
 from bot.logs import Throttled
+from bot.platforms.repeats import first_delivery
 from bot.platforms.slack.answers import COMMAND_PREFIX, Invocation, Responder
 from bot.platforms.slack.limits import EVENT_DEDUPE_TTL, MAX_REQUEST_BYTES, SIGNATURE_WINDOW
 from bot.platforms.slack.mrkdwn import unescape_mrkdwn
@@ -50,16 +51,8 @@ class SlackReceiver:
         if event.get("bot_id") or event.get("subtype") or event.get("user") in (None, "", self.bot_user_id):
             return   # our own posts and other bots' never start a conversation
         event_id = str(body.get("event_id", ""))
-        if event_id:
-            try:
-                first = await self.store.first_seen(f"slack:event:{event_id}", EVENT_DEDUPE_TTL)
-            except Exception:
-                # Answering twice beats not answering: the store is only a guard here.
-                log.warning("slack: could not check event %s for a repeat", event_id, exc_info=True)
-                first = True
-            if not first:
-                log.info("slack: event %s seen before (retry %s); not answered again", event_id, retry)
-                return
+        if event_id and not await first_delivery(self.store, "slack", event_id, EVENT_DEDUPE_TTL, retry):
+            return
         invocation = Invocation(user=str(event["user"]), channel=str(event.get("channel", "")),
                                 text=unescape_mrkdwn(self._without_mention(str(event.get("text", "")))),
                                 thread_ts=str(event.get("thread_ts") or ""))

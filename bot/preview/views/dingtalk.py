@@ -15,8 +15,7 @@ __all__ = ["LABEL", "LINK_RULES", "STYLE", "part"]
 LABEL = "DingTalk"
 STYLE = "markdown"
 
-# PLATFORMS.md's number (the request body), used only while dingtalk's limits module lacks it.
-MAX_BODY_BYTES = platform_limit("dingtalk", "max_body_bytes", 20_000)
+MAX_BODY_BYTES = platform_limit("dingtalk", "max_body_bytes")
 
 
 def part(payload: dict[str, Any]) -> Part:

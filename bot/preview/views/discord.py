@@ -15,10 +15,9 @@ __all__ = ["LABEL", "LINK_RULES", "STYLE", "part"]
 LABEL = "Discord"
 STYLE = "discord"
 
-# The numbers of PLATFORMS.md, used only while bot/platforms/discord/limits.py lacks them.
-MAX_CONTENT = platform_limit("discord", "max_content", 2_000)
-MAX_EMBEDS = platform_limit("discord", "max_embeds", 10)
-MAX_EMBED_TOTAL = platform_limit("discord", "max_embed_total", 6_000)
+MAX_CONTENT = platform_limit("discord", "max_content")
+MAX_EMBEDS = platform_limit("discord", "max_embeds")
+MAX_EMBED_TOTAL = platform_limit("discord", "max_embed_total")
 
 
 def part(payload: dict[str, Any]) -> Part:

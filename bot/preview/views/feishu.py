@@ -15,8 +15,7 @@ __all__ = ["LABEL", "LINK_RULES", "STYLE", "part"]
 LABEL = "Feishu"
 STYLE = "card"
 
-# PLATFORMS.md's number (a custom bot's request body), used only while feishu's limits module lacks it.
-MAX_BODY_BYTES = platform_limit("feishu", "max_body_bytes", 20_000)
+MAX_BODY_BYTES = platform_limit("feishu", "max_body_bytes")
 
 
 def part(payload: dict[str, Any]) -> Part:

@@ -15,8 +15,7 @@ __all__ = ["LABEL", "LINK_RULES", "STYLE", "part"]
 LABEL = "WeCom"
 STYLE = "markdown"
 
-# PLATFORMS.md's number (UTF-8 bytes of content), used only while wecom's limits module lacks it.
-MAX_CONTENT_BYTES = platform_limit("wecom", "max_content_bytes", 4_096)
+MAX_CONTENT_BYTES = platform_limit("wecom", "max_content_bytes")
 
 
 def part(payload: dict[str, Any]) -> Part:
