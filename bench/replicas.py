@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import sys
 import tempfile
 import time
@@ -37,12 +36,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fakes_process import TELEGRAM_TOKEN as TOKEN  # noqa: E402
+from bench.fakes_process import ServerProcess  # noqa: E402
 from bot.digest.parse import parse_file  # noqa: E402
 from bot.platforms.telegram.html import render_digest  # noqa: E402
 from tests.digests import write_digest  # noqa: E402
 from tests.procs import BotGroup, BotProcess, bot_config, drop_keys, schedule_just_passed, write_config  # noqa: E402
 
-TOKEN = "424242424:AAH-benchmark-token-not-a-real-one-xyz"
 GROUP_SHARE = 0.3
 PARTS = 3
 
@@ -74,31 +74,10 @@ def _stats(fake: Any, expected: list[str]) -> dict[str, Any]:
             "429": len(fake.rate_limited), "429_kinds": dict(Counter(kind for _, kind in fake.rate_limited))}
 
 
-class FakeProcess:
+class FakeProcess(ServerProcess):
     def __init__(self, scale: float, expected: list[str]) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=serve_fake, args=(scale, expected, child), daemon=True)
-        self._process.start()
-        if not self._conn.poll(60):
-            self._process.kill()
-            raise RuntimeError("the fake Bot API did not start")
-        self.base_url: str = self._conn.recv()
-
-    def ask(self, request: str) -> dict[str, Any]:
-        self._conn.send(request)
-        answer: dict[str, Any] = self._conn.recv()
-        return answer
-
-    def stop(self) -> None:
-        try:
-            self._conn.send("stop")
-        except OSError:
-            pass
-        self._process.join(10)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
+        super().__init__(serve_fake, scale, expected)
+        self.base_url: str = self.served_at
 
 
 # -- one run ------------------------------------------------------------------------------------------
