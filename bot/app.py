@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot import metrics
 from bot.commands import CommandContext, Commands, ContextBuilder, always_admin
-from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent, Target
+from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent
 from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
 from bot.errors import DigestBotError, DigestError
@@ -27,7 +27,7 @@ from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
 from bot.ratelimit import LOCAL, Limiters
 from bot.render import render_reply
-from bot.scheduler import Scheduler, utc_now
+from bot.scheduler import Scheduler, channel_target, utc_now
 from bot.secrets import shown_chat
 from bot.settings import ChannelSettings, ServerSettings, Settings
 from bot.store import open_store
@@ -239,13 +239,13 @@ class App:
             show(f"{channel.name}: no digest dated {wanted}")
             return SendReport(channel.name, channel.platform, digest_date, None, f"no digest dated {wanted}")
         if dry_run:
-            parts = len(self.scheduler.payloads_for(channel.platform, digest))
+            parts = len(self.scheduler.payloads_for(channel.platform, digest, channel.categories))
             where = shown_chat(chat)
             note = f"would send {digest.date} ({parts} part(s)) to {channel.platform} {where}".rstrip()
             return SendReport(channel.name, channel.platform, digest.date, None, note)
         show(f"{channel.name}: sending {digest.date} to {channel.platform}…")
         try:
-            result = await self.scheduler.deliver(Target(channel.name, channel.platform, channel.chat), digest)
+            result = await self.scheduler.deliver(channel_target(channel), digest)
         except StoreError as error:
             show(f"{channel.name}: {error}")
             return SendReport(channel.name, channel.platform, digest.date, None, str(error))

@@ -15,16 +15,28 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-from bot import metrics
+from bot import metrics, paging
+from bot.command_model import (
+    AdminCheck,
+    CommandContext,
+    ContextBuilder,
+    Reply,
+    always_admin,
+    echo,
+)
 from bot.digest.model import Digest, Item
 from bot.digest.sources import DigestSource
 from bot.errors import DigestError
 from bot.i18n import join_list, normalize_language, text
 from bot.ratelimit import CommandThrottle, Verdict
 from bot.schedule import DEFAULT_SCHEDULE, digest_date_for, parse_daily_time
-from bot.store.base import Store, Subscription
+from bot.store.base import Store
+from bot.subscribing import SubscriptionCommands
+
+# The context and reply types live in bot.command_model; adapters keep importing them from here.
+__all__ = ["COMMANDS", "AdminCheck", "CategoryLookup", "CommandContext", "Commands", "ContextBuilder", "Reply",
+           "always_admin", "echo", "menu", "parse_day", "split_public"]
 
 log = logging.getLogger(__name__)
 
@@ -34,66 +46,8 @@ _DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 # The parser reads item numbers of at most 9 digits, so a longer number is out of range without
 # converting it (int() refuses one of thousands of digits outright).
 MAX_ITEM_DIGITS = 9
-# What a reply quotes back of a person's argument, at most.
-MAX_ECHO_CHARS = 40
 # The operator's own terminal: never throttled.
 UNTHROTTLED_PLATFORMS = frozenset({"console"})
-
-
-@dataclass(frozen=True)
-class CommandContext:
-    """Who asked, where, and what "now" is (so tests control the clock)."""
-
-    platform: str
-    chat: str
-    user: str
-    is_group: bool
-    language: str                               # "zh" | "en"
-    timezone: ZoneInfo
-    is_admin: Callable[[], Awaitable[bool]]     # the adapter's platform check, asked only when needed
-    now: dt.datetime                            # aware
-    command_prefix: str = "/"                   # how a command is typed here, e.g. "/digest " on Slack
-
-
-AdminCheck = Callable[[], Awaitable[bool]]
-
-
-async def always_admin() -> bool:
-    """For places where whoever can type a command may change anything, like the operator's terminal."""
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class ContextBuilder:
-    """What one adapter's command contexts share; each command gets its own, with "now" read as it arrives."""
-
-    platform: str
-    language: str
-    timezone: ZoneInfo
-    clock: Callable[[], dt.datetime]     # injected so tests control "now"
-    command_prefix: str = "/"
-
-    def build(self, chat: str, user: str, *, is_group: bool, is_admin: AdminCheck,
-              command_prefix: str | None = None) -> CommandContext:
-        """A context for one command; `is_admin` is only awaited by the commands that need it."""
-        return CommandContext(platform=self.platform, chat=chat, user=user, is_group=is_group,
-                              language=self.language, timezone=self.timezone, is_admin=is_admin,
-                              now=self.clock(),
-                              command_prefix=self.command_prefix if command_prefix is None else command_prefix)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What to answer: the bot's own words, a whole digest, or some items under a heading."""
-
-    notice: str | None = None
-    digest: Digest | None = None
-    items: tuple[Item, ...] = ()
-    heading: str | None = None
-    digest_of_items: Digest | None = None
-    public: bool = False
-    ok: bool = True
-    silent: bool = False    # throttled: the adapter sends nothing at all
 
 
 class CategoryLookup(Protocol):
@@ -149,11 +103,6 @@ def parse_day(word: str) -> dt.date | None:
         return None
 
 
-def echo(argument: str) -> str:
-    """A person's argument as a reply quotes it: cut short, so a reply stays a short reply."""
-    return argument if len(argument) <= MAX_ECHO_CHARS else argument[:MAX_ECHO_CHARS] + "…"
-
-
 class _Unreadable(Exception):
     """The source failed for `day`; handled once, in Commands.handle."""
 
@@ -161,6 +110,20 @@ class _Unreadable(Exception):
         super().__init__(str(error))
         self.day = day
         self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class _Readable:
+    """The digest a command answers from, and the day it was asked on."""
+
+    digest: Digest
+    today: dt.date
+
+    def dated(self, words: str, language: str) -> str:
+        """`words`, saying that they come from the latest digest when today's is not out yet."""
+        if self.digest.date == self.today:
+            return words
+        return text(language, "from_latest", text=words, today=self.today.isoformat())
 
 
 Handler = Callable[[list[str], bool, CommandContext, str], Awaitable[Reply]]
@@ -177,6 +140,7 @@ class Commands:
         self.categorizer = categorizer
         self.throttle = throttle or CommandThrottle()
         self.default_time = f"{at.hour:02d}:{at.minute:02d}"
+        self.subscriptions = SubscriptionCommands(store, self.default_time, categorizer, source)
         self._handlers: dict[str, Handler] = {
             "help": self._help,
             "today": self._today,
@@ -184,9 +148,29 @@ class Commands:
             "category": self._category,
             "categories": self._categories,
             "date": self._date,
-            "subscribe": self._subscribe,
-            "unsubscribe": self._unsubscribe,
+            "subscribe": self.subscriptions.subscribe,
+            "unsubscribe": self.subscriptions.unsubscribe,
         }
+
+    async def press(self, data: str, ctx: CommandContext) -> Reply:
+        """The answer to a pressed button: a neighbouring item in place, or a category's items."""
+        request = paging.parse(data)
+        if isinstance(request, paging.PickCategory):
+            found = await self._readable(ctx)
+            name = request.name_in(self.categorizer.known(found.digest if found is not None else None))
+            if name is not None:
+                return await self.handle("category", name, ctx)
+        elif isinstance(request, paging.PageTo):
+            try:
+                digest = await self.source.for_date(request.day)
+            except DigestError:
+                digest = None
+            item = digest.item(request.number) if digest is not None else None
+            if digest is not None and item is not None:
+                heading = text(ctx.language, "item_heading", number=item.number, date=digest.date.isoformat())
+                return Reply(items=(item,), heading=heading, digest_of_items=digest, replaces=True,
+                             buttons=paging.pager(digest, item.number))
+        return Reply(notice=text(ctx.language, "digest_changed", p=ctx.command_prefix), ok=False)
 
     async def handle(self, name: str, args: str, ctx: CommandContext) -> Reply:
         command = name.strip().lower()
@@ -257,6 +241,14 @@ class Commands:
         return Reply(notice=text(language, "none_today", today=today.isoformat(),
                                  latest=latest.date.isoformat(), p=ctx.command_prefix))
 
+    async def _readable(self, ctx: CommandContext) -> _Readable | None:
+        """Today's digest, or before it is out the latest one; None when nothing was ever published."""
+        today = digest_date_for(ctx.now, ctx.timezone)
+        digest = await self._digest(today)
+        if digest is None:
+            digest = await self._latest(today, today)
+        return None if digest is None else _Readable(digest, today)
+
     async def _today_or_notice(self, ctx: CommandContext, language: str) -> Digest | Reply:
         today = digest_date_for(ctx.now, ctx.timezone)
         digest = await self._digest(today)
@@ -292,14 +284,15 @@ class Commands:
         magnitude = digits.removeprefix("-")
         if not magnitude.isdecimal():
             return Reply(notice=text(language, "item_not_number", arg=echo(word), p=p), ok=False)
-        found = await self._today_or_notice(ctx, language)
-        if isinstance(found, Reply):
-            return found
-        item = found.item(int(digits)) if len(magnitude) <= MAX_ITEM_DIGITS else None
+        found = await self._readable(ctx)
+        if found is None:
+            return Reply(notice=text(language, "none_at_all"))
+        item = found.digest.item(int(digits)) if len(magnitude) <= MAX_ITEM_DIGITS else None
         if item is None:
-            return Reply(notice=self._range_notice(found, language), ok=False)
-        heading = text(language, "item_heading", number=item.number, date=found.date.isoformat())
-        return Reply(items=(item,), heading=heading, digest_of_items=found, public=public)
+            return Reply(notice=found.dated(self._range_notice(found.digest, language), language), ok=False)
+        heading = text(language, "item_heading", number=item.number, date=found.digest.date.isoformat())
+        return Reply(items=(item,), heading=found.dated(heading, language), digest_of_items=found.digest,
+                     public=public, buttons=paging.pager(found.digest, item.number))
 
     @staticmethod
     def _range_notice(digest: Digest, language: str) -> str:
@@ -311,37 +304,37 @@ class Commands:
         return text(language, "item_out_of_range", count=len(numbers), first=numbers[0], last=numbers[-1])
 
     async def _category(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
-        today = digest_date_for(ctx.now, ctx.timezone)
-        digest = await self._digest(today)
-        known = join_list(language, self.categorizer.known(digest))
+        found = await self._readable(ctx)
+        digest = found.digest if found is not None else None
+        names = self.categorizer.known(digest)
+        known = join_list(language, names)
         if not words:
             return Reply(notice=text(language, "category_usage", p=ctx.command_prefix, categories=known),
-                         ok=False)
+                         ok=False, buttons=paging.category_buttons(names))
         name = " ".join(words)
         category = self.categorizer.resolve(name, digest)
         if category is None:
             return Reply(notice=text(language, "category_unknown", name=echo(name), categories=known), ok=False)
-        if digest is None:
-            return await self._none_today(today, ctx, language)
-        items = self.categorizer.items_in(category, digest)
+        if found is None:
+            return Reply(notice=text(language, "none_at_all"))
+        items = self.categorizer.items_in(category, found.digest)
+        date = found.digest.date.isoformat()
         if not items:
-            return Reply(notice=text(language, "category_empty", category=category, date=digest.date.isoformat()))
-        heading = text(language, "category_heading", category=category, date=digest.date.isoformat())
-        return Reply(items=tuple(items), heading=heading, digest_of_items=digest, public=public)
+            return Reply(notice=found.dated(text(language, "category_empty", category=category, date=date), language))
+        heading = found.dated(text(language, "category_heading", category=category, date=date), language)
+        return Reply(items=tuple(items), heading=heading, digest_of_items=found.digest, public=public)
 
     async def _categories(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
-        today = digest_date_for(ctx.now, ctx.timezone)
-        digest = await self._digest(today)
-        known = self.categorizer.known(digest)
+        found = await self._readable(ctx)
+        known = self.categorizer.known(found.digest if found is not None else None)
         if not known:
             return Reply(notice=text(language, "categories_none"), public=public)
-        if digest is None:
-            missing = await self._none_today(today, ctx, language)
+        if found is None:
             listing = text(language, "categories_known", categories=join_list(language, known))
-            return Reply(notice=f"{missing.notice}\n{listing}", public=public)
-        lines = [text(language, "categories_today", date=digest.date.isoformat())]
+            return Reply(notice=f"{text(language, 'none_at_all')}\n{listing}", public=public)
+        lines = [found.dated(text(language, "categories_today", date=found.digest.date.isoformat()), language)]
         lines += [text(language, "categories_line", category=category,
-                       count=len(self.categorizer.items_in(category, digest))) for category in known]
+                       count=len(self.categorizer.items_in(category, found.digest))) for category in known]
         return Reply(notice="\n".join(lines), public=public)
 
     async def _date(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
@@ -360,37 +353,3 @@ class Commands:
         if earlier is None:
             return Reply(notice=text(language, "date_none_earlier", date=day.isoformat()))
         return Reply(notice=text(language, "date_none", date=day.isoformat(), latest=earlier.date.isoformat(), p=p))
-
-    async def _subscribe(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
-        if ctx.is_group and not await ctx.is_admin():
-            return Reply(notice=text(language, "admins_only"), ok=False)
-        if len(words) > 1:
-            return Reply(notice=text(language, "subscribe_bad_time", arg=echo(" ".join(words)),
-                                     p=ctx.command_prefix), ok=False)
-        if words:
-            try:
-                at = parse_daily_time(words[0])
-            except ValueError:
-                return Reply(notice=text(language, "subscribe_bad_time", arg=echo(words[0]),
-                                         p=ctx.command_prefix), ok=False)
-            time_of_day = f"{at.hour:02d}:{at.minute:02d}"
-        else:
-            time_of_day = self.default_time
-        existing = {(s.platform, s.chat) for s in await self.store.subscriptions()}
-        # Asking again is the way back for a chat once marked gone (the bot was re-invited).
-        await self.store.reactivate(ctx.platform, ctx.chat)
-        await self.store.subscribe(Subscription(platform=ctx.platform, chat=ctx.chat, schedule=time_of_day,
-                                                timezone=ctx.timezone.key, subscribed_by=ctx.user))
-        log.info("%s:%s subscribed at %s %s by %s", ctx.platform, ctx.chat, time_of_day, ctx.timezone.key,
-                 ctx.user)
-        key = "subscription_changed" if (ctx.platform, ctx.chat) in existing else "subscribed"
-        return Reply(notice=text(language, key, time=time_of_day, timezone=ctx.timezone.key), public=True)
-
-    async def _unsubscribe(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
-        if ctx.is_group and not await ctx.is_admin():
-            return Reply(notice=text(language, "admins_only"), ok=False)
-        removed = await self.store.unsubscribe(ctx.platform, ctx.chat)
-        if removed:
-            log.info("%s:%s unsubscribed by %s", ctx.platform, ctx.chat, ctx.user)
-            return Reply(notice=text(language, "unsubscribed"), public=True)
-        return Reply(notice=text(language, "not_subscribed"))

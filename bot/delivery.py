@@ -34,6 +34,7 @@ from bot.platforms.base import (
     RateLimited,
     RenderingDefect,
     SendError,
+    Threads,
     TransientError,
     Unauthorized,
 )
@@ -169,6 +170,8 @@ class Deliverer:
                         async def both_leases_held() -> bool:
                             return await lease.confirm() and await chat_lease.confirm()
 
+                        # The thread's parent: the first part, as the ledger keeps it across restarts.
+                        header = entry.sent.get(0)
                         for part in range(entry.first_unsent(), len(payloads)):
                             if self.stopping:
                                 raise abort(Kind.STOPPED, "shutting down")
@@ -179,9 +182,10 @@ class Deliverer:
                                 continue
                             await self.store.begin_part(key, part, len(payloads))
                             sent = await self._send_with_retries(
-                                target.platform, chat, payloads[part], gate=both_leases_held,
-                                may_resend=self._ledger_resend(key, part, tally))
+                                target.platform, chat, self._threaded(target, payloads[part], part, header),
+                                gate=both_leases_held, may_resend=self._ledger_resend(key, part, tally))
                             chat = sent.chat
+                            header = header if part else sent.message_id
                             await self.store.record_part(key, part, sent.message_id)
                             tally.add(part, sent)
                 await self.store.finish(key)
@@ -191,6 +195,17 @@ class Deliverer:
             except DeliveryAborted as aborted:
                 await self._note_failure(key, aborted)
                 return self._result(target, aborted.kind, payloads, tally, chat, aborted.reason)
+
+    def _threaded(self, target: Target, payload: Payload, part: int, header: str | None) -> Payload:
+        """A part after the first as a reply in the first part's thread, for a channel that asks."""
+        channel: object = self.channels.get(target.platform)
+        if not target.options.thread or part == 0 or not isinstance(channel, Threads):
+            return payload
+        if not header:
+            # The first part went out unconfirmed (no message id): nothing to reply to.
+            log.warning("%s: no message id for the first part; part %d goes to the channel", target.name, part)
+            return payload
+        return channel.in_thread(payload, header)
 
     async def _note_failure(self, key: DeliveryKey, aborted: DeliveryAborted) -> None:
         """Keep why a delivery failed for `digestbot status`; the delivery's result stays what it was."""

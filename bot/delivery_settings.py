@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from bot.checking import Checker
 from bot.schedule import DEFAULT_SCHEDULE
 
-DELIVERY_KEYS = ("lease_ttl", "max_attempts", "backoff_base", "backoff_max", "subscription_schedule")
+DELIVERY_KEYS = ("lease_ttl", "max_attempts", "backoff_base", "backoff_max", "subscription_schedule", "corrections",
+                 "corrections_window")
+# What happens when a delivered digest changes: edit the parts in place (a notice when they no longer
+# line up), always a notice, or nothing.
+CORRECTIONS = ("edit", "notice", "off")
 _MAX_ATTEMPTS = 100
 
 
@@ -19,6 +23,9 @@ class DeliverySettings:
     backoff_max: float = 60.0
     # When a chat's /subscribe names no time (HH:MM in the config's time zone).
     subscription_schedule: str = DEFAULT_SCHEDULE
+    corrections: str = "edit"
+    # How long after a delivery a change of the digest is still corrected in the chat.
+    corrections_window: float = 24 * 3600.0
 
 
 def check_delivery(check: Checker, raw: object) -> DeliverySettings:
@@ -32,6 +39,8 @@ def check_delivery(check: Checker, raw: object) -> DeliverySettings:
         backoff_max=check.duration(section, "backoff_max", "delivery", defaults.backoff_max),
         subscription_schedule=check.daily_time(section, "subscription_schedule", "delivery",
                                                defaults.subscription_schedule),
+        corrections=check.choice(section, "corrections", "delivery", defaults.corrections, CORRECTIONS),
+        corrections_window=check.duration(section, "corrections_window", "delivery", defaults.corrections_window),
     )
     if settings.backoff_max < settings.backoff_base:
         check.add("delivery.backoff_max", "must not be shorter than delivery.backoff_base")

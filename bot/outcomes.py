@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.platforms.base import ReplyFailed
+from bot.render.options import PLAIN, PostOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,9 @@ class Target:
     name: str
     platform: str
     chat: str
+    # Only the items of these categories (canonical names) go there; empty: the whole digest.
+    categories: tuple[str, ...] = ()
+    options: PostOptions = PLAIN
 
 
 class Outcome(enum.StrEnum):
@@ -25,6 +29,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"            # retries exhausted or a rendering defect; the ledger keeps what was sent
     BUSY = "busy"                # another process holds the lease, or took it over midway
     STOPPED = "stopped"          # shutdown asked us to stop between parts
+    EMPTY = "empty"              # the channel's categories matched no item that day: nothing to post
 
 
 class Kind(enum.StrEnum):
@@ -41,6 +46,7 @@ class Kind(enum.StrEnum):
     CHAT_MOVING = "chat_moving"          # the chat moved more often than a migration does
     BUSY = "busy"
     STOPPED = "stopped"
+    EMPTY = "empty"
 
 
 OUTCOME_OF_KIND: Mapping[Kind, Outcome] = {
@@ -55,6 +61,7 @@ OUTCOME_OF_KIND: Mapping[Kind, Outcome] = {
     Kind.CHAT_MOVING: Outcome.FAILED,
     Kind.BUSY: Outcome.BUSY,
     Kind.STOPPED: Outcome.STOPPED,
+    Kind.EMPTY: Outcome.EMPTY,
 }
 # The kind of an abort raised with an outcome alone (by a caller that knows no more): a failure of
 # no stated kind is retried like network trouble.
@@ -65,6 +72,7 @@ _KIND_OF_OUTCOME: Mapping[Outcome, Kind] = {
     Outcome.FAILED: Kind.TRANSIENT,
     Outcome.BUSY: Kind.BUSY,
     Outcome.STOPPED: Kind.STOPPED,
+    Outcome.EMPTY: Kind.EMPTY,
 }
 
 
@@ -88,7 +96,7 @@ class DeliveryResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in (Outcome.DELIVERED, Outcome.ALREADY)
+        return self.outcome in (Outcome.DELIVERED, Outcome.ALREADY, Outcome.EMPTY)
 
 
 def timeout_note(maybe_sent: Sequence[int], unconfirmed: Sequence[int], total: int) -> str:

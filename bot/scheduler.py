@@ -10,11 +10,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from bot.corrections import Corrector, Sweep
 from bot.delivery import Deliverer, DeliveryResult, Kind, Target
+from bot.digest.categories import only_categories
 from bot.digest.model import Digest
 from bot.digest.sources import DigestSource
 from bot.errors import DigestError
 from bot.render import Payload, Renderer
+from bot.render.options import PostOptions, apply_options
 from bot.schedule import Schedule
 from bot.settings import ChannelSettings, Settings
 from bot.store.base import DeliveryKey, Store, Subscription
@@ -27,6 +30,8 @@ REFRESH_SECONDS = 30.0
 DEADLINE_TOLERANCE = dt.timedelta(seconds=60)
 # Rendered digests kept for reuse across channels; older dates are dropped.
 RENDER_CACHE_DATES = 3
+# The running corrections sweep, kept with the delivery attempts so drain() waits for it too.
+SWEEP = ("corrections", dt.date.min)
 
 
 class Retry(enum.Enum):
@@ -45,6 +50,8 @@ RETRY_BY_KIND: Mapping[Kind, Retry] = {
     Kind.GONE: Retry.SETTLED,
     Kind.RENDERING_DEFECT: Retry.SETTLED,
     Kind.STOPPED: Retry.SETTLED,
+    # The categories matched nothing that day; the digest will not grow more items for them.
+    Kind.EMPTY: Retry.SETTLED,
     # A token fixed in the platform's console, or the network back, lets the next poll through.
     Kind.UNAUTHORIZED: Retry.NEXT_POLL,
     Kind.TRANSIENT: Retry.NEXT_POLL,
@@ -56,6 +63,12 @@ RETRY_BY_KIND: Mapping[Kind, Retry] = {
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def channel_target(channel: ChannelSettings) -> Target:
+    """Where a configured channel's deliveries go, and what of the digest they carry."""
+    return Target(channel.name, channel.platform, channel.chat, channel.categories,
+                  PostOptions(silent=channel.silent, topic=channel.topic, thread=channel.thread))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,18 +116,20 @@ class Scheduler:
         self._pending: dict[tuple[str, dt.date], _Pending] = {}
         self._running: dict[tuple[str, dt.date], asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._render_cache: dict[tuple[dt.date, str], tuple[Digest, list[Payload]]] = {}
+        self._render_cache: dict[tuple[dt.date, str, tuple[str, ...]], tuple[Digest, list[Payload]]] = {}
         self._last_checked: dt.datetime | None = None
         self._next_due: dt.datetime | None = None
         self._wake = asyncio.Event()
         self._sleeping_until: dt.datetime | None = None     # when the loop looks again by itself
         self._stopping = False
+        self.corrector = Corrector(deliverer, store, settings.delivery, settings.language)
+        self._sweep = Sweep(self.corrector, source, renderers, self.payloads_of)
+        self._next_sweep: dt.datetime | None = None
 
     # -- which channels -----------------------------------------------------------------------
-    def _scheduled(self, name: str, platform: str, chat: str, expr: str, tz_name: str | None,
-                   subscribed: bool = False) -> ScheduledChannel:
+    def _scheduled(self, target: Target, expr: str, tz_name: str | None, subscribed: bool = False) -> ScheduledChannel:
         tz = ZoneInfo(tz_name) if tz_name else self._default_tz
-        return ScheduledChannel(Target(name, platform, chat), Schedule.parse(expr, tz), tz, subscribed)
+        return ScheduledChannel(target, Schedule.parse(expr, tz), tz, subscribed)
 
     async def channels(self) -> list[ScheduledChannel]:
         """Configured channels plus /subscribe'd chats, for the platforms that can deliver."""
@@ -143,12 +158,13 @@ class Scheduler:
         return result
 
     def _from_config(self, channel: ChannelSettings) -> ScheduledChannel:
-        return self._scheduled(channel.name, channel.platform, channel.chat, channel.schedule, channel.timezone)
+        return self._scheduled(channel_target(channel), channel.schedule, channel.timezone)
 
     def _from_subscription(self, subscription: Subscription) -> ScheduledChannel:
         expr = subscription.schedule or self.settings.delivery.subscription_schedule
-        return self._scheduled(subscription.channel_name, subscription.platform, subscription.chat, expr,
-                               subscription.timezone, subscribed=True)
+        target = Target(subscription.channel_name, subscription.platform, subscription.chat, subscription.categories,
+                        PostOptions(topic=subscription.topic))
+        return self._scheduled(target, expr, subscription.timezone, subscribed=True)
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -196,6 +212,25 @@ class Scheduler:
                 self._give_up(key, pending)
                 continue
             self._running[key] = asyncio.create_task(self._attempt(key, pending))
+        self._start_sweep(channels, now)
+
+    def _start_sweep(self, channels: Iterable[ScheduledChannel], now: dt.datetime) -> None:
+        """Corrections of changed digests, at most once a poll interval and never two at once."""
+        due = self._next_sweep is None or now >= self._next_sweep
+        if self.settings.delivery.corrections == "off" or SWEEP in self._running or not due:
+            return
+        self._next_sweep = now + dt.timedelta(seconds=self.settings.digests.poll_interval)
+        targets = [(channel.target, channel.timezone) for channel in channels]
+
+        async def sweep() -> None:
+            try:
+                await self._sweep.run(targets, now)
+            except Exception:
+                log.exception("the corrections sweep failed; trying again next time")
+            finally:
+                self._running.pop(SWEEP, None)
+
+        self._running[SWEEP] = asyncio.create_task(sweep())
 
     def _queue_catch_up(self, channels: Iterable[ScheduledChannel], now: dt.datetime) -> None:
         window = dt.timedelta(seconds=self.settings.digests.catch_up)
@@ -315,20 +350,40 @@ class Scheduler:
             await self.store.finish(new_key)
 
     # -- one delivery -------------------------------------------------------------------------
-    def payloads_for(self, platform: str, digest: Digest) -> list[Payload]:
-        cached = self._render_cache.get((digest.date, platform))
+    def payloads_for(self, platform: str, digest: Digest, categories: tuple[str, ...] = ()) -> list[Payload]:
+        """The parts of `digest` for `platform`, only the items of `categories` if any are named; none
+        when those categories have no item that day."""
+        cached = self._render_cache.get((digest.date, platform, categories))
         if cached is not None and cached[0] is digest:
             return cached[1]
-        payloads = self.renderers[platform].render_digest(digest)
-        self._render_cache[(digest.date, platform)] = (digest, payloads)
-        kept = sorted({date for date, _ in self._render_cache}, reverse=True)[:RENDER_CACHE_DATES]
+        shown = only_categories(digest, categories)
+        payloads = self.renderers[platform].render_digest(shown) if shown.items or not categories else []
+        self._render_cache[(digest.date, platform, categories)] = (digest, payloads)
+        kept = sorted({key[0] for key in self._render_cache}, reverse=True)[:RENDER_CACHE_DATES]
         for cached_key in [k for k in self._render_cache if k[0] not in kept]:
             del self._render_cache[cached_key]
         return payloads
 
+    def payloads_of(self, target: Target, digest: Digest) -> list[Payload]:
+        """What a delivery of `digest` to `target` posts: its categories, rendered, with its options."""
+        payloads = self.payloads_for(target.platform, digest, target.categories)
+        return apply_options(self.renderers[target.platform], payloads, target.options)
+
     async def deliver(self, target: Target, digest: Digest) -> DeliveryResult:
-        payloads = self.payloads_for(target.platform, digest)
+        payloads = self.payloads_of(target, digest)
+        if not payloads:
+            reason = f"no item in {', '.join(target.categories)}"
+            log.info("nothing to post to %s on %s: %s", target.name, digest.date, reason,
+                     extra={"channel": target.name, "digest_date": digest.date.isoformat(), "outcome": "empty"})
+            return DeliveryResult(target, Kind.EMPTY, 0, 0, target.chat, reason)
         result = await self.deliverer.deliver(DeliveryKey(digest.date, target.name), target, payloads)
+        if result.kind in (Kind.DELIVERED, Kind.MAYBE_SENT):
+            try:
+                shown = only_categories(digest, target.categories)
+                await self.corrector.adopt(DeliveryKey(digest.date, target.name), shown, payloads)
+            except Exception:
+                # Unrecorded, the next sweep takes the digest as the chat shows it: nothing is lost.
+                log.warning("could not record what %s was sent", target.name, exc_info=True)
         log.info(
             "delivery %s", result.outcome.value,
             extra={"channel": target.name, "platform": target.platform, "chat": result.chat,

@@ -25,6 +25,10 @@ class ChannelSettings:
     chat: str = ""                    # where its posts go, as the platform's channel key names it
     schedule: str = DEFAULT_SCHEDULE  # "HH:MM" daily or a 5-field cron expression
     timezone: str | None = None       # None: the config's time zone
+    categories: tuple[str, ...] = ()  # only these categories' items; empty: the whole digest
+    silent: bool = False              # posts without a notification sound
+    topic: str | None = None          # a Telegram forum topic's message_thread_id; None: the chat itself
+    thread: bool = False              # Slack: the first part in the channel, the rest as replies in its thread
     # The platform's own channel keys (bot.checking.ChannelOption), as (key, value) pairs.
     options: tuple[tuple[str, str], ...] = field(default=(), repr=False)     # may hold a robot's secret
 

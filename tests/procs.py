@@ -100,19 +100,27 @@ class MultiPartDigest:
     def expected(self, channel: ChannelSpec) -> list[str]:
         return self.parts[channel.platform]
 
+    def corrected(self, old: str, new: str) -> MultiPartDigest:
+        """The publisher fixes `old` to `new` in the file; the digest as it renders now."""
+        self.path.write_text(self.path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+        return _rendered(self.path)
+
 
 def write_multipart_digest(folder: Path, date: dt.date) -> MultiPartDigest:
     """A digest dated `date` in `folder` that becomes 2-3 messages on Telegram and on Slack."""
     for items, sentences in _DIGEST_SIZES:
-        path = write_digest(folder, date, items=items, summary_sentences=sentences)
-        digest = parse_file(path)
-        parts = {
-            "telegram": [str(payload["text"]) for payload in render_telegram.render_digest(digest)],
-            "slack": [str(payload["text"]) for payload in render_slack.render_digest(digest)],
-        }
-        if all(2 <= len(texts) <= 3 for texts in parts.values()):
-            return MultiPartDigest(path, digest, parts)
+        rendered = _rendered(write_digest(folder, date, items=items, summary_sentences=sentences))
+        if all(2 <= len(texts) <= 3 for texts in rendered.parts.values()):
+            return rendered
     raise AssertionError("no test digest size renders to 2-3 parts on both platforms")
+
+
+def _rendered(path: Path) -> MultiPartDigest:
+    digest = parse_file(path)
+    return MultiPartDigest(path, digest, {
+        "telegram": [str(payload["text"]) for payload in render_telegram.render_digest(digest)],
+        "slack": [str(payload["text"]) for payload in render_slack.render_digest(digest)],
+    })
 
 
 def bot_config(

@@ -280,10 +280,36 @@ async def test_item_with_one_item_only(commands: Commands) -> None:
     assert notice(reply) == "There is only one item today (1)."
 
 
-async def test_item_before_publication_names_the_latest(commands: Commands) -> None:
-    reply = await commands.handle("item", "1", context(now=dt.datetime(2025, 10, 9, 5, 0, tzinfo=dt.UTC)))
-    assert not reply.items
-    assert notice(reply) == "No digest for 2025-10-09 yet. The latest is from 2025-10-07: /date 2025-10-07"
+LATER = dt.datetime(2025, 10, 9, 5, 0, tzinfo=dt.UTC)       # 2025-10-09 in Shanghai: not published
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "Item 3 · 2025-10-07 (the latest digest; the one for 2025-10-09 is not out yet)"),
+    ("zh", "第 3 条 · 2025-10-07（最近一期；2025-10-09 的速递还没有发布）"),
+])
+async def test_item_before_publication_answers_from_the_latest(commands: Commands, language: str,
+                                                               expected: str) -> None:
+    reply = await commands.handle("item", "3", context(language, now=LATER))
+    assert reply.ok and [item.number for item in reply.items] == [3]
+    assert reply.heading == expected
+    assert reply.digest_of_items is not None and reply.digest_of_items.date == TODAY
+
+
+async def test_item_out_of_range_before_publication_names_the_latest(commands: Commands) -> None:
+    reply = await commands.handle("item", "99", context(now=LATER))
+    assert not reply.ok
+    assert notice(reply) == ("There are only 10 items today (1-10). "
+                             "(the latest digest; the one for 2025-10-09 is not out yet)")
+
+
+async def test_item_with_nothing_published(tmp_path: Path, store: Store) -> None:
+    (tmp_path / "empty").mkdir()
+    rules = categorizer()
+    empty = Commands(FolderSource(tmp_path / "empty", rules, SHANGHAI), store, rules)
+    assert notice(await empty.handle("item", "1", context())) == "No digest has been published yet."
+    assert notice(await empty.handle("category", "hw", context())) == "No digest has been published yet."
+    listing = notice(await empty.handle("categories", "", context()))
+    assert listing.startswith("No digest has been published yet.\nCategories: Hardware")
 
 
 # -- category ---------------------------------------------------------------------------------
@@ -334,12 +360,48 @@ async def test_known_category_without_items_today(commands: Commands, language: 
     assert reply.ok and not reply.items and notice(reply) == expected
 
 
-async def test_category_before_publication(commands: Commands) -> None:
-    later = dt.datetime(2025, 10, 9, 5, 0, tzinfo=dt.UTC)
-    reply = await commands.handle("category", "hw", context(now=later))
-    assert not reply.items and "2025-10-07" in notice(reply)
-    unknown = await commands.handle("category", "sports", context(now=later))
-    assert "Robotics" in notice(unknown)
+async def test_category_before_publication_answers_from_the_latest(commands: Commands) -> None:
+    reply = await commands.handle("category", "hw", context(now=LATER))
+    assert [item.number for item in reply.items] == [1, 3]
+    assert reply.heading == "Hardware · 2025-10-07 (the latest digest; the one for 2025-10-09 is not out yet)"
+    empty = await commands.handle("category", "robots", context(now=LATER))
+    assert notice(empty) == ("No Robotics items today (2025-10-07). "
+                             "(the latest digest; the one for 2025-10-09 is not out yet)")
+    unknown = await commands.handle("category", "sports", context(now=LATER))
+    assert "Robotics" in notice(unknown) and "Markets" in notice(unknown)
+
+
+# -- buttons ----------------------------------------------------------------------------------
+
+async def test_item_answers_carry_buttons_to_their_neighbours(commands: Commands) -> None:
+    first = await commands.handle("item", "1", context())
+    assert [[button.label for button in row] for row in first.buttons] == [["▶"]]
+    middle = await commands.handle("item", "5", context())
+    assert [[button.label for button in row] for row in middle.buttons] == [["◀", "▶"]]
+    assert all(len(button.data.encode()) <= 64 for row in middle.buttons for button in row)
+    pressed = await commands.press(middle.buttons[0][1].data, context())
+    assert pressed.replaces and [item.number for item in pressed.items] == [6]
+    assert pressed.heading == "Item 6 · 2025-10-07"
+
+
+async def test_old_buttons_work_while_their_item_exists_or_say_the_digest_changed(commands: Commands,
+                                                                                  folder: Path) -> None:
+    last = await commands.handle("item", "9", context())
+    to_ten = last.buttons[0][1].data
+    assert [item.number for item in (await commands.press(to_ten, context())).items] == [10]
+    stale = await commands.press("pg:2025-10-07:11", context())     # an item the digest no longer has
+    assert not stale.items and notice(stale) == "The digest has changed since; send /item N or /category again."
+    assert not (await commands.press("nonsense", context("zh"))).items
+
+
+async def test_category_buttons_name_each_category_and_notice_a_changed_list(commands: Commands) -> None:
+    asked = await commands.handle("category", "", context())
+    labels = [row[0].label for row in asked.buttons]
+    assert labels == ["Hardware", "Developer Tools", "Robotics", "Markets"]
+    hardware = await commands.press(asked.buttons[0][0].data, context())
+    assert [item.number for item in hardware.items] == [1, 3] and not hardware.replaces
+    changed = await commands.press("ct:0:00000000", context())
+    assert notice(changed).startswith("The digest has changed since")
 
 
 # -- categories -------------------------------------------------------------------------------
@@ -353,11 +415,16 @@ async def test_categories_with_counts(commands: Commands, language: str, expecte
     assert reply.ok and notice(reply) == expected
 
 
-async def test_categories_before_publication(commands: Commands) -> None:
-    reply = await commands.handle("categories", "", context("zh", now=dt.datetime(2025, 10, 9, 5, 0, tzinfo=dt.UTC)))
-    text = notice(reply)
-    assert text.startswith("2025-10-09 的速递还没有发布。")
-    assert text.endswith("现有分类：Hardware、Developer Tools、Robotics")
+async def test_categories_before_publication_count_the_latest(commands: Commands) -> None:
+    reply = await commands.handle("categories", "", context("zh", now=LATER))
+    assert notice(reply) == ("2025-10-07 的分类：（最近一期；2025-10-09 的速递还没有发布）\n"
+                             "• Hardware：2\n• Developer Tools：1\n• Robotics：0\n• Markets：0")
+
+
+async def test_today_before_publication_still_says_so(commands: Commands) -> None:
+    reply = await commands.handle("today", "", context(now=LATER))
+    assert reply.digest is None
+    assert notice(reply) == "No digest for 2025-10-09 yet. The latest is from 2025-10-07: /date 2025-10-07"
 
 
 # -- date -------------------------------------------------------------------------------------
@@ -413,6 +480,29 @@ async def test_subscribe_with_a_time_and_change_it(commands: Commands, store: St
     second = await commands.handle("subscribe", "18:30", context(tz=NEW_YORK))
     assert notice(second) == "Updated: the digest now arrives here every day at 18:30 (America/New_York)."
     assert await store.subscriptions() == [Subscription("telegram", "-1001", "18:30", "America/New_York", "u42")]
+
+
+async def test_subscribe_with_categories_and_clear_them(commands: Commands, store: Store) -> None:
+    reply = await commands.handle("subscribe", "09:30 hw developer tools Markets", context())
+    assert notice(reply) == ("Subscribed: the digest will arrive here every day at 09:30 (Asia/Shanghai)."
+                             " Only these categories: Hardware, Developer Tools, Markets.")
+    (subscription,) = await store.subscriptions()
+    assert subscription.categories == ("Hardware", "Developer Tools", "Markets")   # Markets: the digest's own
+    chinese = await commands.handle("subscribe", "08:00 硬件", context("zh"))
+    assert notice(chinese).endswith("仅限分类：Hardware。")
+    await commands.handle("subscribe", "08:00", context())
+    assert (await store.subscriptions())[0].categories == ()
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "There is no category “sports”. Categories: Hardware, Developer Tools, Robotics, Markets"),
+    ("zh", "没有名为 “sports” 的分类。现有分类：Hardware、Developer Tools、Robotics、Markets"),
+])
+async def test_subscribe_to_an_unknown_category_is_refused(commands: Commands, store: Store, language: str,
+                                                           expected: str) -> None:
+    reply = await commands.handle("subscribe", "09:30 hw sports", context(language))
+    assert not reply.ok and notice(reply) == expected
+    assert await store.subscriptions() == []
 
 
 @pytest.mark.parametrize("argument", ["1_0", "+3", "1e1"])

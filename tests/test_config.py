@@ -281,6 +281,47 @@ def test_platform_channel_without_chat_is_reported(tmp_path: Path) -> None:
     assert "required" in problem_at(error, "channels[2].chat")
 
 
+def test_channel_categories_resolve_aliases_and_keep_names_the_digest_may_use(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "  - {name: hw, platform: console, categories: [hw, Hardware, 大模型]}\n"
+                                   "categories:\n  Hardware: {aliases: [hw]}\n")
+    channel = load_config(path, env={}).channels[1]
+    assert channel.categories == ("Hardware", "大模型")
+    assert load_config(path, env={}).channels[0].categories == ()
+
+
+def test_delivery_corrections_and_their_window(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "delivery: {corrections: notice, corrections_window: 2h}\n")
+    delivery = load_config(path, env={}).delivery
+    assert (delivery.corrections, delivery.corrections_window) == ("notice", 7200.0)
+    assert load_config(write(tmp_path, BASE), env={}).delivery.corrections == "edit"
+    wrong = write(tmp_path, BASE + "delivery: {corrections: sometimes}\n")
+    assert "edit" in problem_at(config_error(wrong), "delivery.corrections")
+
+
+def test_channel_silent_and_thread_are_booleans(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "  - {name: quiet, platform: console, silent: true, thread: true}\n")
+    assert [(channel.silent, channel.thread) for channel in load_config(path, env={}).channels] == [
+        (False, False), (True, True)]
+    threaded = write(tmp_path, BASE + "  - {name: quiet, platform: console, thread: maybe}\n")
+    assert problem_at(config_error(threaded), "channels[1].thread")
+    wrong = write(tmp_path, BASE + "  - {name: quiet, platform: console, silent: sometimes}\n")
+    assert problem_at(config_error(wrong), "channels[1].silent")
+
+
+def test_channel_topic_is_a_thread_id(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "  - {name: forum, platform: console, topic: 42}\n")
+    assert [channel.topic for channel in load_config(path, env={}).channels] == [None, "42"]
+    for wrong in ("0", "-3", "general", "true"):
+        bad = write(tmp_path, BASE + f"  - {{name: forum, platform: console, topic: {wrong}}}\n")
+        assert "thread id" in problem_at(config_error(bad), "channels[1].topic")
+
+
+@pytest.mark.parametrize("value", ["Hardware", "[1]", "['']", "{a: b}"])
+def test_channel_categories_must_be_a_list_of_names(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, BASE + f"  - {{name: hw, platform: console, categories: {value}}}\n")
+    assert "list of category names" in problem_at(config_error(path), "channels[1].categories")
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "version: 1\nchannels:\n  - name: a\n   platform: console\n")
     error = config_error(path)

@@ -103,17 +103,29 @@ async def shared_redis(redis_url: str, redis_prefix: str) -> AsyncIterator[tuple
         await drop_keys(redis_url, redis_prefix)
 
 
-async def test_three_replicas_deliver_every_part_exactly_once(tmp_path: Path,
-                                                              shared_redis: tuple[str, str]) -> None:
+async def test_three_replicas_deliver_and_correct_every_part_exactly_once(tmp_path: Path,
+                                                                         shared_redis: tuple[str, str]) -> None:
     redis_url, redis_prefix = shared_redis
     async with Fakes(scale=SCALE) as fakes, BotGroup(tmp_path) as bots:
         fanout = Fanout(tmp_path, fakes, bots, redis_url, redis_prefix)
         replicas = [await fanout.start(replica) for replica in range(REPLICAS)]
         await fanout.wait_complete(replicas)
+        assert fanout.duplicates() == {}
+        assert fakes.total_received() == fanout.messages
+        # The publisher fixes the first headline (same length, so the parts still line up).
+        day = fanout.digest_date
+        fixed = fanout.digest.corrected(f"[Headline 1 for {day}", f"[HEADLINE 1 for {day}")
+        await wait_until(lambda: all(fakes.received(c) == fixed.expected(c) for c in fanout.channels), within=120,
+                         processes=replicas, what="every channel corrected in place")
         await stop_cleanly(replicas)
 
-    assert fanout.duplicates() == {}
-    assert fakes.total_received() == fanout.messages
+    assert fakes.total_received() == fanout.messages, "corrected in place: no message was added"
+    edited = collections.Counter((edit.chat_id, edit.message_id) for edit in fakes.telegram.edits)
+    updated = collections.Counter((str(update["channel"]), str(update["ts"])) for update in fakes.slack.updates)
+    changed = sum(a != b for c in fanout.channels
+                  for a, b in zip(fanout.digest.expected(c), fixed.expected(c), strict=True))
+    assert set(edited.values()) | set(updated.values()) == {1}, "a part edited twice"
+    assert len(edited) + len(updated) == changed
     # Each delivery was carried out by exactly one replica, as the replicas themselves report it.
     delivered_by = collections.Counter(name for replica in replicas for name in replica.delivered_channels())
     assert delivered_by == collections.Counter(channel.name for channel in fanout.channels)

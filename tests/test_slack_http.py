@@ -32,8 +32,8 @@ from bot.platforms.slack import (
     SlackRateLimit,
     message_fields,
 )
+from bot.platforms.slack.answers import rendered
 from bot.ratelimit import PER_USER_IN_GROUP
-from bot.render import render_reply
 from bot.store import Store, Subscription, open_store
 from tests.fakes.fake_slack import FakeSlack, signed_headers
 from tests.test_sources import digest_text
@@ -110,7 +110,7 @@ async def expected_payloads(commands: Commands, text: str, user: str = MEMBER,
 
     context = CommandContext(platform="slack", chat=channel, user=user, is_group=True, language="en",
                              timezone=SHANGHAI, is_admin=admin, now=MORNING, command_prefix=COMMAND_PREFIX)
-    return render_reply(render, await commands.handle(name or "help", args, context))
+    return rendered(await commands.handle(name or "help", args, context))
 
 
 def shown(payloads: list[dict[str, Any]]) -> str:
@@ -147,6 +147,12 @@ class Rig:
         return await self.client.post("/slack/events", data=raw, headers={
             "Content-Type": "application/json", **sign(raw), **extra})
 
+    async def interact(self, payload: dict[str, Any], *, secret: str = SECRET) -> ClientResponse:
+        """POST a signed interaction (a pressed button), as Slack sends it: a form with one `payload` field."""
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.client.post("/slack/interactions", data=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", **signed_headers(secret, body)})
+
 
 async def open_rig(tmp_path: Path, **settings: Any) -> Rig:
     fake = await FakeSlack(admins=frozenset({WORKSPACE_ADMIN}), owners=frozenset({WORKSPACE_OWNER}),
@@ -179,6 +185,38 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         await close_rig(opened)
 
 
+# -- buttons ------------------------------------------------------------------------------------
+
+async def test_item_answers_page_through_every_item_and_back_by_buttons(rig: Rig) -> None:
+    status, answer, _ = await rig.command("item 1")
+    assert status == 200 and answer is not None
+    shown_now = answer
+    for label, number in [("▶", 2), ("▶", 3), ("◀", 2), ("◀", 1)]:
+        pressed = rig.fake.press(shown_now, label)
+        response = await rig.interact(pressed)
+        assert response.status == 200
+        await rig.fake.wait_until(lambda url=pressed["response_url"]: rig.fake.response_posts(url) != [])
+        (replacement,) = rig.fake.response_posts(pressed["response_url"])
+        assert replacement["replace_original"] is True
+        assert TODAY_ITEMS[number - 1][0] in shown([replacement])
+        shown_now = replacement
+    labels = [element["text"]["text"] for block in shown_now["blocks"] if block["type"] == "actions"
+              for element in block["elements"]]
+    assert labels == ["▶"]                      # the first item has no ◀
+    assert rig.fake.all_posts() == []           # all in place
+
+
+async def test_category_buttons_and_unsigned_interactions(rig: Rig) -> None:
+    _, answer, _ = await rig.command("category")
+    assert answer is not None
+    pressed = rig.fake.press(answer, "Robotics")
+    assert (await rig.interact(pressed, secret="not-the-secret")).status == 401
+    assert (await rig.interact(pressed)).status == 200
+    await rig.fake.wait_until(lambda: rig.fake.response_posts(pressed["response_url"]) != [])
+    (listing,) = rig.fake.response_posts(pressed["response_url"])
+    assert "A robot arm that folds shirts" in shown([listing]) and "replace_original" not in listing
+
+
 # -- answers in place ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", ["", "help", "HELP"])
@@ -187,8 +225,8 @@ async def test_help_is_answered_privately_in_place(rig: Rig, text: str) -> None:
 
     assert status == 200 and answer is not None
     assert answer["response_type"] == "ephemeral"
-    for command in ("today", "item N", "category NAME", "categories", "date YYYY-MM-DD", "subscribe [HH:MM]",
-                    "unsubscribe", "help"):
+    for command in ("today", "item N", "category NAME", "categories", "date YYYY-MM-DD",
+                    "subscribe [HH:MM [CATEGORY…]]", "unsubscribe", "help"):
         assert f"/digest {command}" in shown([answer])
     assert "public" in shown([answer])
     assert answer == message_fields((await expected_payloads(rig.commands, "help"))[0])

@@ -131,6 +131,16 @@ async def test_a_long_private_answer_follows_the_ack_through_the_response_url(ri
     assert rig.fake.response_posts(response_url) == [message_fields(payload) for payload in expected]
 
 
+async def test_buttons_are_pressed_over_socket_mode_too(rig: SocketRig) -> None:
+    ack, _ = await rig.command("item 2")
+    pressed = rig.fake.press(ack["payload"], "▶")
+    envelope_id = await rig.fake.push("interactive", pressed)
+    await rig.fake.wait_ack(envelope_id)
+    await rig.fake.wait_until(lambda: rig.fake.response_posts(pressed["response_url"]) != [])
+    (replacement,) = rig.fake.response_posts(pressed["response_url"])
+    assert replacement["replace_original"] is True and "A robot arm that folds shirts" in shown([replacement])
+
+
 async def test_subscribe_needs_an_admin_in_socket_mode_too(rig: SocketRig) -> None:
     refused, _ = await rig.command("subscribe 07:45", user=MEMBER)
     assert words("en", "admins_only") in shown([refused["payload"]])

@@ -288,6 +288,22 @@ async def test_moving_back_and_to_itself_never_loops(store: Store) -> None:
     assert await store.subscriptions() == [Subscription("telegram", "a", "06:00")]
 
 
+# -- corrections -------------------------------------------------------------------------------
+async def test_a_fingerprint_changes_only_from_what_the_caller_saw(store: Store) -> None:
+    key = DeliveryKey(dt.date(2025, 10, 1), "news")
+    assert not await store.swap_fingerprint(key, "", "v1"), "no delivery yet"
+    await store.begin_part(key, 0, 1)
+    await store.record_part(key, 0, "m0")
+    await store.finish(key)
+    assert await store.fingerprint(key) == ""
+    assert await store.swap_fingerprint(key, "", "v1")
+    assert not await store.swap_fingerprint(key, "", "v2"), "someone else's step already recorded"
+    assert await store.fingerprint(key) == "v1"
+    assert await store.swap_fingerprint(key, "v1", "v2")
+    assert await store.fingerprint(key) == "v2"
+    assert (await store.ledger(key)).sent == {0: "m0"}
+
+
 # -- subscriptions -----------------------------------------------------------------------------
 async def test_subscribe_replaces_and_unsubscribe_reports_whether_there_was_one(store: Store) -> None:
     assert await store.subscriptions() == []
@@ -305,6 +321,17 @@ async def test_subscribe_replaces_and_unsubscribe_reports_whether_there_was_one(
     assert not await store.unsubscribe("slack", "C02")
     assert not await store.unsubscribe("telegram", "C01"), "the platform is part of the identity"
     assert [s.channel_name for s in await store.subscriptions()] == ["slack:C01", "telegram:-100"]
+
+
+async def test_a_subscription_keeps_its_categories_and_topic_through_changes_and_moves(store: Store) -> None:
+    await store.subscribe(Subscription("telegram", "-100", "09:30", categories=("Hardware", "大模型"), topic="7"))
+    assert (await store.subscriptions())[0].categories == ("Hardware", "大模型")
+    await store.move_chat("telegram", "-100", "-200")
+    assert await store.subscriptions() == [Subscription("telegram", "-200", "09:30",
+                                                        categories=("Hardware", "大模型"), topic="7")]
+    await store.subscribe(Subscription("telegram", "-200", "10:00"))
+    assert (await store.subscriptions())[0].categories == (), "subscribing without categories clears them"
+    assert (await store.subscriptions())[0].topic is None
 
 
 # -- deduplication -----------------------------------------------------------------------------

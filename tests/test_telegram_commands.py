@@ -281,11 +281,13 @@ async def test_categories_by_name_alias_and_keyword(session: Session) -> None:
     ]
 
 
-async def test_no_digest_yet_today_names_the_latest(session: Session) -> None:
+async def test_no_digest_yet_today_answers_from_the_latest(session: Session) -> None:
     session.clock.now = dt.datetime(2025, 10, 9, 12, 0, tzinfo=TZ)
     expected = session.words("none_today", today="2025-10-09", latest=EARLIER.isoformat(), p="/")
     assert await session.answer("/today") == expected
-    assert await session.answer("/item 1") == expected
+    item = await session.answer("/item 1")
+    heading = session.words("item_heading", number=1, date=EARLIER.isoformat())
+    assert item.startswith(session.words("from_latest", text=heading, today="2025-10-09"))
 
 
 async def test_help_start_and_unknown_commands_in_a_private_chat(session: Session) -> None:
@@ -336,6 +338,60 @@ async def test_only_group_admins_change_the_subscription(session: Session) -> No
     assert len(await session.store.subscriptions()) == 1
     assert await session.answer("/unsubscribe", chat=GROUP, user=ADMIN) == session.words("unsubscribed")
     assert await session.store.subscriptions() == []
+
+
+async def test_commands_in_a_forum_topic_are_answered_there_and_subscribe_remembers_it(session: Session) -> None:
+    fake = session.fake
+    fake.make_forum(GROUP, 77)
+    fake.make_admin(GROUP, ADMIN)
+    (answer,) = await session.ask("/item 1", chat=GROUP, user=ADMIN, thread=77)
+    assert answer.thread == 77
+    (subscribed,) = await session.ask("/subscribe 08:15", chat=GROUP, user=ADMIN, thread=77)
+    assert subscribed.thread == 77
+    (subscription,) = await session.store.subscriptions()
+    assert subscription.topic == "77"
+    # Asked again outside any topic: answered in the chat itself, and the subscription posts there.
+    (plain,) = await session.ask("/subscribe 08:15", chat=GROUP, user=ADMIN)
+    assert plain.thread is None
+    assert (await session.store.subscriptions())[0].topic is None
+
+
+async def press(session: Session, message: SentMessage, label: str) -> SentMessage:
+    """Press a button under `message`; the message once the press is answered and the answer shown."""
+    fake = session.fake
+    update = fake.press(message, label)
+    query = update["callback_query"]["id"]
+    edits = len(fake.edits)
+    await session.deliver(update)
+    await fake.wait_until(lambda: query in fake.answered and len(fake.edits) > edits)
+    return fake.message(message.chat_id, message.message_id)
+
+
+async def test_item_answers_page_through_every_item_and_back_by_buttons(session: Session) -> None:
+    fake = session.fake
+    (answer,) = await session.ask("/item 1")
+    heading = session.words("item_heading", number=1, date=TODAY.isoformat())
+    assert answer.text.startswith(heading)
+    for number in range(2, 11):
+        answer = await press(session, answer, "▶")
+        assert answer.text.startswith(session.words("item_heading", number=number, date=TODAY.isoformat()))
+    assert [button["text"] for row in answer.params["reply_markup"]["inline_keyboard"] for button in row] == ["◀"]
+    for number in range(9, 0, -1):
+        answer = await press(session, answer, "◀")
+        assert answer.text.startswith(session.words("item_heading", number=number, date=TODAY.isoformat()))
+    assert set(fake.answered) == set(fake.pressed)          # every press answered
+    assert len(fake.sent[str(PRIVATE)]) == 1                # all in place: no message added
+
+
+async def test_category_without_a_name_answers_with_a_button_per_category(session: Session) -> None:
+    (menu_message,) = await session.ask("/category")
+    rows = menu_message.params["reply_markup"]["inline_keyboard"]
+    assert [row[0]["text"] for row in rows] == ["Hardware", "Large Models"]
+    update = session.fake.press(menu_message, "Hardware")
+    await session.deliver(update)
+    listing = (await session.fake.wait_for_messages(PRIVATE, 2))[1]
+    assert listing.text.startswith(session.words("category_heading", category="Hardware", date=TODAY.isoformat()))
+    assert update["callback_query"]["id"] in session.fake.answered
 
 
 async def test_anonymous_admins_and_channel_posts_count_as_admins(session: Session) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.checking import ChatRule, Checker, Section, join, kind, one_word
 from bot.delivery_settings import DELIVERY_KEYS, check_delivery
-from bot.digest.categories import RULE_KEYS, check_categories
+from bot.digest.categories import RULE_KEYS, Categorizer, check_categories
 from bot.digest.sources import DIGEST_KEYS, check_digests
 from bot.platforms import registry
 from bot.schedule import DEFAULT_SCHEDULE
@@ -43,7 +43,7 @@ def channel_keys() -> tuple[str, ...]:
     rules = [_NO_RULE, *_chat_rules().values()]
     options = [option.key for rule in rules for option in rule.options]
     chat_keys = dict.fromkeys([*(rule.key for rule in rules), *options])
-    return ("name", "platform", *chat_keys, "schedule", "timezone")
+    return ("name", "platform", *chat_keys, "schedule", "timezone", "categories", "silent", "topic", "thread")
 
 
 def own_words() -> frozenset[str]:
@@ -121,8 +121,35 @@ def _channel_chat(check: Checker, section: Mapping[Any, Any], path: str, platfor
     return chat
 
 
+def _channel_categories(check: Checker, section: Mapping[Any, Any], path: str,
+                        categorizer: Categorizer) -> tuple[str, ...]:
+    """The categories a channel is limited to, aliases resolved to their names; a name no rule knows
+    may still be one the digest itself names (front matter, item markers), so it is kept as written."""
+    raw = section.get("categories")
+    where = join(path, "categories")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(name, str) and name.strip() for name in raw):
+        check.add(where, f"expected a list of category names like [Hardware], got {check.show(raw)}")
+        return ()
+    names = (categorizer.resolve(name) or name.strip() for name in raw)
+    return tuple(dict.fromkeys(names))
+
+
+def _channel_topic(check: Checker, section: Mapping[Any, Any], path: str) -> str | None:
+    """A forum topic's thread id: a positive whole number (Telegram's message_thread_id)."""
+    raw = section.get("topic")
+    if raw is None:
+        return None
+    text = str(raw).strip() if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
+    if not text.isdecimal() or int(text) <= 0 or len(text) > 18:
+        check.add(join(path, "topic"), f"expected a forum topic's thread id like 123, got {check.show(raw)}")
+        return None
+    return str(int(text))
+
+
 def _channel(check: Checker, entry: object, path: str, first_use: dict[str, str],
-             rules: Mapping[str, ChatRule]) -> ChannelSettings | None:
+             rules: Mapping[str, ChatRule], categorizer: Categorizer) -> ChannelSettings | None:
     if not isinstance(entry, dict):
         check.add(path, f"expected a mapping like {{name: ..., platform: ..., chat: ...}}, got {kind(entry)}")
         return None
@@ -142,7 +169,10 @@ def _channel(check: Checker, entry: object, path: str, first_use: dict[str, str]
     if section.get("timezone") is not None:
         timezone = check.zone(section["timezone"], join(path, "timezone"))
     return ChannelSettings(name=name, platform=platform, chat=chat, schedule=schedule, timezone=timezone,
-                           options=options)
+                           categories=_channel_categories(check, section, path, categorizer),
+                           silent=check.boolean(section, "silent", path, False),
+                           topic=_channel_topic(check, section, path),
+                           thread=check.boolean(section, "thread", path, False), options=options)
 
 
 def _channel_options(check: Checker, section: Mapping[Any, Any], path: str, platform: str,
@@ -170,7 +200,7 @@ def _option_keys() -> frozenset[str]:
     return frozenset(option.key for rule in _chat_rules().values() for option in rule.options)
 
 
-def _channels(check: Checker, raw: object) -> tuple[ChannelSettings, ...]:
+def _channels(check: Checker, raw: object, categorizer: Categorizer) -> tuple[ChannelSettings, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -178,7 +208,8 @@ def _channels(check: Checker, raw: object) -> tuple[ChannelSettings, ...]:
         return ()
     first_use: dict[str, str] = {}
     rules = _chat_rules()
-    channels = (_channel(check, entry, f"channels[{index}]", first_use, rules) for index, entry in enumerate(raw))
+    channels = (_channel(check, entry, f"channels[{index}]", first_use, rules, categorizer)
+                for index, entry in enumerate(raw))
     return tuple(channel for channel in channels if channel is not None)
 
 
@@ -209,7 +240,7 @@ def validate(data: object, base_dir: Path, failed: set[str],
         version=1, timezone=timezone, language=language, digests=digests, categories=categories,
         store=store, store_prefix=store_prefix, platforms=platforms,
         server=check_server(check, root.get("server")), delivery=check_delivery(check, root.get("delivery")),
-        channels=_channels(check, root.get("channels")), base_dir=base_dir,
+        channels=_channels(check, root.get("channels"), Categorizer(categories)), base_dir=base_dir,
     )
     _check_required_keys(check, root, settings)
     return settings, check.problems

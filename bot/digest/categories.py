@@ -248,3 +248,14 @@ class Categorizer:
         for item in digest.items:
             names.update(dict.fromkeys(item.categories))
         return list(names)
+
+
+def only_categories(digest: Digest, categories: Sequence[str]) -> Digest:
+    """The digest with only the items in one of `categories` (canonical names, as categorize() set
+    them), the whole digest when none are named; items keep their numbers, so `/item N` still names
+    the same item."""
+    if not categories:
+        return digest
+    wanted = {name_key(name) for name in categories}
+    items = tuple(item for item in digest.items if any(name_key(name) in wanted for name in item.categories))
+    return dataclasses.replace(digest, items=items)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.render import Payload
 
@@ -70,6 +70,25 @@ class Channel(Protocol):
         `gate` is asked after any rate-limit wait, right before the request goes out; when it
         answers False the part is not sent and NotSent is raised.
         """
+        ...
+
+
+@runtime_checkable
+class Edits(Protocol):
+    """A channel that can replace what one of its messages says (a correction in place)."""
+
+    async def edit(self, chat: str, message_id: str, payload: Payload, gate: Gate | None = None) -> None:
+        """Make message `message_id` say what `payload` says, within the same limits as a send; raise a
+        SendError subclass like send. Editing a message to what it already says succeeds."""
+        ...
+
+
+@runtime_checkable
+class Threads(Protocol):
+    """A channel that can post a part as a reply in the thread of one of its earlier messages."""
+
+    def in_thread(self, payload: Payload, parent: str) -> Payload:
+        """`payload` as a reply under the message whose id is `parent`."""
         ...
 
 

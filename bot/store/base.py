@@ -59,6 +59,8 @@ class Subscription:
     schedule: str | None = None     # "HH:MM" or a cron expression; None: the default schedule
     timezone: str | None = None     # None: the config's time zone
     subscribed_by: str = ""
+    categories: tuple[str, ...] = ()     # only these categories' items; empty: the whole digest
+    topic: str | None = None             # the forum topic /subscribe was typed in; None: the chat itself
 
     @property
     def channel_name(self) -> str:
@@ -159,6 +161,19 @@ class Store(ABC):
     @abstractmethod
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         """Channel names whose delivery of that digest is complete."""
+
+    # -- corrections --------------------------------------------------------------------------
+    @abstractmethod
+    async def fingerprint(self, key: DeliveryKey) -> str:
+        """What the chat shows of a finished delivery, as corrections recorded it ("" if never)."""
+
+    @abstractmethod
+    async def swap_fingerprint(self, key: DeliveryKey, expected: str, new: str) -> bool:
+        """Set the fingerprint to `new` if it is still `expected`; False (and nothing changed) otherwise.
+
+        Every edit or notice is recorded this way, so of two processes correcting the same delivery
+        only one records each step, and a restart sees what was done.
+        """
 
     # -- what operators ask (digestbot status) -------------------------------------------------
     @abstractmethod

@@ -34,6 +34,7 @@ class MemoryStore(Store):
         self._lease_since: dict[str, float] = {}
         self._part_times: dict[DeliveryKey, dict[int, float]] = {}
         self._finished_at: dict[DeliveryKey, float] = {}
+        self._fingerprints: dict[DeliveryKey, str] = {}
         self._failures: dict[DeliveryKey, Failure] = {}
         self._inactive_since: dict[tuple[str, str], float] = {}
 
@@ -98,6 +99,15 @@ class MemoryStore(Store):
     async def finish(self, key: DeliveryKey) -> None:
         self._ledger.setdefault(key, LedgerEntry()).finished = True
         self._finished_at.setdefault(key, time.time())
+
+    async def fingerprint(self, key: DeliveryKey) -> str:
+        return self._fingerprints.get(key, "")
+
+    async def swap_fingerprint(self, key: DeliveryKey, expected: str, new: str) -> bool:
+        if key not in self._ledger or self._fingerprints.get(key, "") != expected:
+            return False
+        self._fingerprints[key] = new
+        return True
 
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         return {key.channel for key, entry in self._ledger.items()

@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from bot.secrets import mask_url
 from bot.store import base
 from bot.store import redis_ops as ops
+from bot.store import redis_scripts as scripts
 from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Store, StoreError, Subscription
 
 T = TypeVar("T")
@@ -32,117 +33,6 @@ POOL_WAIT_SECONDS = 20.0
 # Ledger entries and finished-delivery sets live this long after their last change: long enough for
 # any re-run of a recent digest to see them, short enough that keys do not pile up for ever.
 DEFAULT_RETENTION = 14 * 24 * 3600
-
-# Take the lease if it is free or already ours (a retried claim whose reply was lost then succeeds).
-# KEYS: the lease, its since-key (when its owner took it, for status). ARGV: owner, ttl ms, now.
-_CLAIM = """
-local holder = redis.call('GET', KEYS[1])
-if holder == false or holder == ARGV[1] then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    if holder == false then
-        redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
-    else
-        redis.call('PEXPIRE', KEYS[2], ARGV[2])
-    end
-    return 1
-end
-return 0
-"""
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    redis.call('PEXPIRE', KEYS[2], ARGV[2])
-    return 1
-end
-return 0
-"""
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    redis.call('DEL', KEYS[1], KEYS[2])
-end
-return 0
-"""
-
-# KEYS: delivery hash, in-flight set. ARGV: part, parts total, retention seconds.
-_BEGIN_PART = """
-redis.call('HSET', KEYS[1], 'total', ARGV[2])
-if redis.call('HEXISTS', KEYS[1], 'sent:' .. ARGV[1]) == 0 then
-    redis.call('SADD', KEYS[2], ARGV[1])
-    redis.call('EXPIRE', KEYS[2], ARGV[3])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 0
-"""
-
-# KEYS: delivery hash. ARGV: part, a fresh nonce per call, retention seconds. The nonce lets a
-# retried call (its first reply lost) still answer 1, while any other call answers 0.
-_MARK_MAYBE_SENT = """
-local field = 'maybe:' .. ARGV[1]
-local holder = redis.call('HGET', KEYS[1], field)
-if holder == false then
-    redis.call('HSET', KEYS[1], field, ARGV[2])
-    redis.call('EXPIRE', KEYS[1], ARGV[3])
-    return 1
-end
-if holder == ARGV[2] then
-    return 1
-end
-return 0
-"""
-
-# KEYS: moved hash. ARGV: platform, chat, max hops. Stops at a loop like base.chat_moves does.
-_RESOLVE = """
-local chat = ARGV[2]
-local seen = {[chat] = true}
-for _ = 1, tonumber(ARGV[3]) do
-    local moved_to = redis.call('HGET', KEYS[1], ARGV[1] .. ':' .. chat)
-    if not moved_to or seen[moved_to] then break end
-    seen[moved_to] = true
-    chat = moved_to
-end
-return chat
-"""
-
-# KEYS: moved hash, subscriptions hash. ARGV: platform, old chat, new chat, max hops.
-# The same rules as MemoryStore.move_chat, in one atomic step.
-_MOVE = """
-local platform, old, new = ARGV[1], ARGV[2], ARGV[3]
-local target = new
-local on_path = {[new] = true}
-for _ = 1, tonumber(ARGV[4]) do
-    local moved_to = redis.call('HGET', KEYS[1], platform .. ':' .. target)
-    if not moved_to or on_path[moved_to] then break end
-    on_path[moved_to] = true
-    target = moved_to
-end
-if on_path[old] then
-    redis.call('HDEL', KEYS[1], platform .. ':' .. new)
-    target = new
-end
-redis.call('HSET', KEYS[1], platform .. ':' .. old, new)
-local subscription = redis.call('HGET', KEYS[2], platform .. ':' .. old)
-if subscription then
-    redis.call('HDEL', KEYS[2], platform .. ':' .. old)
-    redis.call('HSETNX', KEYS[2], platform .. ':' .. target, subscription)
-end
-return target
-"""
-
-# The value is a fresh nonce per call, so a command retried after a lost reply still answers True.
-_FIRST_SEEN = """
-local seen = redis.call('GET', KEYS[1])
-if seen == false then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    return 1
-end
-if seen == ARGV[1] then
-    return 1
-end
-return 0
-"""
-
 
 def _text(value: bytes | str) -> str:
     # Replies are decoded by the client already; the type stubs cannot know that.
@@ -197,14 +87,15 @@ class RedisStore(Store):
         except ValueError as error:
             # The parser's message may quote parts of the URL, the password among them.
             raise ValueError(f"invalid redis store URL {self.display_url!r}") from error
-        self._claim = self._client.register_script(_CLAIM)
-        self._renew = self._client.register_script(_RENEW)
-        self._release = self._client.register_script(_RELEASE)
-        self._begin_part = self._client.register_script(_BEGIN_PART)
-        self._mark_maybe_sent = self._client.register_script(_MARK_MAYBE_SENT)
-        self._resolve = self._client.register_script(_RESOLVE)
-        self._move = self._client.register_script(_MOVE)
-        self._first_seen = self._client.register_script(_FIRST_SEEN)
+        self._claim = self._client.register_script(scripts.CLAIM)
+        self._renew = self._client.register_script(scripts.RENEW)
+        self._release = self._client.register_script(scripts.RELEASE)
+        self._begin_part = self._client.register_script(scripts.BEGIN_PART)
+        self._mark_maybe_sent = self._client.register_script(scripts.MARK_MAYBE_SENT)
+        self._resolve = self._client.register_script(scripts.RESOLVE)
+        self._move = self._client.register_script(scripts.MOVE)
+        self._first_seen = self._client.register_script(scripts.FIRST_SEEN)
+        self._swap_fingerprint = self._client.register_script(scripts.SWAP_FINGERPRINT)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
@@ -343,6 +234,13 @@ class RedisStore(Store):
 
         await self._call(finish())
 
+    async def fingerprint(self, key: DeliveryKey) -> str:
+        return str(await self._call(self._client.hget(self._delivery_key(key), ops.FINGERPRINT)) or "")
+
+    async def swap_fingerprint(self, key: DeliveryKey, expected: str, new: str) -> bool:
+        swapped = await self._call(self._swap_fingerprint(keys=[self._delivery_key(key)], args=[expected, new]))
+        return bool(swapped)
+
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         channels = await self._call(self._client.smembers(self._finished_key(digest_date)))
         return {_text(channel) for channel in channels}
@@ -394,7 +292,8 @@ class RedisStore(Store):
     async def subscribe(self, subscription: Subscription) -> None:
         # The (platform, chat) pair is the hash field; the value holds the rest.
         value = json.dumps({"schedule": subscription.schedule, "timezone": subscription.timezone,
-                            "subscribed_by": subscription.subscribed_by})
+                            "subscribed_by": subscription.subscribed_by, "categories": subscription.categories,
+                            "topic": subscription.topic})
         field = self._chat_field(subscription.platform, subscription.chat)
         await self._call(self._client.hset(self._subscriptions_key, field, value))
 
@@ -409,7 +308,8 @@ class RedisStore(Store):
             platform, chat = self._split_field(_text(field))
             details: dict[str, Any] = json.loads(value)
             found.append(Subscription(platform, chat, details.get("schedule"), details.get("timezone"),
-                                      details.get("subscribed_by") or ""))
+                                      details.get("subscribed_by") or "", tuple(details.get("categories") or ()),
+                                      details.get("topic")))
         return sorted(found, key=lambda subscription: (subscription.platform, subscription.chat))
 
     # -- deduplication ------------------------------------------------------------------------

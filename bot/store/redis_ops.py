@@ -13,6 +13,7 @@ SENT_AT = "sent_at:"
 FINISHED_AT = "finished_at"
 FAILED = "failed"
 FAILED_AT = "failed_at"
+FINGERPRINT = "fingerprint"
 
 
 async def record_failure(client: Redis, delivery_key: str, reason: str, retention: int) -> None:

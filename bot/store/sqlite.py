@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from bot.store import sqlite_subscriptions as subscriptions
 from bot.store.base import (
     DeliveryHistory,
     DeliveryKey,
@@ -259,6 +260,18 @@ class SqliteStore(Store):
                SET finished_at = coalesce(deliveries.finished_at, excluded.finished_at)""",
             (date, key.channel, time.time())))
 
+    async def fingerprint(self, key: DeliveryKey) -> str:
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT fingerprint FROM deliveries WHERE digest_date = ? AND channel = ?",
+            (key.digest_date.isoformat(), key.channel)).fetchone())
+        return "" if row is None or row[0] is None else str(row[0])
+
+    async def swap_fingerprint(self, key: DeliveryKey, expected: str, new: str) -> bool:
+        return await self._write(lambda conn: conn.execute(
+            "UPDATE deliveries SET fingerprint = ? WHERE digest_date = ? AND channel = ? "
+            "AND coalesce(fingerprint, '') = ?", (new, key.digest_date.isoformat(), key.channel, expected)
+        ).rowcount == 1)
+
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         rows = await self._read(lambda conn: conn.execute(
             "SELECT channel FROM deliveries WHERE digest_date = ? AND finished_at IS NOT NULL",
@@ -357,28 +370,13 @@ class SqliteStore(Store):
 
     # -- subscriptions ------------------------------------------------------------------------
     async def subscribe(self, subscription: Subscription) -> None:
-        await self._write(lambda conn: conn.execute(
-            """INSERT INTO subscriptions (platform, chat, schedule, timezone, subscribed_by, subscribed_at)
-               VALUES (?, ?, ?, ?, ?, ?)
-               ON CONFLICT (platform, chat) DO UPDATE SET schedule = excluded.schedule,
-               timezone = excluded.timezone, subscribed_by = excluded.subscribed_by,
-               subscribed_at = excluded.subscribed_at""",
-            (subscription.platform, subscription.chat, subscription.schedule, subscription.timezone,
-             subscription.subscribed_by, time.time())))
+        await self._write(lambda conn: subscriptions.subscribe(conn, subscription))
 
     async def unsubscribe(self, platform: str, chat: str) -> bool:
-        def delete(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute("DELETE FROM subscriptions WHERE platform = ? AND chat = ?", (platform, chat))
-            return cursor.rowcount > 0
-
-        return await self._write(delete)
+        return await self._write(lambda conn: subscriptions.unsubscribe(conn, platform, chat))
 
     async def subscriptions(self) -> list[Subscription]:
-        rows = await self._read(lambda conn: conn.execute(
-            "SELECT platform, chat, schedule, timezone, subscribed_by FROM subscriptions "
-            "ORDER BY platform, chat").fetchall())
-        return [Subscription(platform, chat, schedule, timezone, subscribed_by)
-                for platform, chat, schedule, timezone, subscribed_by in rows]
+        return await self._read(subscriptions.subscriptions)
 
     # -- deduplication ------------------------------------------------------------------------
     async def first_seen(self, token: str, ttl: float) -> bool:

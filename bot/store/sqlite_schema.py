@@ -72,5 +72,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE deliveries ADD COLUMN failure_reason TEXT",
         "ALTER TABLE deliveries ADD COLUMN failed_at REAL",
     ),
+    (
+        # A subscription's categories (a JSON list of canonical names); [] is the whole digest.
+        "ALTER TABLE subscriptions ADD COLUMN categories TEXT NOT NULL DEFAULT '[]'",
+    ),
+    (
+        # The forum topic a subscription posts in (Telegram message_thread_id); NULL: the chat itself.
+        "ALTER TABLE subscriptions ADD COLUMN topic TEXT",
+    ),
+    (
+        # What the chat shows of a finished delivery, for corrections (bot.corrections); NULL: nothing yet.
+        "ALTER TABLE deliveries ADD COLUMN fingerprint TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

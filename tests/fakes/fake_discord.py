@@ -53,6 +53,7 @@ class FakeDiscord:
     accept_any: bool = False
 
     posts: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    edits: list[tuple[str, str]] = field(default_factory=list)       # (webhook, message id) of every PATCH applied
     message_ids: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     refused: list[tuple[str, int, int]] = field(default_factory=list)   # (webhook, status, code)
     rate_limited: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -85,6 +86,7 @@ class FakeDiscord:
         app = web.Application()
         for prefix in ("/api", "/api/v10"):
             app.router.add_post(prefix + "/webhooks/{id}/{token}", self._execute)
+            app.router.add_patch(prefix + "/webhooks/{id}/{token}/messages/{message}", self._edit)
             app.router.add_put(prefix + "/applications/{app}/commands", self._register)
         self._runner, self.port = await serve_local(app, handle_signals=False)
         return self
@@ -185,6 +187,33 @@ class FakeDiscord:
             except Refusal as refusal_:
                 return self._refusal(key, refusal_)
             return await self._accept(request, key, token, body, followup)
+        finally:
+            await self._notify()
+
+    async def _edit(self, request: web.Request) -> web.StreamResponse:
+        """PATCH of a message the webhook posted: its content and embeds replaced, its flags kept."""
+        key, token, wanted = request.match_info["id"], request.match_info["token"], request.match_info["message"]
+        try:
+            refusal = self._refuse_early(key, token, followup=False)
+            if refusal is not None:
+                return refusal
+            body = await _json_body(request)
+            answer = self._limited(key)
+            if answer is not None:
+                return answer
+            if wanted not in self.message_ids[key]:
+                return self._refusal(key, Refusal(404, 10008, "Unknown Message"))
+            index = self.message_ids[key].index(wanted)
+            edited = {**self.posts[key][index], **body}
+            try:
+                check_message(edited, flags_allowed=WEBHOOK_FLAGS)
+            except Refusal as refusal_:
+                return self._refusal(key, refusal_)
+            self.posts[key][index] = edited
+            self.edits.append((key, wanted))
+            return web.json_response({"id": wanted, "type": 0, "webhook_id": key, "content": edited.get("content", ""),
+                                      "embeds": edited.get("embeds", []), "flags": edited.get("flags", 0)},
+                                     headers=self._bucket_headers(key))
         finally:
             await self._notify()
 

@@ -56,6 +56,8 @@ class FakeSlack:
 
     # -- what the bot did -----------------------------------------------------------------------
     posts: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    post_ts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # each post's ts, in order
+    updates: list[dict[str, Any]] = field(default_factory=list)        # every chat.update that was applied
     refused: list[tuple[str, str]] = field(default_factory=list)       # (channel, error) of every refusal
     rate_limited: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
@@ -74,6 +76,7 @@ class FakeSlack:
         self._chaos: tuple[float, float, frozenset[str] | None] = (0.0, 0.0, None)
         self._windows: dict[str, deque[float]] = defaultdict(deque)
         self._ts = itertools.count(1)
+        self._people_ts: dict[str, set[str]] = defaultdict(set)    # messages people wrote (mentions), by channel
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
@@ -171,6 +174,7 @@ class FakeSlack:
                 event_id: str | None = None, **event_fields: Any) -> dict[str, Any]:
         """An Events API `event_callback` body carrying an app_mention."""
         ts = f"{1_700_000_000 + next(self._ids)}.000100"
+        self._people_ts[channel].update({ts, str(event_fields.get("thread_ts", ts))})
         event = {"type": "app_mention", "user": user, "text": text, "ts": ts, "channel": channel,
                  "event_ts": ts, **event_fields}
         return {
@@ -182,6 +186,22 @@ class FakeSlack:
             "event_id": event_id or f"Ev{next(self._ids):08d}",
             "event_time": 1_700_000_000,
         }
+
+    def press(self, message: dict[str, Any], label: str, *, user: str = "U0USER",
+              channel: str = "C0GENERAL") -> dict[str, Any]:
+        """The block_actions payload of `user` pressing the button labelled `label` in `message` (an
+        answer or post of the bot's, which must carry it); it comes with a response_url of its own."""
+        found = [(block, element) for block in message.get("blocks") or [] if block.get("type") == "actions"
+                 for element in block.get("elements", []) if element.get("text", {}).get("text") == label]
+        if not found:
+            raise AssertionError(f"no button {label!r} in the message")
+        block, element = found[0]
+        return {"type": "block_actions", "team": {"id": self.team_id}, "api_app_id": "A0FAKE",
+                "user": {"id": user, "team_id": self.team_id}, "channel": {"id": channel},
+                "container": {"type": "message", "is_ephemeral": True, "channel_id": channel},
+                "trigger_id": f"{next(self._ids)}.fake", "response_url": self.response_url(),
+                "actions": [{"type": "button", "block_id": block.get("block_id"), "action_id": element["action_id"],
+                             "value": element["value"], "text": element["text"], "action_ts": "1700000000.1"}]}
 
     # -- waiting for the bot --------------------------------------------------------------------
     async def wait_until(self, condition: Callable[[], bool], within: float = 10.0) -> None:
@@ -218,6 +238,8 @@ class FakeSlack:
                 return self._users_info(str(params.get("user", "")))
             if method == "chat.postMessage":
                 return await self._post_message(params)
+            if method == "chat.update":
+                return self._update(params)
             if method == "chat.postEphemeral":
                 return self._post_ephemeral(params)
             return _slack_error("unknown_method", status=404)
@@ -259,15 +281,53 @@ class FakeSlack:
         wait = self._take_rate_slot(channel)
         if wait > 0:
             return self._too_many(channel, wait)
-        error = check_post_message(params)
+        error = check_post_message(params) or self._check_thread(channel, params)
         if error is not None:
             return self._refuse(channel, error)
         ts = f"{1_700_000_000 + next(self._ts)}.000200"
         self.posts[channel].append(params)
+        self.post_ts[channel].append(ts)
         await self._answer_late(channel)
         return web.json_response({"ok": True, "channel": channel, "ts": ts,
                                   "message": {"type": "message", "text": params.get("text", ""), "ts": ts,
                                               "bot_id": self.bot_id, "user": self.bot_user_id}})
+
+    def _update(self, params: dict[str, Any]) -> web.Response:
+        """chat.update: the message with that ts in that channel now says what the call says."""
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        if channel in self._channel_errors:
+            return self._refuse(channel, self._channel_errors[channel])
+        wait = self._take_rate_slot(channel)
+        if wait > 0:
+            return self._too_many(channel, wait)
+        if ts not in self.post_ts.get(channel, []):
+            return self._refuse(channel, "message_not_found")
+        error = check_post_message(params)
+        if error is not None:
+            return self._refuse(channel, error)
+        index = self.post_ts[channel].index(ts)
+        old = self.posts[channel][index]
+        self.posts[channel][index] = {**old, **{name: params[name] for name in ("text", "blocks") if name in params}}
+        self.updates.append(params)
+        return web.json_response({"ok": True, "channel": channel, "ts": ts, "text": params.get("text", "")})
+
+    def _check_thread(self, channel: str, params: dict[str, Any]) -> str | None:
+        """A reply must name the ts of a message in the same channel that is not itself a reply."""
+        parent = params.get("thread_ts")
+        if parent is None or str(parent) in self._people_ts[channel]:
+            return None
+        roots = [ts for ts, post in zip(self.post_ts[channel], self.posts[channel], strict=True)
+                 if "thread_ts" not in post]
+        return None if str(parent) in roots else "thread_not_found"
+
+    def thread(self, channel: str) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """The channel's own posts, and the replies under each post's ts."""
+        roots = [post for post in self.posts.get(channel, []) if "thread_ts" not in post]
+        replies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for post in self.posts.get(channel, []):
+            if "thread_ts" in post:
+                replies[str(post["thread_ts"])].append(post)
+        return roots, dict(replies)
 
     async def _answer_late(self, channel: str) -> None:
         seconds, left = self._slow_answers.get(channel, (0.0, None))

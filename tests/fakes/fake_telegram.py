@@ -104,6 +104,17 @@ class SentMessage:
     params: JSONDict                # the request parameters as received (decoded)
     at: float                       # monotonic arrival time
 
+    @property
+    def silent(self) -> bool:
+        """Sent with disable_notification: the chat shows it without a sound."""
+        return flag(self.params.get("disable_notification"))
+
+    @property
+    def thread(self) -> int | None:
+        """The forum topic it was posted in (message_thread_id), None for the chat's general stream."""
+        value = self.params.get("message_thread_id")
+        return None if value is None else int(value)
+
 
 @dataclass(slots=True)
 class ChatFaults:
@@ -125,6 +136,25 @@ class Chaos:
     rate_429: float
     rate_5xx: float
     retry_after: float
+
+
+def check_keyboard(params: JSONDict) -> None:
+    """Telegram refuses a button whose callback_data is empty or longer than 64 bytes."""
+    markup = params.get("reply_markup") or {}
+    for row in markup.get("inline_keyboard", []) if isinstance(markup, dict) else []:
+        for button in row:
+            data = str(button.get("callback_data", ""))
+            if not data or len(data.encode("utf-8")) > 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+
+
+def flag(value: object) -> bool:
+    """A Bot API Boolean as it arrives in JSON (true) or a form ("true", "True")."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise ApiError(400, f"Bad Request: can't parse Boolean {value!r}")
 
 
 def chat_type_of(chat_id: str | int) -> str:
@@ -177,11 +207,15 @@ class FakeTelegram:
         self.calls: list[tuple[str, JSONDict]] = []
         self.rate_limited: list[tuple[str, str]] = []      # (chat, which limit)
         self.refused: list[tuple[str, int, str]] = []       # (chat, status, description) of sendMessage
+        self.edits: list[SentMessage] = []                  # every editMessageText that changed a message
+        self.pressed: dict[str, str] = {}                   # callback query id -> the data of the button pressed
+        self.answered: dict[str, JSONDict] = {}             # callback query id -> answerCallbackQuery's parameters
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.webhook: JSONDict = {"url": ""}
         # What the test arranged.
         self.admins: dict[str, set[str]] = {}
         self.creators: dict[str, str] = {}
+        self.forums: dict[str, set[int]] = {}               # forum supergroups and their topics' thread ids
         self._faults: dict[str, ChatFaults] = {}
         self._chaos: Chaos | None = None
         # Updates for getUpdates.
@@ -204,6 +238,8 @@ class FakeTelegram:
             "getwebhookinfo": self._get_webhook_info,
             "getchatmember": self._get_chat_member,
             "sendmessage": self._send_message,
+            "editmessagetext": self._edit_message_text,
+            "answercallbackquery": self._answer_callback_query,
             "close": self._close_method,
             "logout": self._close_method,
         }
@@ -295,6 +331,22 @@ class FakeTelegram:
         else:
             self.admins.setdefault(str(chat), set()).add(str(user))
 
+    def make_forum(self, chat: str | int, *topics: int) -> None:
+        """`chat` becomes a forum supergroup with these topics (message_thread_id values)."""
+        self.forums.setdefault(str(chat), set()).update(topics)
+
+    def _check_thread(self, chat: str, params: JSONDict) -> None:
+        """Telegram refuses a message_thread_id that is no topic of a forum chat."""
+        value = params.get("message_thread_id")
+        if value is None:
+            return
+        try:
+            thread = int(value)
+        except (TypeError, ValueError):
+            raise ApiError(400, "Bad Request: invalid message thread identifier specified") from None
+        if thread not in self.forums.get(chat, set()):
+            raise ApiError(400, "Bad Request: message thread not found")
+
     # -- updates --------------------------------------------------------------------------------
     def message_update(
         self,
@@ -307,6 +359,7 @@ class FakeTelegram:
         chat_title: str = "Test group",
         chat_type: str | None = None,
         as_chat: bool = False,
+        thread: int | None = None,
     ) -> JSONDict:
         """An update carrying a text message, with the bot_command entity Telegram would add.
 
@@ -327,6 +380,9 @@ class FakeTelegram:
             "chat": chat_json,
             "text": text,
         }
+        if thread is not None:
+            chat_json["is_forum"] = True
+            message.update(message_thread_id=thread, is_topic_message=True)
         if kind == "channel":
             message["sender_chat"] = chat_json
         elif as_chat:
@@ -563,6 +619,71 @@ class FakeTelegram:
                            else "Bad Gateway")
         return await self._accept(chat, params, arrived)
 
+    async def _edit_message_text(self, params: JSONDict) -> JSONDict:
+        """Replace a message's text as Telegram does: refused for an unknown message or the same content."""
+        chat = self._chat_key(params)
+        self._enforce_limits(chat, time.monotonic())
+        assert self._check is not None
+        problem = self._check(params)
+        if problem is not None:
+            raise ApiError(400, problem if problem.startswith("Bad Request") else f"Bad Request: {problem}")
+        wanted = int(params.get("message_id", 0))
+        found = [n for n, message in enumerate(self.sent.get(chat, [])) if message.message_id == wanted]
+        if not found:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        old = self.sent[chat][found[0]]
+        text, entities = parse_formatted(str(params.get("text", "")), params.get("parse_mode"))
+        check_keyboard(params)
+        if (text, entities, params.get("reply_markup")) == (old.text, old.entities, old.params.get("reply_markup")):
+            raise ApiError(400, "Bad Request: message is not modified: specified new message content and reply "
+                                "markup are exactly the same as a current content and reply markup of the message")
+        new = SentMessage(chat, wanted, text, entities, {**old.params, **params}, time.monotonic())
+        async with self._sent_changed:
+            self.sent[chat][found[0]] = new
+            self.edits.append(new)
+            self._sent_changed.notify_all()
+        return {"message_id": wanted, "date": int(time.time()), "edit_date": int(time.time()),
+                "chat": {"id": int(chat), "type": chat_type_of(chat)}, "text": text}
+
+    async def _answer_callback_query(self, params: JSONDict) -> bool:
+        query = str(params.get("callback_query_id", ""))
+        if query not in self.pressed:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        if query in self.answered:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        async with self._sent_changed:
+            self.answered[query] = params
+            self._sent_changed.notify_all()
+        return True
+
+    def press(self, message: SentMessage, label: str, *, user: str | int = 100001) -> JSONDict:
+        """An update for `user` pressing the button labelled `label` under `message` (it must be there)."""
+        keyboard = (message.params.get("reply_markup") or {}).get("inline_keyboard", [])
+        found = [button for row in keyboard for button in row if button.get("text") == label]
+        if not found:
+            raise AssertionError(f"no button {label!r} under message {message.message_id}: {keyboard}")
+        query = str(next(self._update_ids) + 900_000)
+        self.pressed[query] = str(found[0]["callback_data"])
+        chat_id = int(message.chat_id)
+        chat_json: JSONDict = {"id": chat_id, "type": chat_type_of(chat_id)}
+        bot_message = {"message_id": message.message_id, "date": int(time.time()), "chat": chat_json,
+                       "from": self._me(), "text": message.text, "reply_markup": message.params["reply_markup"]}
+        thread = message.params.get("message_thread_id")
+        if thread is not None:
+            bot_message.update(message_thread_id=int(thread), is_topic_message=True)
+        sender = {"id": int(user), "is_bot": False, "first_name": "Reader", "language_code": "en"}
+        return {"update_id": next(self._update_ids), "callback_query": {
+            "id": query, "from": sender, "message": bot_message, "chat_instance": "1",
+            "data": self.pressed[query]}}
+
+    def message(self, chat: str | int, message_id: int) -> SentMessage:
+        """The message as the chat shows it now (after any edits)."""
+        return next(message for message in self.sent[str(chat)] if message.message_id == message_id)
+
+    async def wait_until(self, condition: Callable[[], bool], within: float = 10.0) -> None:
+        async with asyncio.timeout(within), self._sent_changed:
+            await self._sent_changed.wait_for(condition)
+
     async def _accept_after(self, seconds: float, chat: str, params: JSONDict) -> JSONDict:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), seconds)
@@ -587,7 +708,10 @@ class FakeTelegram:
                 raise ApiError(400, UPGRADED, {"migrate_to_chat_id": int(faults.migrate_to)})
             if faults.not_found:
                 raise ApiError(400, faults.not_found)
-        self._enforce_limits(chat, arrived, paid=params.get("allow_paid_broadcast") in (True, "true", "True"))
+        self._enforce_limits(chat, arrived, paid=flag(params.get("allow_paid_broadcast")))
+        flag(params.get("disable_notification"))
+        check_keyboard(params)
+        self._check_thread(chat, params)
         assert self._check is not None
         problem = self._check(params)
         if problem is not None:

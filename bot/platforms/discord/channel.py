@@ -121,6 +121,9 @@ class DiscordChannel:
         """Multi-part answers go through the sink: in order, with the deliverer's retries."""
         self._responder.sink = sink
 
+    async def edit(self, chat: str, message_id: str, payload: Payload, gate: Gate | None = None) -> None:
+        await self._sender.edit(chat, message_id, payload, gate)
+
     async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
         return await self._sender.send(chat, payload, gate)
 

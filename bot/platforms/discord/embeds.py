@@ -12,15 +12,16 @@ from typing import Any
 
 from bot.digest.model import Bold, Digest, Item, Paragraph, Text
 from bot.platforms.discord import markdown
-from bot.platforms.discord.limits import LIMITS, DiscordLimits
+from bot.platforms.discord.limits import LIMITS, SUPPRESS_NOTIFICATIONS, DiscordLimits
 from bot.platforms.discord.messages import Embed, assemble
 from bot.render import Payload, digest_without_surrogates, item_without_surrogates, links, without_surrogates
 from bot.render.ellipsis import shorten
 from bot.render.measure import Limit, chars
+from bot.render.options import PostOptions
 from bot.render.packing import Block, pack
 from bot.render.runs import Run, flatten, link_or_text
 
-__all__ = ["DiscordMarkup", "render_digest", "render_items", "render_notice"]
+__all__ = ["DiscordMarkup", "apply_options", "render_digest", "render_items", "render_notice"]
 
 # Discord makes links of http(s) targets only; anything else is shown as "label (url)".
 LINK_RULES = links.LinkRules(frozenset({"http", "https"}))
@@ -159,6 +160,13 @@ def render_items(heading: str, items: Sequence[Item], digest: Digest, limits: Di
     head = _header(without_surrogates(heading), limits)
     embeds = [embed for item in items for embed in item_embeds(item_without_surrogates(item), limits)]
     return assemble(head, [], embeds, limits)
+
+
+def apply_options(payload: Payload, options: PostOptions) -> Payload:
+    """A webhook message posted the way the channel asks (silently: SUPPRESS_NOTIFICATIONS)."""
+    if not options.silent:
+        return payload
+    return {**payload, "flags": int(payload.get("flags", 0)) | SUPPRESS_NOTIFICATIONS}
 
 
 def render_notice(text: str, limits: DiscordLimits = LIMITS) -> list[Payload]:

@@ -108,17 +108,25 @@ class DiscordSender:
             await self._limiter.acquire(webhook.id)
         return await self.post(webhook.id, webhook.execute_url(), payload, gate)
 
+    async def edit(self, chat: str, message_id: str, payload: Payload, gate: Gate | None = None) -> None:
+        """PATCH the webhook's message to the payload's content and embeds, paced like a post."""
+        webhook = self.webhook(chat)
+        await self._limiter.acquire(webhook.id)
+        body: Payload = {name: payload[name] for name in ("content", "embeds", "allowed_mentions") if name in payload}
+        async with self._in_flight.hold(webhook.id):
+            await self._post(webhook.id, webhook.message_url(message_id), body, gate, method="PATCH")
+
     async def post(self, key: str, url: str, body: Payload, gate: Gate | None = None) -> str:
         """POST `body` as JSON to `url`, within `key`'s bucket; the answer's message id."""
         async with self._in_flight.hold(key):
             return await self._post(key, url, body, gate)
 
-    async def _post(self, key: str, url: str, body: Payload, gate: Gate | None) -> str:
+    async def _post(self, key: str, url: str, body: Payload, gate: Gate | None, method: str = "POST") -> str:
         await self.buckets.reserve(key)
         if gate is not None and not await gate():
             raise NotSent("withdrawn before sending")
         try:
-            async with self.session.post(url, json=body, timeout=self.http.timeout) as response:
+            async with self.session.request(method, url, json=body, timeout=self.http.timeout) as response:
                 self.buckets.update(key, response.headers)
                 answer = await json_answer(response)
                 if response.status < 400:

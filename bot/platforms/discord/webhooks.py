@@ -26,6 +26,11 @@ class Webhook:
     def masked(self) -> str:
         return mask_webhook(self.url)
 
+    def message_url(self, message_id: str) -> str:
+        """PATCH here to edit a message this webhook posted."""
+        parts = urlsplit(self.url)
+        return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/messages/{message_id}", fragment=""))
+
     def execute_url(self) -> str:
         """POST here to post a message and get it back (`wait=true`): its id is what the ledger keeps."""
         parts = urlsplit(self.url)

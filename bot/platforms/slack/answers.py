@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from bot.commands import CommandContext, Commands, ContextBuilder
+from bot.commands import CommandContext, Commands, ContextBuilder, Reply
 from bot.i18n import text as words
 from bot.platforms.background import Background
 from bot.platforms.base import ReplyFailed, ReplySink, SendError
 from bot.platforms.slack import blocks as render
+from bot.platforms.slack.buttons import Press, with_buttons
 from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import INLINE_ANSWER_WAIT, RESPONSE_URL_POSTS
 from bot.platforms.slack.sender import SlackSender
@@ -48,6 +49,14 @@ class Invocation:
 class Answer:
     payloads: list[Payload]
     public: bool
+
+
+def rendered(reply: Reply) -> list[Payload]:
+    """A reply's payloads, its buttons under the last one."""
+    payloads = render_reply(render, reply)
+    if payloads and reply.buttons:
+        payloads[-1] = with_buttons(payloads[-1], reply.buttons)
+    return payloads
 
 
 def parse_command(text: str) -> tuple[str, str]:
@@ -123,10 +132,26 @@ class Responder(Background):
                 return Answer([], public=False)     # throttled: nothing at all goes back
             public = reply.public or (self.settings.public_replies and reply.ok
                                       and name.lower() in PUBLIC_BY_CONFIG)
-            return Answer(render_reply(render, reply), public=public)
+            return Answer(rendered(reply), public=public)
         except Exception:
             log.exception("slack: answering %r in %s failed", name, invocation.channel)
             return Answer(render.render_notice(words(self.language, "failure")), public=False)
+
+    async def press(self, press: Press) -> None:
+        """A button under an answer: ◀ ▶ replace the answer in place, a category is answered below it."""
+        if self.commands is None:
+            return
+        invocation = Invocation(user=press.user, channel=press.channel, text="", response_url=press.response_url)
+        try:
+            reply = await self.commands.press(press.value, self._context(invocation))
+            payloads = rendered(reply)
+            if reply.replaces and len(payloads) == 1:
+                await self._sender.post_response_url(press.response_url,
+                                                     {"replace_original": True, **message_only(payloads[0])})
+            else:
+                await self.deliver(invocation, Answer(payloads, public=reply.public))
+        except Exception:
+            log.exception("slack: a button in %s could not be answered", press.channel)
 
     async def command_response(self, invocation: Invocation) -> Payload | None:
         """What to answer a slash command with right away (None: an empty ack); the rest follows."""

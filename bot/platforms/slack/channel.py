@@ -120,6 +120,13 @@ class SlackChannel:
     async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
         return await self._sender.send(chat, payload, gate)
 
+    async def edit(self, chat: str, message_id: str, payload: Payload, gate: Gate | None = None) -> None:
+        await self._sender.edit(chat, message_id, payload, gate)
+
+    def in_thread(self, payload: Payload, parent: str) -> Payload:
+        """A chat.postMessage payload as a reply in the thread of the message with ts `parent`."""
+        return {**payload, "thread_ts": parent}
+
     def routes(self) -> list[web.RouteDef]:
         return self._receiver.routes()
 

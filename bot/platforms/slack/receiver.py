@@ -1,4 +1,4 @@
-"""Taking commands from Slack: /slack/commands and /slack/events, their signatures, and @-mentions."""
+"""Taking commands from Slack: /slack/commands, /slack/events and /slack/interactions, their signatures, @-mentions."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot import httpguard
 from bot.logs import Throttled
 from bot.platforms.repeats import first_delivery
 from bot.platforms.slack.answers import COMMAND_PREFIX, Invocation, Responder
+from bot.platforms.slack.buttons import press_of
 from bot.platforms.slack.limits import EVENT_DEDUPE_TTL, MAX_REQUEST_BYTES, SIGNATURE_WINDOW
 from bot.platforms.slack.mrkdwn import unescape_mrkdwn
 from bot.platforms.slack.settings import SlackSettings
@@ -72,7 +73,26 @@ class SlackReceiver:
 
     # -- HTTP endpoints -------------------------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:
-        return [web.post("/slack/commands", self._http_command), web.post("/slack/events", self._http_events)]
+        return [web.post("/slack/commands", self._http_command), web.post("/slack/events", self._http_events),
+                web.post("/slack/interactions", self._http_interaction)]
+
+    def accept_interaction(self, payload: Mapping[str, Any]) -> None:
+        """A button pressed under one of our answers: answered in the background (Slack wants its ack first)."""
+        press = press_of(payload)
+        if press is not None:
+            self.responder.spawn(self.responder.press(press))
+
+    async def _http_interaction(self, request: web.Request) -> web.Response:
+        verified = await self._verified_body(request)
+        if isinstance(verified, web.Response):
+            return verified
+        try:
+            form = dict(parse_qsl(verified.decode("utf-8"), keep_blank_values=True))
+            payload = httpguard.loads_object(form.get("payload", "").encode(), "an interaction")
+        except (UnicodeDecodeError, httpguard.Refused):
+            return web.Response(status=400, text="not an interaction")
+        self.accept_interaction(payload)
+        return web.Response(status=200)
 
     async def _verified_body(self, request: web.Request) -> bytes | web.Response:
         """The raw body when Slack signed it, else the response refusing the request.

@@ -98,6 +98,17 @@ class SlackSender:
             raise translate_error(error) from None
         return str(response.get("ts", ""))
 
+    async def edit(self, chat: str, message_id: str, payload: Payload, gate: Gate | None = None) -> None:
+        """chat.update of the message with ts `message_id` to the payload's text and blocks, paced like a post."""
+        await self._limiter.acquire(chat)
+        if gate is not None and not await gate():
+            raise NotSent("withdrawn before editing")
+        fields = {name: payload[name] for name in ("text", "blocks") if name in payload}
+        try:
+            await self.client.chat_update(channel=chat, ts=message_id, **fields)
+        except API_FAILURES as error:
+            raise translate_error(error) from None
+
     async def _post_second_half(self, chat: str, payload: Payload) -> None:
         for attempt in range(1, SECOND_HALF_ATTEMPTS + 1):
             try:

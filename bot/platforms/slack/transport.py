@@ -51,5 +51,7 @@ class SocketModeTransport:
             return
         # Everything else is acked at once, as Slack asks; only mentions need more.
         await client.send_socket_mode_response(SocketModeResponse(request.envelope_id))
+        if request.type == "interactive":
+            self._receiver.accept_interaction(request.payload)
         if request.type == "events_api" and request.payload.get("type") == "event_callback":
             await self._receiver.accept_event(request.payload, request.retry_attempt)

@@ -102,6 +102,9 @@ class TelegramChannel:
     def routes(self) -> list[web.RouteDef]:
         return self._receiver.routes()
 
+    async def edit(self, chat: str, message_id: str, payload: Payload, gate: Gate | None = None) -> None:
+        await self._sender.edit(chat, message_id, payload, gate)
+
     async def send(self, chat: str, payload: Payload, gate: Gate | None = None) -> str:
         """Send one sendMessage payload to `chat`; the message id, or a SendError subclass."""
         return await self._sender.send(chat, payload, gate)

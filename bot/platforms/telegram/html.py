@@ -19,6 +19,7 @@ from bot.platforms.telegram.limits import LIMITS, TelegramLimits
 from bot.platforms.telegram.markup import BLANK, BOLD, CODE, ITALIC, Block, Mark, Marks, Segment, clean, is_blank
 from bot.platforms.telegram.packing import pack
 from bot.render import Payload, links
+from bot.render.options import PostOptions
 
 __all__ = [
     "LIMITS",
@@ -142,6 +143,16 @@ def _digest_sections(digest: Digest, limits: TelegramLimits) -> list[list[Block]
 def render_digest(digest: Digest, *, limits: TelegramLimits = LIMITS) -> list[Payload]:
     """The sendMessage parameters for the whole digest, one dict per message, in order."""
     return pack(_digest_sections(digest, limits), limits)
+
+
+def apply_options(payload: Payload, options: PostOptions) -> Payload:
+    """A sendMessage payload posted the way the channel asks (silently, in a forum topic)."""
+    shaped = dict(payload)
+    if options.silent:
+        shaped["disable_notification"] = True
+    if options.topic is not None:
+        shaped["message_thread_id"] = int(options.topic)
+    return shaped
 
 
 def render_items(heading: str, items: Sequence[Item], digest: Digest, *,

@@ -10,21 +10,24 @@ from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from telegram import BotCommand, BotCommandScopeDefault, ChatMember, Update
+from telegram import BotCommand, BotCommandScopeDefault, CallbackQuery, ChatMember, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot import httpguard
-from bot.commands import COMMANDS, CommandContext, Commands, ContextBuilder, menu
+from bot.commands import COMMANDS, CommandContext, Commands, ContextBuilder, Reply, menu
 from bot.i18n import LANGUAGES
 from bot.platforms.base import ReplyFailed, ReplySink, SendError
 from bot.platforms.telegram import html
+from bot.platforms.telegram.buttons import with_keyboard
 from bot.platforms.telegram.limits import PLATFORM, UPDATE_DEDUPE_TTL
 from bot.platforms.telegram.sender import TelegramApplication, TelegramSender, chat_id
 from bot.platforms.telegram.settings import TelegramSettings
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload, render_reply
+from bot.render.options import PostOptions
+from bot.render.options import apply_options as with_options
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -37,7 +40,7 @@ ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP, ChatType.CHANNEL})
 # Telegram clients send /start when a chat with the bot opens; it answers like /help.
 KNOWN_COMMANDS = frozenset({command.name for command in COMMANDS} | {"start"})
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY]
 
 
 class TelegramReceiver:
@@ -60,6 +63,7 @@ class TelegramReceiver:
             self.application.add_handler(MessageHandler(
                 (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST) & filters.COMMAND, self._on_command,
             ))
+            self.application.add_handler(CallbackQueryHandler(self._on_press))
         self.application.add_error_handler(self._on_error)
 
     @property
@@ -142,7 +146,9 @@ class TelegramReceiver:
         # Only admins post in a channel, and only admins write anonymously as the group itself.
         speaks_as_chat = chat.type == ChatType.CHANNEL or (
             message.sender_chat is not None and message.sender_chat.id == chat.id)
-        context_for_commands = self._context(chat_key, user_id, is_group, known_admin=speaks_as_chat)
+        # Asked inside a forum topic: answered there, and a /subscribe there posts there.
+        topic = str(message.message_thread_id) if message.is_topic_message and message.message_thread_id else None
+        context_for_commands = self._context(chat_key, user_id, is_group, known_admin=speaks_as_chat, topic=topic)
         # One chat's commands are answered in the order they came.
         async with self._command_locks.hold(chat_key):
             try:
@@ -152,7 +158,7 @@ class TelegramReceiver:
                 return
             if reply.silent:
                 return      # throttled: nothing at all goes back
-            payloads = render_reply(html, reply)
+            payloads = self._answer_payloads(reply, topic)
             if not payloads:
                 return
             if is_group:
@@ -160,7 +166,54 @@ class TelegramReceiver:
                     "message_id": message.message_id, "allow_sending_without_reply": True}}
             await self._reply(chat_key, payloads)
 
-    def _context(self, chat: str, user: str, is_group: bool, *, known_admin: bool) -> CommandContext:
+    def _answer_payloads(self, reply: Reply, topic: str | None) -> list[Payload]:
+        """A reply rendered for the topic it was asked in, its buttons under its last message."""
+        payloads = with_options(html, render_reply(html, reply), PostOptions(topic=topic))
+        if payloads and reply.buttons:
+            payloads[-1] = with_keyboard(payloads[-1], reply.buttons)
+        return payloads
+
+    async def _on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button under an answer: always answered; ◀ ▶ replace the answer in place."""
+        query = update.callback_query
+        if query is None or self.commands is None:
+            return
+        message = query.message
+        if not isinstance(message, Message):
+            await self._answer_press(query)     # too old for Telegram to show us: nothing to replace
+            return
+        chat_key = str(message.chat.id)
+        topic = str(message.message_thread_id) if message.is_topic_message and message.message_thread_id else None
+        asker = self._context(chat_key, str(query.from_user.id), message.chat.type in GROUP_TYPES,
+                              known_admin=False, topic=topic)
+        async with self._command_locks.hold(chat_key):
+            try:
+                reply = await self.commands.press(query.data or "", asker)
+            except Exception:
+                log.exception("telegram: a button in chat %s failed", chat_key)
+                await self._answer_press(query)
+                return
+            await self._answer_press(query, reply.notice if not (reply.items or reply.digest) else None)
+            payloads = self._answer_payloads(reply, topic) if reply.items or reply.digest else []
+            if reply.replaces and len(payloads) == 1:
+                await self._replace(chat_key, str(message.message_id), payloads[0])
+            elif payloads:
+                await self._reply(chat_key, payloads)
+
+    async def _answer_press(self, query: CallbackQuery, notice: str | None = None) -> None:
+        try:
+            await query.answer(text=notice)
+        except TelegramError as error:
+            log.warning("telegram: could not answer a button press: %s", self._sender.scrub(str(error)))
+
+    async def _replace(self, chat: str, message_id: str, payload: Payload) -> None:
+        try:
+            await self._sender.edit(chat, message_id, payload)
+        except SendError as error:
+            log.warning("telegram: could not replace an answer in chat %s: %s", chat, self._sender.scrub(error.reason))
+
+    def _context(self, chat: str, user: str, is_group: bool, *, known_admin: bool,
+                 topic: str | None = None) -> CommandContext:
         async def is_admin() -> bool:
             if not is_group or known_admin:
                 return True
@@ -172,7 +225,7 @@ class TelegramReceiver:
                 return False
             return member.status in ADMIN_STATUSES
 
-        return self._contexts.build(chat, user, is_group=is_group, is_admin=is_admin)
+        return self._contexts.build(chat, user, is_group=is_group, is_admin=is_admin, topic=topic)
 
     async def _reply(self, chat: str, payloads: Sequence[Payload]) -> None:
         scrub = self._sender.scrub

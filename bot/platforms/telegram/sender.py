@@ -16,6 +16,8 @@ from bot.platforms.telegram.redaction import scrub
 from bot.render import Payload
 
 TelegramApplication = Application[Any, Any, Any, Any, Any, Any]
+# Telegram's answer to an edit that changes nothing.
+NOT_MODIFIED = "message is not modified"
 
 
 def chat_id(chat: str) -> int | str:
@@ -64,6 +66,25 @@ class TelegramSender:
         except TelegramError as error:
             raise errors.send_error(error, self.scrub) from None
         return str(message.message_id)
+
+    async def edit(self, chat: str, message_id: str, payload: Payload, gate: Gate | None = None) -> None:
+        """editMessageText with a sendMessage payload's text and formatting, paced like a send."""
+        text, parse_mode, extra, api_kwargs = _send_arguments(payload)
+        extra.pop("reply_parameters", None)
+        for where in ("disable_notification", "message_thread_id"):     # where it went: not editable
+            api_kwargs.pop(where, None)
+        await self._ensure_open()
+        await self._limiter.acquire(chat)
+        if gate is not None and not await gate():
+            raise NotSent("withdrawn before editing")
+        try:
+            await self.application.bot.edit_message_text(
+                text=text, chat_id=chat_id(chat), message_id=int(message_id), parse_mode=parse_mode,
+                api_kwargs=api_kwargs or None, read_timeout=self._send_timeout, **extra)
+        except TelegramError as error:
+            if NOT_MODIFIED in str(error).lower():
+                return      # it already says this: an edit repeated after a restart
+            raise errors.send_error(error, self.scrub) from None
 
     async def _ensure_open(self) -> None:
         # A one-off `send` uses the channel without start(): the HTTP client still needs opening.

@@ -1,0 +1,122 @@
+"""The Lua scripts the Redis store runs, each one atomic change of the store's keys."""
+
+from __future__ import annotations
+
+# Take the lease if it is free or already ours (a retried claim whose reply was lost then succeeds).
+# KEYS: the lease, its since-key (when its owner took it, for status). ARGV: owner, ttl ms, now.
+CLAIM = """
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    if holder == false then
+        redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+    else
+        redis.call('PEXPIRE', KEYS[2], ARGV[2])
+    end
+    return 1
+end
+return 0
+"""
+
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    redis.call('PEXPIRE', KEYS[2], ARGV[2])
+    return 1
+end
+return 0
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('DEL', KEYS[1], KEYS[2])
+end
+return 0
+"""
+
+# KEYS: delivery hash, in-flight set. ARGV: part, parts total, retention seconds.
+BEGIN_PART = """
+redis.call('HSET', KEYS[1], 'total', ARGV[2])
+if redis.call('HEXISTS', KEYS[1], 'sent:' .. ARGV[1]) == 0 then
+    redis.call('SADD', KEYS[2], ARGV[1])
+    redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 0
+"""
+
+# KEYS: delivery hash. ARGV: part, a fresh nonce per call, retention seconds. The nonce lets a
+# retried call (its first reply lost) still answer 1, while any other call answers 0.
+MARK_MAYBE_SENT = """
+local field = 'maybe:' .. ARGV[1]
+local holder = redis.call('HGET', KEYS[1], field)
+if holder == false then
+    redis.call('HSET', KEYS[1], field, ARGV[2])
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+    return 1
+end
+if holder == ARGV[2] then
+    return 1
+end
+return 0
+"""
+
+# KEYS: moved hash. ARGV: platform, chat, max hops. Stops at a loop like base.chat_moves does.
+RESOLVE = """
+local chat = ARGV[2]
+local seen = {[chat] = true}
+for _ = 1, tonumber(ARGV[3]) do
+    local moved_to = redis.call('HGET', KEYS[1], ARGV[1] .. ':' .. chat)
+    if not moved_to or seen[moved_to] then break end
+    seen[moved_to] = true
+    chat = moved_to
+end
+return chat
+"""
+
+# KEYS: moved hash, subscriptions hash. ARGV: platform, old chat, new chat, max hops.
+# The same rules as MemoryStore.move_chat, in one atomic step.
+MOVE = """
+local platform, old, new = ARGV[1], ARGV[2], ARGV[3]
+local target = new
+local on_path = {[new] = true}
+for _ = 1, tonumber(ARGV[4]) do
+    local moved_to = redis.call('HGET', KEYS[1], platform .. ':' .. target)
+    if not moved_to or on_path[moved_to] then break end
+    on_path[moved_to] = true
+    target = moved_to
+end
+if on_path[old] then
+    redis.call('HDEL', KEYS[1], platform .. ':' .. new)
+    target = new
+end
+redis.call('HSET', KEYS[1], platform .. ':' .. old, new)
+local subscription = redis.call('HGET', KEYS[2], platform .. ':' .. old)
+if subscription then
+    redis.call('HDEL', KEYS[2], platform .. ':' .. old)
+    redis.call('HSETNX', KEYS[2], platform .. ':' .. target, subscription)
+end
+return target
+"""
+
+# The value is a fresh nonce per call, so a command retried after a lost reply still answers True.
+FIRST_SEEN = """
+local seen = redis.call('GET', KEYS[1])
+if seen == false then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return 1
+end
+if seen == ARGV[1] then
+    return 1
+end
+return 0
+"""
+
+# KEYS: a delivery's ledger hash. ARGV: expected fingerprint, new one. Only a delivery that exists.
+SWAP_FINGERPRINT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = redis.call('HGET', KEYS[1], 'fingerprint') or ''
+if current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'fingerprint', ARGV[2])
+return 1
+"""

@@ -1,0 +1,32 @@
+"""The SQLite store's subscriptions table: a chat's /subscribe, its schedule, categories and topic."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+from bot.store.base import Subscription
+
+
+def subscribe(conn: sqlite3.Connection, subscription: Subscription) -> None:
+    conn.execute(
+        """INSERT INTO subscriptions (platform, chat, schedule, timezone, subscribed_by, subscribed_at,
+           categories, topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (platform, chat) DO UPDATE SET schedule = excluded.schedule,
+           timezone = excluded.timezone, subscribed_by = excluded.subscribed_by,
+           subscribed_at = excluded.subscribed_at, categories = excluded.categories, topic = excluded.topic""",
+        (subscription.platform, subscription.chat, subscription.schedule, subscription.timezone,
+         subscription.subscribed_by, time.time(), json.dumps(subscription.categories), subscription.topic))
+
+
+def unsubscribe(conn: sqlite3.Connection, platform: str, chat: str) -> bool:
+    cursor = conn.execute("DELETE FROM subscriptions WHERE platform = ? AND chat = ?", (platform, chat))
+    return cursor.rowcount > 0
+
+
+def subscriptions(conn: sqlite3.Connection) -> list[Subscription]:
+    rows = conn.execute("SELECT platform, chat, schedule, timezone, subscribed_by, categories, topic "
+                        "FROM subscriptions ORDER BY platform, chat").fetchall()
+    return [Subscription(platform, chat, schedule, timezone, by, tuple(json.loads(categories)), topic)
+            for platform, chat, schedule, timezone, by, categories, topic in rows]
