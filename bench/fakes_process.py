@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Any
 
 from bench import robots
 
@@ -49,21 +51,23 @@ async def _serve_fakes(scale: float, conn: Connection) -> None:
     conn.close()
 
 
-class FakesProcess:
-    def __init__(self, scale: float) -> None:
+class ServerProcess:
+    """Runs `target(*args, conn)` in a spawned process that first sends what it serves at, then answers
+    each request sent over the pipe until "stop"."""
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
-        self._process = context.Process(target=serve_fakes, args=(scale, child_conn), daemon=True)
+        self._process = context.Process(target=target, args=(*args, child_conn), daemon=True)
         self._process.start()
         if not self._conn.poll(60):
             self._process.kill()
             raise RuntimeError("the fake servers did not start")
-        self.urls: dict[str, str] = self._conn.recv()
+        self.served_at: Any = self._conn.recv()
 
-    def stats(self) -> dict[str, int]:
-        self._conn.send("stats")
-        result: dict[str, int] = self._conn.recv()
-        return result
+    def ask(self, request: str) -> Any:
+        self._conn.send(request)
+        return self._conn.recv()
 
     def stop(self) -> None:
         try:
@@ -74,3 +78,13 @@ class FakesProcess:
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
+
+
+class FakesProcess(ServerProcess):
+    def __init__(self, scale: float) -> None:
+        super().__init__(serve_fakes, scale)
+        self.urls: dict[str, str] = self.served_at
+
+    def stats(self) -> dict[str, int]:
+        result: dict[str, int] = self.ask("stats")
+        return result

@@ -25,12 +25,14 @@ from bot.outcomes import Kind
 from bot.platforms import registry
 from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
+from bot.ratelimit import LOCAL, Limiters
 from bot.render import render_reply
 from bot.scheduler import Scheduler, channel_target, utc_now
 from bot.secrets import shown_chat
 from bot.settings import ChannelSettings, ServerSettings, Settings
 from bot.store import open_store
 from bot.store.base import Store, StoreError
+from bot.store.limiters import shared_limiters
 from bot.web import ServerLimits, WebServer, build_web_app
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class App:
         self.timezone = ZoneInfo(settings.timezone)
         self.renderers = registry.load_renderers()
         self.store: Store | None = None
+        self._limiters: Limiters = LOCAL
         self.source: DigestSource | None = None
         self.categorizer = Categorizer(settings.categories)
         self.channels: dict[str, Channel] = {}
@@ -89,6 +92,8 @@ class App:
         settings = self.settings
         self.receive_commands = receive_commands
         self.store = open_store(settings.store, settings.base_dir, prefix=settings.store_prefix)
+        # Replicas on one Redis keep each platform limit once, together; any other store has one sender.
+        self._limiters = shared_limiters(self.store)
         self.source = open_source(settings, self.categorizer, on_problem=_count_digest_problem)
         self.commands = Commands(self.source, self.store, self.categorizer,
                                  default_schedule=settings.delivery.subscription_schedule)
@@ -117,7 +122,8 @@ class App:
         if own is not None and not own.wanted(len(entries)):
             return
         around = registry.Surroundings(commands=self.commands, store=self.store, language=settings.language,
-                                       timezone=self.timezone, now=self.clock, out=self.out, channels=entries)
+                                       timezone=self.timezone, now=self.clock, out=self.out, channels=entries,
+                                       limiters=self._limiters)
         self.channels[platform.name] = registry.open_channel(platform, own, around)
 
     async def close(self) -> None:

@@ -7,9 +7,10 @@ import contextlib
 import enum
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from typing import Self
+from typing import Protocol, Self
 
 
 class SlidingWindowLimiter:
@@ -123,11 +124,15 @@ class Window:
         target = max(1, self.count // 10)
         return max(size for size in range(1, target + 1) if self.count % size == 0)
 
-    def limiter(self) -> SlidingWindowLimiter:
+    def kept(self) -> tuple[int, float]:
+        """The (count, seconds) window actually kept: a throughput window as its bursts."""
         if not self.throughput:
-            return SlidingWindowLimiter(self.count, self.per_seconds)
+            return self.count, self.per_seconds
         burst = self.burst()
-        return SlidingWindowLimiter(burst, self.per_seconds * burst / self.count)
+        return burst, self.per_seconds * burst / self.count
+
+    def limiter(self) -> SlidingWindowLimiter:
+        return SlidingWindowLimiter(*self.kept())
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +152,86 @@ class RateLimits:
         object.__setattr__(scaled, "windows", tuple(window.scaled(factor) for window in self.windows))
         return scaled
 
-    def chain(self) -> LimiterChain:
-        return LimiterChain([(window.limiter(), window.scope) for window in self.windows])
+    def chain(self) -> Limiter:
+        """The limiter that keeps these windows, from the limiters in use (see `limiters_in_use`):
+        this process's own, or the ones every replica shares."""
+        return _IN_USE.get().chain(type(self).__name__, self.windows)
+
+
+class Limiter(Protocol):
+    async def acquire(self, chat: str) -> None: ...
+
+
+class Limiters(Protocol):
+    """Where a platform's windows are counted: in this process, or once for every replica."""
+
+    def chain(self, name: str, windows: Sequence[Window]) -> Limiter:
+        """A limiter keeping `windows` (narrowest first); `name` tells one platform's windows from another's."""
+        ...
+
+
+class LocalLimiters:
+    """Windows counted in this process alone (the SQLite and memory stores: one process sends)."""
+
+    def chain(self, name: str, windows: Sequence[Window]) -> LimiterChain:
+        return LimiterChain([(window.limiter(), window.scope) for window in windows])
+
+
+LOCAL = LocalLimiters()
+_IN_USE: ContextVar[Limiters] = ContextVar("limiters", default=LOCAL)
+
+
+@contextlib.contextmanager
+def limiters_in_use(limiters: Limiters) -> Iterator[None]:
+    """`RateLimits.chain()` builds its limiters from `limiters` within the block (a channel being built)."""
+    token = _IN_USE.set(limiters)
+    try:
+        yield
+    finally:
+        _IN_USE.reset(token)
+
+
+# Asks for one grant in every window that applies to a chat (window index and key, narrowest first),
+# stamped at one instant when all have room. Answers 0 when granted; else the seconds until the
+# narrowest full window has room and its index into those windows.
+Grant = Callable[[str, Sequence[tuple[int, str]]], Awaitable[tuple[float, int]]]
+
+
+class GrantedChain:
+    """Chained windows granted elsewhere in one step (a shared store), waited for here without polling.
+
+    The windows that apply are entered narrowest first through local per-key locks, so this
+    process's messages for one key ask in arrival order and only one at a time asks for each key.
+    A refusal names the narrowest window that is full and how long until it has room: the locks of
+    wider windows are let go meanwhile, so a message waiting for its own chat holds no place in the
+    overall line.
+    """
+
+    def __init__(self, windows: Sequence[Window], grant: Grant) -> None:
+        self._scopes = [window.scope for window in windows]
+        self._locks = [KeyedLocks() for _ in windows]
+        self._grant = grant
+
+    async def acquire(self, chat: str) -> None:
+        applicable = [(index, str(key)) for index, scope in enumerate(self._scopes)
+                      if (key := scope(chat)) is not None]
+        held: list[contextlib.AsyncExitStack] = []
+        try:
+            while True:
+                while len(held) < len(applicable):
+                    index, key = applicable[len(held)]
+                    stack = contextlib.AsyncExitStack()
+                    await stack.enter_async_context(self._locks[index].hold(key))
+                    held.append(stack)
+                wait, blocked = await self._grant(chat, applicable)
+                if wait <= 0:
+                    return
+                while len(held) > blocked + 1:
+                    await held.pop().aclose()
+                await asyncio.sleep(wait)
+        finally:
+            while held:
+                await held.pop().aclose()
 
 
 class KeyedLocks:

@@ -120,6 +120,7 @@ class Scheduler:
         self._last_checked: dt.datetime | None = None
         self._next_due: dt.datetime | None = None
         self._wake = asyncio.Event()
+        self._sleeping_until: dt.datetime | None = None     # when the loop looks again by itself
         self._stopping = False
         self.corrector = Corrector(deliverer, store, settings.delivery, settings.language)
         self._sweep = Sweep(self.corrector, source, renderers, self.payloads_of)
@@ -175,7 +176,9 @@ class Scheduler:
             except Exception:
                 # One bad tick (store down, source unreadable) must not end the service.
                 log.exception("scheduler step failed; trying again shortly")
-            delay = self._seconds_until_next(self.clock())
+            now = self.clock()
+            delay = self._seconds_until_next(now)
+            self._sleeping_until = now + dt.timedelta(seconds=delay)
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
@@ -279,7 +282,10 @@ class Scheduler:
             # The last poll falls on the deadline itself, so a digest published in the final
             # interval is still delivered.
             pending.next_attempt = min(now + dt.timedelta(seconds=retry_in), pending.deadline)
-            self._wake.set()
+            # Only a retry due before the loop looks again wakes it: a step reads every channel, and
+            # a fan-out whose deliveries other replicas hold would otherwise step once per delivery.
+            if self._sleeping_until is None or pending.next_attempt < self._sleeping_until:
+                self._wake.set()
 
     def _give_up(self, key: tuple[str, dt.date], pending: _Pending) -> None:
         log.warning("giving up on %s for %s at the deadline: %s", pending.digest_date, key[0],

@@ -34,8 +34,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 REPLICAS = 3
 CHANNELS = 300
-# Bot and fakes both run the platforms' limits this many times faster. Each replica keeps
-# Telegram's overall limit on its own, so together they exceed it and see (and wait out) 429s.
+# Bot and fakes both run the platforms' limits this many times faster. The replicas keep every
+# platform limit once, together, in Redis.
 SCALE = 4.0
 # Long enough that no live owner loses its lease while the fan-out competes for two cores.
 STEADY_LEASE_TTL = 30.0

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from bot.checking import Section
+from bot.ratelimit import LOCAL, Limiters, limiters_in_use
 from bot.render import Renderer
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ class Surroundings:
     out: TextIO               # the terminal, for the console
     # The config's channels of this platform (a webhook platform learns each robot's secret here).
     channels: tuple[ChannelEntry, ...] = ()
+    # Where the platforms' rate limits are counted: this process, or every replica (a Redis store).
+    limiters: Limiters = LOCAL
 
 
 @runtime_checkable
@@ -136,10 +139,14 @@ def default_sections() -> dict[str, Any]:
 
 
 def open_channel(platform: Platform, settings: object, around: Surroundings) -> Channel:
-    """The platform's channel, built by its factory (importing its SDK only now)."""
+    """The platform's channel, built by its factory (importing its SDK only now).
+
+    The rate limits a channel takes while it is built (`RateLimits.chain()`) are `around.limiters`.
+    """
     module, _, function = platform.channel.partition(":")
     factory = cast(Callable[[Any, Surroundings], "Channel"], getattr(importlib.import_module(module), function))
-    return factory(settings, around)
+    with limiters_in_use(around.limiters):
+        return factory(settings, around)
 
 
 def receivers(channels: Sequence[object]) -> list[Receiver]:

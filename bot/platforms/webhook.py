@@ -21,7 +21,7 @@ from bot.platforms.base import (
     TransientError,
     Unauthorized,
 )
-from bot.ratelimit import LimiterChain, RateLimits
+from bot.ratelimit import Limiter, RateLimits
 from bot.secrets import hide, mask_url
 
 # How much of a platform's own error message a reason quotes.
@@ -124,7 +124,7 @@ class RobotPace:
         """The same pace `factor` times faster (a config's rate_limit_scale, tests against a sped-up fake)."""
         return RobotPace(self.limits.scaled(factor), self.refused_wait / factor)
 
-    def chain(self) -> LimiterChain:
+    def chain(self) -> Limiter:
         return self.limits.chain()
 
 

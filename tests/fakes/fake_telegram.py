@@ -70,6 +70,8 @@ class FakeLimits:
     """
 
     overall_per_second: int = 30
+    # With allow_paid_broadcast: the overall ceiling of a bot that pays for broadcasts.
+    paid_overall_per_second: int = 1_000
     group_per_minute: int = 20
     chat_per_second: int = 1
     chat_burst: int = 1
@@ -82,6 +84,7 @@ class FakeLimits:
         """kind -> (messages allowed, window seconds) after scaling."""
         return {
             "overall": (max(1, round(self.overall_per_second * self.scale)), 1.0),
+            "paid": (max(1, round(self.paid_overall_per_second * self.scale)), 1.0),
             "group": (self.group_per_minute, 60.0 / self.scale),
             "chat": (self.chat_per_second + self.chat_burst, 1.0 / self.scale),
         }
@@ -705,7 +708,7 @@ class FakeTelegram:
                 raise ApiError(400, UPGRADED, {"migrate_to_chat_id": int(faults.migrate_to)})
             if faults.not_found:
                 raise ApiError(400, faults.not_found)
-        self._enforce_limits(chat, arrived)
+        self._enforce_limits(chat, arrived, paid=flag(params.get("allow_paid_broadcast")))
         flag(params.get("disable_notification"))
         check_keyboard(params)
         self._check_thread(chat, params)
@@ -747,10 +750,12 @@ class FakeTelegram:
         shown = int(retry_after) if float(retry_after).is_integer() else retry_after
         return ApiError(429, f"Too Many Requests: retry after {shown}", {"retry_after": shown})
 
-    def _enforce_limits(self, chat: str, now: float) -> None:
+    def _enforce_limits(self, chat: str, now: float, *, paid: bool = False) -> None:
         if not self.limits.enabled:
             return
         windows = self.limits.windows()
+        # Every message counts in the bot's one overall window; a paid broadcast may fill it further.
+        windows["overall"] = windows["paid"] if paid else windows["overall"]
         checks: list[tuple[str, str]] = [("overall", ""), ("chat", chat)]
         if chat_type_of(chat) != "private":
             checks.append(("group", chat))

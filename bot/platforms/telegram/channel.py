@@ -61,9 +61,9 @@ class TelegramChannel:
         redact_secrets(settings.token, settings.webhook_secret)
         self.settings = settings
         self.application = _build_application(settings, connect_timeout, read_timeout)
-        self.rate_limits = rate_limits or TelegramRateLimits()
+        self.rate_limits = rate_limits or TelegramRateLimits.broadcasting(settings.paid_broadcast)
         self._sender = TelegramSender(self.application, token=settings.token, rate_limits=self.rate_limits,
-                                      send_timeout=send_timeout)
+                                      send_timeout=send_timeout, paid_broadcast=settings.paid_broadcast)
         self._receiver = TelegramReceiver(
             self._sender, settings, commands=commands, store=store, language=language,
             timezone=timezone or ZoneInfo("UTC"), now=now or (lambda: dt.datetime.now(dt.UTC)),
@@ -154,7 +154,8 @@ def open_channel(settings: TelegramSettings, around: Surroundings) -> TelegramCh
     """The channel the app runs (the registry's factory): its flood limits scaled as configured."""
     return TelegramChannel(settings, commands=around.commands, store=around.store, language=around.language,
                            timezone=around.timezone, now=around.now,
-                           rate_limits=TelegramRateLimits().scaled(settings.rate_limit_scale))
+                           rate_limits=TelegramRateLimits.broadcasting(settings.paid_broadcast)
+                           .scaled(settings.rate_limit_scale))
 
 
 def _build_application(settings: TelegramSettings, connect_timeout: float, read_timeout: float) -> TelegramApplication:

@@ -38,6 +38,11 @@ def groups_only(chat: str) -> Hashable | None:
     return chat if chat.startswith(("-", "@")) else None
 
 
+# Paid broadcasts (sendMessage with allow_paid_broadcast, for 0.1 Stars a message beyond the free
+# 30 a second) raise the overall ceiling to this many messages a second; per-chat limits stay.
+PAID_BROADCAST_PER_SECOND = 1_000
+
+
 class TelegramRateLimits(RateLimits):
     """Telegram's flood limits: a message a second per chat, 20 a minute per group, 30 a second overall.
 
@@ -54,6 +59,11 @@ class TelegramRateLimits(RateLimits):
             Window(group_limit, group_period, groups_only),
             Window(overall_limit, overall_period, whole_bot, throughput=True),
         ))
+
+    @classmethod
+    def broadcasting(cls, paid: bool) -> TelegramRateLimits:
+        """The limits for a bot that pays for broadcasts (`telegram.paid_broadcast`), or one that does not."""
+        return cls(overall_limit=PAID_BROADCAST_PER_SECOND) if paid else cls()
 
     @property
     def chat(self) -> Window:

@@ -31,12 +31,14 @@ class TelegramSender:
     platform = PLATFORM
 
     def __init__(self, application: TelegramApplication, *, token: str, rate_limits: TelegramRateLimits,
-                 send_timeout: float) -> None:
+                 send_timeout: float, paid_broadcast: bool = False) -> None:
         self.application = application
         self.rate_limits = rate_limits
         self._token = token
         self._limiter = rate_limits.chain()
         self._send_timeout = send_timeout
+        # Only asked for when paid for: Telegram charges Stars for every message sent with it.
+        self._broadcast: dict[str, Any] = {"allow_paid_broadcast": True} if paid_broadcast else {}
         self._open_lock = asyncio.Lock()
         self.is_open = False     # the HTTP client is open (by start() or by a first send)
         self.username: str | None = None
@@ -59,7 +61,7 @@ class TelegramSender:
         try:
             message = await self.application.bot.send_message(
                 chat_id=chat_id(chat), text=text, parse_mode=parse_mode,
-                api_kwargs=api_kwargs or None, read_timeout=self._send_timeout, **extra,
+                api_kwargs=api_kwargs or None, read_timeout=self._send_timeout, **self._broadcast, **extra,
             )
         except TelegramError as error:
             raise errors.send_error(error, self.scrub) from None

@@ -22,6 +22,8 @@ class TelegramSettings(PlatformSettings):
     webhook_secret: str = field(default="", repr=False)
     # Multiplies Telegram's flood limits the bot keeps (a local Bot API server, paid broadcasts).
     rate_limit_scale: float = 1.0
+    # Send with allow_paid_broadcast: up to 1,000 messages a second overall, paid in Stars.
+    paid_broadcast: bool = False
 
     def summary(self) -> str:
         return f"configured ({self.updates})" if self.configured else "skipped (no token)"
@@ -61,7 +63,8 @@ def check_telegram(check: Checker, raw: object) -> TelegramSettings:
             check.add("telegram.webhook_secret", f"required when telegram.updates is webhook ({_WEBHOOK_SECRET_RULE})")
     return TelegramSettings(token=token, base_url=base_url, updates=updates, webhook_url=webhook_url,
                             webhook_secret=webhook_secret,
-                            rate_limit_scale=check.scale(section, "rate_limit_scale", "telegram"))
+                            rate_limit_scale=check.scale(section, "rate_limit_scale", "telegram"),
+                            paid_broadcast=check.boolean(section, "paid_broadcast", "telegram", False))
 
 
 SECTION = Section(

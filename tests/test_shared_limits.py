@@ -1,0 +1,96 @@
+"""Rate limits shared through Redis: two processes together never put more in a window than its count."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.ratelimit import LOCAL, LimiterChain, RateLimits, Window, limiters_in_use, per_chat, whole_bot
+from bot.store.limiters import shared_limiters
+from bot.store.memory import MemoryStore
+from bot.store.redis import RedisStore
+from tests.procs import drop_keys
+from tests.shared_limit_worker import WINDOWS
+from tests.test_ratelimit import max_in_any_window
+
+ROOT = Path(__file__).resolve().parent.parent
+MESSAGES = 15
+
+
+@pytest.fixture
+async def shared_prefix(redis_url: str, redis_prefix: str) -> AsyncIterator[str]:
+    try:
+        yield redis_prefix
+    finally:
+        await drop_keys(redis_url, redis_prefix)
+
+
+async def run_worker(redis_url: str, prefix: str, start_at: float) -> list[tuple[str, float]]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.shared_limit_worker", redis_url, prefix, str(start_at), str(MESSAGES),
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return [(chat, at) for chat, at in json.loads(out)]
+
+
+@pytest.mark.redis
+async def test_two_processes_sharing_a_redis_limit_never_overfill_a_window(redis_url: str, shared_prefix: str) -> None:
+    # Both start at one moment after their imports, so they compete for the same windows.
+    start_at = time.time() + 3.0
+    results = await asyncio.gather(*(run_worker(redis_url, shared_prefix, start_at) for _ in range(2)))
+    grants = [grant for result in results for grant in result]
+    assert len(grants) == 2 * MESSAGES
+    chat_window, overall = WINDOWS
+    assert max_in_any_window([at for _, at in grants], overall.per_seconds) <= overall.count
+    for chat in {chat for chat, _ in grants}:
+        stamps = [at for name, at in grants if name == chat]
+        assert max_in_any_window(stamps, chat_window.per_seconds) <= chat_window.count, chat
+    # Each process alone would have allowed a full window of its own: the limit was one, shared.
+    assert all(len(result) == MESSAGES for result in results)
+
+
+@pytest.mark.redis
+async def test_chain_takes_the_limiters_in_use(redis_url: str, shared_prefix: str) -> None:
+    store = RedisStore(redis_url, prefix=shared_prefix)
+    try:
+        limits = RateLimits((Window(1, 60.0, per_chat),))
+        with limiters_in_use(shared_limiters(store)):
+            first = limits.chain()
+        second = shared_limiters(store).chain("RateLimits", limits.windows)
+        await first.acquire("chat")
+        # The second limiter sees the first one's grant: asking again would wait the whole minute.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(second.acquire("chat"), 0.3)
+        await asyncio.wait_for(second.acquire("other chat"), 5)
+    finally:
+        await store.close()
+    assert isinstance(limits.chain(), LimiterChain)
+    assert shared_limiters(MemoryStore()) is LOCAL
+
+
+@pytest.mark.redis
+async def test_a_message_waiting_for_its_chat_holds_no_place_in_the_overall_line(
+        redis_url: str, shared_prefix: str) -> None:
+    store = RedisStore(redis_url, prefix=shared_prefix)
+    chain = shared_limiters(store).chain("LineTest", (Window(1, 60.0, per_chat), Window(1, 0.2, whole_bot)))
+    try:
+        await chain.acquire("busy")
+        waiting = asyncio.create_task(chain.acquire("busy"))
+        # Other chats pass the overall window one after another while "busy" waits its minute.
+        for chat in ("a", "b", "c"):
+            await asyncio.wait_for(chain.acquire(chat), 10)
+        assert not waiting.done()
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    finally:
+        await store.close()
