@@ -124,6 +124,20 @@ def test_wecom_messages_fit_in_bytes_and_lose_nothing(digest: Digest) -> None:
     assert squeezed(shown) == expected_text(wecom.LAYOUT, digest)
 
 
+def test_a_bracket_in_wecom_code_cannot_open_a_link_written_after_it() -> None:
+    url = "https://news.example.com/0.html"
+    item = Item(number=1, title="AI", url="https://news.example.com/item/1.html", summary=((Text("x"),),),
+                categories=(), line=0)
+    digest = Digest(title="AI", date=dt.date(2025, 10, 3), published_at=None, categories=(), intro=(), items=(item,),
+                    commentary_heading="C",
+                    commentary=((Code("["), Italic((Text("#"),)), Link(url, (Text("*"),))),))
+    [payload] = wecom.render_digest(digest)
+    content = payload["markdown"]["content"]
+    assert "`［`" in content and [match.group(2) for match in LINK.finditer(content)][-1] == url
+    shown = shown_markdown(content, ("**", "`"))
+    assert squeezed(shown) == expected_text(wecom.LAYOUT, digest)
+
+
 @PROPERTY
 @given(digests(most=150))
 def test_dingtalk_bodies_fit_in_bytes_as_sent_and_lose_nothing(digest: Digest) -> None:

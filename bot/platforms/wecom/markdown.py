@@ -36,7 +36,8 @@ class WeComMarkdown:
         return plain(text)
 
     def code(self, text: str) -> str:
-        return f"`{plain_label(text)}`"
+        # Brackets as look-alikes here too: a `[` in code would still open a link written after it.
+        return f"`{plain(text)}`"
 
     def link(self, label: str, url: str) -> str:
         return f"[{plain_label(label)}]({link_target(url)})"
