@@ -1,10 +1,8 @@
-"""Meters' limits, read from each platform's own limits module, and the measures shared by views."""
+"""Meters' limits, read from each platform's own limits module (the measures are the senders' own)."""
 
 from __future__ import annotations
 
 import importlib
-import json
-from typing import Any
 
 
 def platform_limit(platform: str, attribute: str) -> int:
@@ -18,12 +16,3 @@ def platform_limit(platform: str, attribute: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"bot.platforms.{platform}.limits.LIMITS.{attribute} is not a whole number")
     return value
-
-
-def body_bytes(payload: Any) -> int:
-    """The size of a JSON body as POSTed: UTF-8, non-ASCII characters unescaped."""
-    return len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
-
-
-def utf8_size(text: str) -> int:
-    return len(text.encode("utf-8"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.platforms.webhook import wire_size
 from bot.preview.inline import DINGTALK
-from bot.preview.meters import body_bytes, platform_limit
+from bot.preview.meters import platform_limit
 from bot.preview.model import Block, Meter, Part
 from bot.preview.views.common import Collector, make_part, mapping
 from bot.render.links import SLACK as LINK_RULES
@@ -23,4 +24,4 @@ def part(payload: dict[str, Any]) -> Part:
     body = mapping(payload.get("markdown"))
     title = str(body.get("title", ""))
     blocks = [Block("notification", links.plain(title)), *links.markdown(str(body.get("text", "")), DINGTALK)]
-    return make_part(blocks, (Meter(body_bytes(payload), "bytes", MAX_BODY_BYTES),), links)
+    return make_part(blocks, (Meter(wire_size(payload), "bytes", MAX_BODY_BYTES),), links)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.platforms.webhook import wire_size
 from bot.preview.inline import LARK_MD
-from bot.preview.meters import body_bytes, platform_limit
+from bot.preview.meters import platform_limit
 from bot.preview.model import Block, Meter, Part
 from bot.preview.views.common import Collector, make_part, mapping
 from bot.render.links import SLACK as LINK_RULES
@@ -26,7 +27,7 @@ def part(payload: dict[str, Any]) -> Part:
     body = mapping(card.get("body")) or card
     elements = [element for element in body.get("elements") or [] if isinstance(element, dict)]
     children = tuple(block for element in elements for block in _element(element, links))
-    meters = (Meter(body_bytes(payload), "bytes", MAX_BODY_BYTES),)
+    meters = (Meter(wire_size(payload), "bytes", MAX_BODY_BYTES),)
     return make_part([Block("card", title=title, children=children)], meters, links)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.preview.inline import WECOM
-from bot.preview.meters import platform_limit, utf8_size
+from bot.preview.meters import platform_limit
 from bot.preview.model import Block, Meter, Part
 from bot.preview.views.common import Collector, make_part, mapping
 from bot.render.links import SLACK as LINK_RULES
+from bot.render.measure import utf8_bytes
 
 __all__ = ["LABEL", "LINK_RULES", "STYLE", "part"]
 
@@ -27,4 +28,4 @@ def part(payload: dict[str, Any]) -> Part:
         blocks: tuple[Block, ...] = links.markdown(content, WECOM, fonts=True)
     else:
         blocks = (Block("text", links.plain(content)),)
-    return make_part(blocks, (Meter(utf8_size(content), "bytes", MAX_CONTENT_BYTES),), links)
+    return make_part(blocks, (Meter(utf8_bytes(content), "bytes", MAX_CONTENT_BYTES),), links)
