@@ -20,6 +20,7 @@ from bot.commands import CommandContext, Commands, ContextBuilder, always_admin
 from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent
 from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
+from bot.due_index import channel_target
 from bot.errors import DigestBotError, DigestError
 from bot.outcomes import Kind
 from bot.platforms import registry
@@ -27,7 +28,7 @@ from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
 from bot.ratelimit import LOCAL, Limiters
 from bot.render import render_reply
-from bot.scheduler import Scheduler, channel_target, utc_now
+from bot.scheduler import Scheduler, utc_now
 from bot.secrets import shown_chat
 from bot.settings import ChannelSettings, ServerSettings, Settings
 from bot.store import open_store
@@ -107,6 +108,7 @@ class App:
             receiver.bind(self.deliverer)
         self.scheduler = Scheduler(settings, self.source, self.store, self.deliverer, self.renderers,
                                    clock=self.clock, on_result=self._observe_result)
+        self.commands.subscriptions.listeners.append(self.scheduler.subscriptions_changed)
 
     def _open_platform(self, platform: registry.Platform) -> None:
         settings = self.settings

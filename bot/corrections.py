@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,10 @@ from bot.render.options import apply_options
 from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, Store, StoreError
 
 log = logging.getLogger(__name__)
+
+# Where the channel a delivery was recorded under (by name) posts now, and its time zone; None once it
+# is served no more.
+Locate = Callable[[str], tuple[Target, ZoneInfo] | None]
 
 
 def _digest_of(value: object) -> str:
@@ -174,16 +178,27 @@ class Sweep:
         self.renderers = renderers
         self.payloads_of = payloads_of
 
-    async def run(self, targets: Sequence[tuple[Target, ZoneInfo]], now: dt.datetime) -> None:
+    async def run(self, locate: Locate, timezones: Iterable[ZoneInfo], now: dt.datetime) -> None:
+        """Each finished delivery of the dates the window reaches, in any of `timezones`, to a channel
+        still served: only those can need a correction, however many channels there are."""
         window = self.corrector.settings.corrections_window
-        for target, timezone in targets:
-            today = now.astimezone(timezone).date()
-            days = [today - dt.timedelta(days=back) for back in range(int(window // 86400) + 2)]
-            for day in days:
+        back = range(int(window // 86400) + 2)
+        days = {now.astimezone(timezone).date() - dt.timedelta(days=n) for timezone in timezones for n in back}
+        for day in sorted(days, reverse=True):
+            try:
+                names = await self.corrector.store.finished_deliveries(day)
+            except StoreError as error:
+                log.warning("cannot list the deliveries of %s for corrections: %s", day, error)
+                continue
+            for name in sorted(names):
+                found = locate(name)
+                # A channel looks back over the dates of its own time zone only.
+                if found is None or (now.astimezone(found[1]).date() - day).days not in back:
+                    continue
                 try:
-                    await self._one(DeliveryKey(day, target.name), target, now, window)
+                    await self._one(DeliveryKey(day, name), found[0], now, window)
                 except (DigestError, StoreError) as error:
-                    log.warning("cannot check %s/%s for corrections: %s", day, target.name, error)
+                    log.warning("cannot check %s/%s for corrections: %s", day, name, error)
 
     async def _one(self, key: DeliveryKey, target: Target, now: dt.datetime, window: float) -> None:
         finished_at = (await self.corrector.store.delivery_history(key)).finished_at

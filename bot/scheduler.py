@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import enum
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -15,17 +15,15 @@ from bot.delivery import Deliverer, DeliveryResult, Kind, Target
 from bot.digest.categories import only_categories
 from bot.digest.model import Digest
 from bot.digest.sources import DigestSource
+from bot.due_index import REFRESH_SECONDS, DueIndex, ScheduledChannel
 from bot.errors import DigestError
 from bot.render import Payload, Renderer
-from bot.render.options import PostOptions, apply_options
-from bot.schedule import Schedule
-from bot.settings import ChannelSettings, Settings
+from bot.render.options import apply_options
+from bot.settings import Settings
 from bot.store.base import DeliveryKey, Store, Subscription
 
 log = logging.getLogger(__name__)
 
-# Subscriptions made with /subscribe on another replica show up within this many seconds.
-REFRESH_SECONDS = 30.0
 # The last poll is due at the deadline itself; a loop that reaches it a little late still makes it.
 DEADLINE_TOLERANCE = dt.timedelta(seconds=60)
 # Rendered digests kept for reuse across channels; older dates are dropped.
@@ -65,21 +63,6 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def channel_target(channel: ChannelSettings) -> Target:
-    """Where a configured channel's deliveries go, and what of the digest they carry."""
-    return Target(channel.name, channel.platform, channel.chat, channel.categories,
-                  PostOptions(silent=channel.silent, topic=channel.topic, thread=channel.thread))
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledChannel:
-    target: Target
-    schedule: Schedule
-    timezone: ZoneInfo
-    # A /subscribe'd chat: its ledger name is made from its chat id, which a migration changes.
-    subscribed: bool = False
-
-
 @dataclass(slots=True)
 class _Pending:
     """A delivery that is due but not done: its digest may be late, or another replica holds it."""
@@ -117,8 +100,8 @@ class Scheduler:
         self._running: dict[tuple[str, dt.date], asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(max_concurrency)
         self._render_cache: dict[tuple[dt.date, str, tuple[str, ...]], tuple[Digest, list[Payload]]] = {}
-        self._last_checked: dt.datetime | None = None
-        self._next_due: dt.datetime | None = None
+        self.index = DueIndex(settings.channels, self._default_tz, settings.delivery.subscription_schedule,
+                              deliverer.channels)
         self._wake = asyncio.Event()
         self._sleeping_until: dt.datetime | None = None     # when the loop looks again by itself
         self._stopping = False
@@ -127,44 +110,16 @@ class Scheduler:
         self._next_sweep: dt.datetime | None = None
 
     # -- which channels -----------------------------------------------------------------------
-    def _scheduled(self, target: Target, expr: str, tz_name: str | None, subscribed: bool = False) -> ScheduledChannel:
-        tz = ZoneInfo(tz_name) if tz_name else self._default_tz
-        return ScheduledChannel(target, Schedule.parse(expr, tz), tz, subscribed)
-
     async def channels(self) -> list[ScheduledChannel]:
-        """Configured channels plus /subscribe'd chats, for the platforms that can deliver."""
-        result: list[ScheduledChannel] = []
-        seen: set[tuple[str, str]] = set()
-        for channel in self.settings.channels:
-            if channel.platform not in self.deliverer.channels:
-                continue
-            result.append(self._from_config(channel))
-            seen.add((channel.platform, channel.chat))
-        try:
-            subscriptions = await self.store.subscriptions()
-        except Exception:
-            # An unreadable subscription list must not stop the configured channels as well.
-            log.warning("cannot read subscriptions; scheduling the configured channels only", exc_info=True)
-            subscriptions = []
-        for subscription in subscriptions:
-            if subscription.platform not in self.deliverer.channels:
-                continue
-            if (subscription.platform, subscription.chat) in seen:
-                continue
-            try:
-                result.append(self._from_subscription(subscription))
-            except (ValueError, KeyError) as error:
-                log.warning("ignoring subscription %s: %s", subscription.channel_name, error)
-        return result
+        """Configured channels plus /subscribe'd chats, for the platforms that can deliver: every one of
+        them made at once, for callers that want the whole list (a tick never does)."""
+        await self.index.refresh(self.store, self.clock())
+        return list(self.index.channels())
 
-    def _from_config(self, channel: ChannelSettings) -> ScheduledChannel:
-        return self._scheduled(channel_target(channel), channel.schedule, channel.timezone)
-
-    def _from_subscription(self, subscription: Subscription) -> ScheduledChannel:
-        expr = subscription.schedule or self.settings.delivery.subscription_schedule
-        target = Target(subscription.channel_name, subscription.platform, subscription.chat, subscription.categories,
-                        PostOptions(topic=subscription.topic))
-        return self._scheduled(target, expr, subscription.timezone, subscribed=True)
+    def subscriptions_changed(self) -> None:
+        """This process subscribed or unsubscribed a chat: schedule it now, not at the next refresh."""
+        self.index.invalidate()
+        self._wake.set()
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -198,13 +153,9 @@ class Scheduler:
 
     async def step(self, now: dt.datetime) -> None:
         """Queue everything due by `now` and start the attempts whose time has come."""
-        channels = await self.channels()
-        if self._last_checked is None:
-            self._queue_catch_up(channels, now)
-        else:
-            self._queue_due_between(channels, self._last_checked, now)
-        self._last_checked = now
-        self._next_due = min((c.schedule.next_after(now) for c in channels), default=None)
+        await self.index.refresh(self.store, now)
+        for channel, due in self.index.advance(now, dt.timedelta(seconds=self.settings.digests.catch_up)):
+            self._queue(channel, due)
         for key, pending in list(self._pending.items()):
             if key in self._running or pending.next_attempt > now:
                 continue
@@ -212,19 +163,18 @@ class Scheduler:
                 self._give_up(key, pending)
                 continue
             self._running[key] = asyncio.create_task(self._attempt(key, pending))
-        self._start_sweep(channels, now)
+        self._start_sweep(now)
 
-    def _start_sweep(self, channels: Iterable[ScheduledChannel], now: dt.datetime) -> None:
+    def _start_sweep(self, now: dt.datetime) -> None:
         """Corrections of changed digests, at most once a poll interval and never two at once."""
         due = self._next_sweep is None or now >= self._next_sweep
         if self.settings.delivery.corrections == "off" or SWEEP in self._running or not due:
             return
         self._next_sweep = now + dt.timedelta(seconds=self.settings.digests.poll_interval)
-        targets = [(channel.target, channel.timezone) for channel in channels]
 
         async def sweep() -> None:
             try:
-                await self._sweep.run(targets, now)
+                await self._sweep.run(self._locate, self.index.timezones(), now)
             except Exception:
                 log.exception("the corrections sweep failed; trying again next time")
             finally:
@@ -232,18 +182,9 @@ class Scheduler:
 
         self._running[SWEEP] = asyncio.create_task(sweep())
 
-    def _queue_catch_up(self, channels: Iterable[ScheduledChannel], now: dt.datetime) -> None:
-        window = dt.timedelta(seconds=self.settings.digests.catch_up)
-        for channel in channels:
-            due = channel.schedule.latest_at_or_before(now)
-            if due is not None and now - due <= window:
-                self._queue(channel, due)
-
-    def _queue_due_between(self, channels: Iterable[ScheduledChannel], since: dt.datetime,
-                           now: dt.datetime) -> None:
-        for channel in channels:
-            for due in channel.schedule.due_between(since, now):
-                self._queue(channel, due)
+    def _locate(self, name: str) -> tuple[Target, ZoneInfo] | None:
+        channel = self.index.find(name)
+        return None if channel is None else (channel.target, channel.timezone)
 
     def _queue(self, channel: ScheduledChannel, due: dt.datetime) -> None:
         digest_date = due.astimezone(channel.timezone).date()
@@ -255,8 +196,9 @@ class Scheduler:
 
     def _seconds_until_next(self, now: dt.datetime) -> float:
         moments = [p.next_attempt for key, p in self._pending.items() if key not in self._running]
-        if self._next_due is not None:
-            moments.append(self._next_due)
+        next_due = self.index.next_due()
+        if next_due is not None:
+            moments.append(next_due)
         delay = min(((m - now).total_seconds() for m in moments), default=REFRESH_SECONDS)
         return max(0.05, min(delay, REFRESH_SECONDS))
 
@@ -282,8 +224,9 @@ class Scheduler:
             # The last poll falls on the deadline itself, so a digest published in the final
             # interval is still delivered.
             pending.next_attempt = min(now + dt.timedelta(seconds=retry_in), pending.deadline)
-            # Only a retry due before the loop looks again wakes it: a step reads every channel, and
-            # a fan-out whose deliveries other replicas hold would otherwise step once per delivery.
+            # Only a retry due before the loop looks again wakes it: a step looks at every pending
+            # delivery, and a fan-out whose deliveries other replicas hold would otherwise step once per
+            # delivery.
             if self._sleeping_until is None or pending.next_attempt < self._sleeping_until:
                 self._wake.set()
 
@@ -319,6 +262,8 @@ class Scheduler:
         result = await self.deliver(target, digest)
         if pending.channel.subscribed and result.chat != target.chat:
             await self._carry_ledger(target, result.chat, digest.date)
+            # The store moved the subscription to the new id; scheduled under the old one no more.
+            self.index.invalidate()
         self._on_result(result, pending.due)
         pending.last_reason = result.reason
         return self.retry_in(result)
@@ -338,7 +283,7 @@ class Scheduler:
         """A subscribed chat moved mid-delivery: its subscription now has the new id, and so will the
         name its deliveries are recorded under. Copy what was sent, so a restart does not resend."""
         old = await self.store.ledger(DeliveryKey(digest_date, target.name))
-        new_key = DeliveryKey(digest_date, Subscription(target.platform, new_chat).channel_name)
+        new_key = DeliveryKey(digest_date, Subscription.name_of(target.platform, new_chat))
         total = old.parts_total or len(old.sent)
         for part in sorted(old.maybe_sent):
             # A part's one resend after a timeout stays spent under the new name too.

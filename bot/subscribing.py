@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from bot.command_model import CommandContext, Reply, echo
@@ -55,6 +56,12 @@ class SubscriptionCommands:
         self.default_time = default_time
         self.categorizer = categorizer
         self.source = source
+        # Called after this process changed a subscription, so the scheduler need not wait to notice.
+        self.listeners: list[Callable[[], None]] = []
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     async def subscribe(self, words: list[str], public: bool, ctx: CommandContext, language: str) -> Reply:
         if ctx.is_group and not await ctx.is_admin():
@@ -83,6 +90,7 @@ class SubscriptionCommands:
         await self.store.subscribe(Subscription(platform=ctx.platform, chat=ctx.chat, schedule=time_of_day,
                                                 timezone=ctx.timezone.key, subscribed_by=ctx.user,
                                                 categories=categories, topic=ctx.topic))
+        self._changed()
         log.info("%s:%s subscribed at %s %s by %s%s%s", ctx.platform, ctx.chat, time_of_day, ctx.timezone.key,
                  ctx.user, f" to {', '.join(categories)}" if categories else "",
                  f" in topic {ctx.topic}" if ctx.topic else "")
@@ -109,6 +117,7 @@ class SubscriptionCommands:
             return Reply(notice=text(language, "admins_only"), ok=False)
         removed = await self.store.unsubscribe(ctx.platform, ctx.chat)
         if removed:
+            self._changed()
             log.info("%s:%s unsubscribed by %s", ctx.platform, ctx.chat, ctx.user)
             return Reply(notice=text(language, "unsubscribed"), public=True)
         return Reply(notice=text(language, "not_subscribed"))

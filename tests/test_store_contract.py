@@ -334,6 +334,44 @@ async def test_a_subscription_keeps_its_categories_and_topic_through_changes_and
     assert (await store.subscriptions())[0].topic is None
 
 
+async def test_the_subscriptions_version_changes_with_each_change_whichever_handle_made_it(
+        backend: Backend) -> None:
+    mine = backend.open()
+    theirs = mine if backend.kind == "memory" else backend.open()     # another replica on the same data
+    versions = [await theirs.subscriptions_version()]
+
+    async def changed() -> bool:
+        versions.append(await theirs.subscriptions_version())
+        return versions[-1] != versions[-2]
+
+    assert not await changed(), "no change, same version"
+    await mine.mark_inactive("telegram", "-100", "kicked")
+    await mine.begin_part(DeliveryKey(TODAY, "telegram:-100"), 0, 1)
+    await mine.finish(DeliveryKey(TODAY, "telegram:-100"))
+    await mine.move_chat("telegram", "-900", "-901")
+    assert not await changed(), "chat state, the ledger and a move without a subscription are no change"
+    await mine.subscribe(Subscription("telegram", "-100", "09:30"))
+    assert await changed()
+    await mine.subscribe(Subscription("telegram", "-100", "09:30", categories=("Hardware",)))
+    assert await changed(), "a subscription replaced"
+    assert not await mine.unsubscribe("telegram", "-555")
+    assert not await changed(), "unsubscribing a chat that had none"
+    await mine.move_chat("telegram", "-100", "-200")
+    assert await changed(), "a move carried it"
+    await mine.subscribe(Subscription("telegram", "-300", "07:00"))
+    assert await changed()
+    await mine.move_chat("telegram", "-300", "-200")
+    assert await store_subscriptions(theirs) == [("-200", "09:30")]
+    assert await changed(), "a move dropped one in favour of the new chat's own"
+    assert await mine.unsubscribe("telegram", "-200")
+    assert await changed()
+    assert len(set(versions)) == len(versions) - 3, "a version is never handed out again"
+
+
+async def store_subscriptions(store: Store) -> list[tuple[str, str | None]]:
+    return [(s.chat, s.schedule) for s in await store.subscriptions()]
+
+
 # -- deduplication -----------------------------------------------------------------------------
 async def test_first_seen_is_true_once_per_ttl(store: Store) -> None:
     assert await store.first_seen("Ev01", LONG)
@@ -568,7 +606,10 @@ async def test_any_sequence_of_changes_leaves_the_same_state_as_in_memory(
     space = f"p{uuid.uuid4().hex[:10]}"
     reference = MemoryStore()
     for operation in operations:
+        before = (await store.subscriptions_version(), await store.subscriptions())
         assert await _apply(store, space, operation) == await _apply(reference, space, operation), operation
+        if await store.subscriptions() != before[1]:
+            assert await store.subscriptions_version() != before[0], f"{operation} changed the subscriptions"
     assert await _observe(store, space) == await _observe(reference, space)
 
 

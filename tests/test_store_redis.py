@@ -110,6 +110,7 @@ async def test_every_key_lives_under_the_prefix_and_ledger_keys_expire(private_r
             f"{prefix}inactive-since",
             f"{prefix}moved",
             f"{prefix}subscriptions",
+            f"{prefix}subscriptions-version",
             f"{prefix}seen:Ev01",
         }
         for ledger_key in (f"{prefix}delivery:2025-09-25/telegram:-100",
@@ -117,7 +118,7 @@ async def test_every_key_lives_under_the_prefix_and_ledger_keys_expire(private_r
                            f"{prefix}in-flight:2025-09-25/telegram:-100",
                            f"{prefix}finished:2025-09-25"):
             assert 0 < inspector.ttl(ledger_key) <= retention, ledger_key
-        for lasting in ("inactive", "inactive-since", "moved", "subscriptions"):
+        for lasting in ("inactive", "inactive-since", "moved", "subscriptions", "subscriptions-version"):
             assert inspector.ttl(f"{prefix}{lasting}") == -1, "chat state and subscriptions never expire"
     finally:
         inspector.close()

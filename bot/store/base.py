@@ -64,7 +64,12 @@ class Subscription:
 
     @property
     def channel_name(self) -> str:
-        return f"{self.platform}:{self.chat}"
+        return self.name_of(self.platform, self.chat)
+
+    @staticmethod
+    def name_of(platform: str, chat: str) -> str:
+        """The stable name a subscribed chat's deliveries are recorded under."""
+        return f"{platform}:{chat}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +235,15 @@ class Store(ABC):
     @abstractmethod
     async def subscriptions(self) -> list[Subscription]:
         """Every subscription, ordered by (platform, chat)."""
+
+    @abstractmethod
+    async def subscriptions_version(self) -> str:
+        """A token that changes with every change to the subscriptions, made through any handle on the
+        same data (subscribe, an unsubscribe that removed one, a move that carried or dropped one).
+
+        Equal tokens mean the subscriptions are as they were, so a reader re-reads them only when the
+        token changed. Read it before the subscriptions: a change in between then shows next time.
+        """
 
     # -- deduplication ------------------------------------------------------------------------
     @abstractmethod

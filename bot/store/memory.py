@@ -28,6 +28,7 @@ class MemoryStore(Store):
         self._inactive: dict[tuple[str, str], str] = {}
         self._moved: dict[tuple[str, str], str] = {}                # (platform, old) -> new
         self._subscriptions: dict[tuple[str, str], Subscription] = {}
+        self._subscriptions_version = 0
         self._seen: dict[str, float] = {}                           # token -> monotonic expiry
         self._prune_seen_at = 1024
         # What operators ask about, in wall-clock seconds like the shared stores keep it.
@@ -158,8 +159,10 @@ class MemoryStore(Store):
             target = path[-1]
         self._moved[(platform, old_chat)] = new_chat
         subscription = self._subscriptions.pop((platform, old_chat), None)
-        if subscription is not None and (platform, target) not in self._subscriptions:
-            self._subscriptions[(platform, target)] = replace(subscription, chat=target)
+        if subscription is not None:
+            self._subscriptions_version += 1
+            if (platform, target) not in self._subscriptions:
+                self._subscriptions[(platform, target)] = replace(subscription, chat=target)
 
     async def resolve_chat(self, platform: str, chat: str) -> str:
         return chat_moves(lambda current: self._moved.get((platform, current)), chat)[-1]
@@ -167,12 +170,18 @@ class MemoryStore(Store):
     # -- subscriptions ------------------------------------------------------------------------
     async def subscribe(self, subscription: Subscription) -> None:
         self._subscriptions[(subscription.platform, subscription.chat)] = subscription
+        self._subscriptions_version += 1
 
     async def unsubscribe(self, platform: str, chat: str) -> bool:
-        return self._subscriptions.pop((platform, chat), None) is not None
+        removed = self._subscriptions.pop((platform, chat), None) is not None
+        self._subscriptions_version += removed
+        return removed
 
     async def subscriptions(self) -> list[Subscription]:
         return [self._subscriptions[key] for key in sorted(self._subscriptions)]
+
+    async def subscriptions_version(self) -> str:
+        return str(self._subscriptions_version)
 
     # -- deduplication ------------------------------------------------------------------------
     async def first_seen(self, token: str, ttl: float) -> bool:

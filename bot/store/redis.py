@@ -39,6 +39,10 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _version_token() -> str:
+    return uuid.uuid4().hex
+
+
 def _millis(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -94,6 +98,7 @@ class RedisStore(Store):
         self._mark_maybe_sent = self._client.register_script(scripts.MARK_MAYBE_SENT)
         self._resolve = self._client.register_script(scripts.RESOLVE)
         self._move = self._client.register_script(scripts.MOVE)
+        self._unsubscribe = self._client.register_script(scripts.UNSUBSCRIBE)
         self._first_seen = self._client.register_script(scripts.FIRST_SEEN)
         self._swap_fingerprint = self._client.register_script(scripts.SWAP_FINGERPRINT)
 
@@ -128,6 +133,10 @@ class RedisStore(Store):
     @property
     def _subscriptions_key(self) -> str:
         return f"{self.prefix}subscriptions"
+
+    @property
+    def _subscriptions_version_key(self) -> str:
+        return f"{self.prefix}subscriptions-version"
 
     @property
     def _inactive_key(self) -> str:
@@ -280,8 +289,8 @@ class RedisStore(Store):
         self._chat_field(platform, old_chat)
         if old_chat == new_chat:
             return
-        await self._call(self._move(keys=[self._moved_key, self._subscriptions_key],
-                                    args=[platform, old_chat, new_chat, MAX_CHAT_MOVES]))
+        await self._call(self._move(keys=[self._moved_key, self._subscriptions_key, self._subscriptions_version_key],
+                                    args=[platform, old_chat, new_chat, MAX_CHAT_MOVES, _version_token()]))
 
     async def resolve_chat(self, platform: str, chat: str) -> str:
         self._chat_field(platform, chat)
@@ -289,28 +298,49 @@ class RedisStore(Store):
         return str(resolved)
 
     # -- subscriptions ------------------------------------------------------------------------
+    # The version is a fresh random token rather than a counter: a Redis that lost its data and counted
+    # up again could otherwise repeat a version a replica has seen, with other subscriptions behind it.
     async def subscribe(self, subscription: Subscription) -> None:
         # The (platform, chat) pair is the hash field; the value holds the rest.
         value = json.dumps({"schedule": subscription.schedule, "timezone": subscription.timezone,
                             "subscribed_by": subscription.subscribed_by, "categories": subscription.categories,
                             "topic": subscription.topic})
         field = self._chat_field(subscription.platform, subscription.chat)
-        await self._call(self._client.hset(self._subscriptions_key, field, value))
+
+        async def subscribe() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(self._subscriptions_key, field, value)
+                pipe.set(self._subscriptions_version_key, _version_token())
+                await pipe.execute()
+
+        await self._call(subscribe())
 
     async def unsubscribe(self, platform: str, chat: str) -> bool:
-        removed = await self._call(self._client.hdel(self._subscriptions_key, self._chat_field(platform, chat)))
+        removed = await self._call(self._unsubscribe(
+            keys=[self._subscriptions_key, self._subscriptions_version_key],
+            args=[self._chat_field(platform, chat), _version_token()]))
         return bool(removed)
 
     async def subscriptions(self) -> list[Subscription]:
         fields = await self._call(self._client.hgetall(self._subscriptions_key))
+        # Subscriptions made alike have the same value: each distinct one is parsed once and shared.
+        details_of: dict[str, tuple[str | None, str | None, str, tuple[str, ...], str | None]] = {}
+        platforms: dict[str, str] = {}
         found = []
-        for field, value in fields.items():
+        for field, raw in fields.items():
             platform, chat = self._split_field(_text(field))
-            details: dict[str, Any] = json.loads(value)
-            found.append(Subscription(platform, chat, details.get("schedule"), details.get("timezone"),
-                                      details.get("subscribed_by") or "", tuple(details.get("categories") or ()),
-                                      details.get("topic")))
+            platform = platforms.setdefault(platform, platform)
+            value = _text(raw)
+            if value not in details_of:
+                details: dict[str, Any] = json.loads(value)
+                details_of[value] = (details.get("schedule"), details.get("timezone"),
+                                     details.get("subscribed_by") or "", tuple(details.get("categories") or ()),
+                                     details.get("topic"))
+            found.append(Subscription(platform, chat, *details_of[value]))
         return sorted(found, key=lambda subscription: (subscription.platform, subscription.chat))
+
+    async def subscriptions_version(self) -> str:
+        return str(await self._call(self._client.get(self._subscriptions_version_key)) or "")
 
     # -- deduplication ------------------------------------------------------------------------
     async def first_seen(self, token: str, ttl: float) -> bool:

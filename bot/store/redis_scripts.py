@@ -74,8 +74,8 @@ end
 return chat
 """
 
-# KEYS: moved hash, subscriptions hash. ARGV: platform, old chat, new chat, max hops.
-# The same rules as MemoryStore.move_chat, in one atomic step.
+# KEYS: moved hash, subscriptions hash, subscriptions version. ARGV: platform, old chat, new chat,
+# max hops, a fresh version token. The same rules as MemoryStore.move_chat, in one atomic step.
 MOVE = """
 local platform, old, new = ARGV[1], ARGV[2], ARGV[3]
 local target = new
@@ -95,8 +95,19 @@ local subscription = redis.call('HGET', KEYS[2], platform .. ':' .. old)
 if subscription then
     redis.call('HDEL', KEYS[2], platform .. ':' .. old)
     redis.call('HSETNX', KEYS[2], platform .. ':' .. target, subscription)
+    redis.call('SET', KEYS[3], ARGV[5])
 end
 return target
+"""
+
+# KEYS: subscriptions hash, subscriptions version. ARGV: the hash field, a fresh version token.
+# The version changes only when a subscription was removed.
+UNSUBSCRIBE = """
+local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+if removed == 1 then
+    redis.call('SET', KEYS[2], ARGV[2])
+end
+return removed
 """
 
 # The value is a fresh nonce per call, so a command retried after a lost reply still answers True.

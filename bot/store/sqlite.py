@@ -378,6 +378,9 @@ class SqliteStore(Store):
     async def subscriptions(self) -> list[Subscription]:
         return await self._read(subscriptions.subscriptions)
 
+    async def subscriptions_version(self) -> str:
+        return await self._read(subscriptions.version)
+
     # -- deduplication ------------------------------------------------------------------------
     async def first_seen(self, token: str, ttl: float) -> bool:
         def offer(conn: sqlite3.Connection) -> bool:

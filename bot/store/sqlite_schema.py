@@ -84,5 +84,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # What the chat shows of a finished delivery, for corrections (bot.corrections); NULL: nothing yet.
         "ALTER TABLE deliveries ADD COLUMN fingerprint TEXT",
     ),
+    (
+        # Bumped with every change to the subscriptions, so a scheduler re-reads them only after one.
+        # Triggers bump it in the changing statement's own transaction, whichever statement it is.
+        "CREATE TABLE subscriptions_version (version INTEGER NOT NULL)",
+        "INSERT INTO subscriptions_version (version) VALUES (0)",
+        """CREATE TRIGGER subscription_inserted AFTER INSERT ON subscriptions
+           BEGIN UPDATE subscriptions_version SET version = version + 1; END""",
+        """CREATE TRIGGER subscription_updated AFTER UPDATE ON subscriptions
+           BEGIN UPDATE subscriptions_version SET version = version + 1; END""",
+        """CREATE TRIGGER subscription_deleted AFTER DELETE ON subscriptions
+           BEGIN UPDATE subscriptions_version SET version = version + 1; END""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

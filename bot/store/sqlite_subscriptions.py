@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from typing import Any
 
 from bot.store.base import Subscription
 
@@ -26,7 +27,22 @@ def unsubscribe(conn: sqlite3.Connection, platform: str, chat: str) -> bool:
 
 
 def subscriptions(conn: sqlite3.Connection) -> list[Subscription]:
-    rows = conn.execute("SELECT platform, chat, schedule, timezone, subscribed_by, categories, topic "
-                        "FROM subscriptions ORDER BY platform, chat").fetchall()
-    return [Subscription(platform, chat, schedule, timezone, by, tuple(json.loads(categories)), topic)
-            for platform, chat, schedule, timezone, by, categories, topic in rows]
+    # Rows are read one at a time, and values many subscriptions share (platform, schedule, time zone,
+    # who subscribed, categories) are kept once, so a long list costs little beyond its chat ids.
+    kept: dict[Any, Any] = {}
+    categories_of: dict[str, tuple[str, ...]] = {}
+    found = []
+    for platform, chat, schedule, timezone, by, categories, topic in conn.execute(
+            "SELECT platform, chat, schedule, timezone, subscribed_by, categories, topic "
+            "FROM subscriptions ORDER BY platform, chat"):
+        if categories not in categories_of:
+            categories_of[categories] = tuple(json.loads(categories))
+        found.append(Subscription(kept.setdefault(platform, platform), chat, kept.setdefault(schedule, schedule),
+                                  kept.setdefault(timezone, timezone), kept.setdefault(by, by),
+                                  categories_of[categories], topic))
+    return found
+
+
+def version(conn: sqlite3.Connection) -> str:
+    (current,) = conn.execute("SELECT version FROM subscriptions_version").fetchone()
+    return str(current)
