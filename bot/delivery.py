@@ -8,11 +8,11 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot import metrics
 from bot.delivery_settings import DeliverySettings
-from bot.leases import Lease, delivery_lease_name, new_owner_id
+from bot.leases import Keeper, Lease, delivery_lease_name, new_owner_id
 from bot.outcomes import (
     OUTCOME_OF_KIND,
     DeliveryAborted,
@@ -20,6 +20,8 @@ from bot.outcomes import (
     Kind,
     Outcome,
     SendEvent,
+    Sent,
+    Tally,
     Target,
     abort,
     timeout_note,
@@ -40,7 +42,7 @@ from bot.platforms.base import (
 )
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload
-from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, Store, StoreError
+from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, LedgerEntry, Store, StoreError
 
 # The result types live in bot.outcomes; callers keep importing them from here.
 __all__ = ["OUTCOME_OF_KIND", "Deliverer", "DeliveryAborted", "DeliveryResult", "Kind", "MayResend", "Outcome",
@@ -68,30 +70,15 @@ def one_resend() -> MayResend:
     return may_resend
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    message_id: str
-    chat: str
-    confirmed: bool = True       # False: no answer ever came; counted as sent without a message id
-
-
 @dataclass(slots=True)
-class _Tally:
-    """What one delivery did so far, for its result."""
+class _Run:
+    """One delivery's hold on the store: its leases, and what its closing step records."""
 
-    sent: int = 0
-    maybe_sent: list[int] = field(default_factory=list)
-    unconfirmed: list[int] = field(default_factory=list)
-
-    def add(self, part: int, sent: _Sent) -> None:
-        self.sent += 1
-        if not sent.confirmed:
-            self.unconfirmed.append(part)
-
-    def timed_out(self, part: int) -> None:
-        if part not in self.maybe_sent:
-            self.maybe_sent.append(part)
-
+    key: DeliveryKey
+    keeper: Keeper
+    finished: bool = False
+    never_sent: int | None = None     # marked as about to go, never handed to the platform
+    closed: bool = False
 
 
 class Deliverer:
@@ -141,60 +128,97 @@ class Deliverer:
 
     async def _deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
         if self.stopping:
-            return self._result(target, Kind.STOPPED, payloads, _Tally(), target.chat, "shutting down")
+            return self._result(target, Kind.STOPPED, payloads, Tally(), target.chat, "shutting down")
         lease = Lease(self.store, delivery_lease_name(key), self.owner, self.settings.lease_ttl)
-        if not await lease.claim():
-            return self._result(target, Kind.BUSY, payloads, _Tally(), target.chat, "leased by another process")
-        tally = _Tally()
-        chat = target.chat
-        async with self._holding(lease):
-            try:
-                entry = await self.store.ledger(key)
-                if entry.finished:
-                    return self._result(target, Kind.ALREADY, payloads, tally, chat)
-                chat = await self.store.resolve_chat(target.platform, target.chat)
-                reason = await self.store.inactive_reason(target.platform, chat)
-                if reason is not None:
-                    return self._result(target, Kind.GONE, payloads, tally, chat, reason)
-                if entry.in_flight - set(entry.sent):
-                    # The previous owner died between sending a part and recording it: the part may
-                    # or may not have arrived. Resending risks one duplicate; skipping risks a hole,
-                    # which is worse for a numbered digest.
-                    log.warning("resuming %s: part(s) %s were in flight when the last owner stopped",
-                                key, sorted(entry.in_flight - set(entry.sent)))
-                async with self.chat_lock(target.platform, chat):
-                    chat_lease = self._chat_lease(target.platform, chat)
-                    if not await chat_lease.claim():
-                        raise abort(Kind.BUSY, "another process is posting in this chat")
-                    async with self._holding(chat_lease):
-                        async def both_leases_held() -> bool:
-                            return await lease.confirm() and await chat_lease.confirm()
+        started = time.monotonic()
+        opening = await self.store.open_delivery(key, lease.name, self.owner, lease.ttl, target.platform,
+                                                 target.chat)
+        if not opening.claimed:
+            return self._result(target, Kind.BUSY, payloads, Tally(), target.chat, "leased by another process")
+        lease.granted(started)
+        tally = Tally()
+        chat, entry = opening.chat, opening.entry
+        run = _Run(key, Keeper(lease))
+        try:
+            if entry.finished:
+                return self._result(target, Kind.ALREADY, payloads, tally, chat)
+            if opening.inactive is not None:
+                return self._result(target, Kind.GONE, payloads, tally, chat, opening.inactive)
+            if entry.in_flight - set(entry.sent):
+                # The previous owner died between sending a part and recording it: the part may
+                # or may not have arrived. Resending risks one duplicate; skipping risks a hole,
+                # which is worse for a numbered digest.
+                log.warning("resuming %s: part(s) %s were in flight when the last owner stopped",
+                            key, sorted(entry.in_flight - set(entry.sent)))
+            async with self.chat_lock(target.platform, chat):
+                try:
+                    chat = await self._send_planned(run, target, chat, payloads, entry, tally)
+                    run.finished = True
+                finally:
+                    # Still under the chat lock: the chat's lease goes back before another delivery
+                    # of this process to the same chat claims it (as the same owner, it would win).
+                    await self._close(run)
+            kind = Kind.MAYBE_SENT if tally.maybe_sent else Kind.DELIVERED
+            note = timeout_note(tally.maybe_sent, tally.unconfirmed, len(payloads))
+            return self._result(target, kind, payloads, tally, chat, note)
+        except DeliveryAborted as aborted:
+            await self._note_failure(key, aborted)
+            return self._result(target, aborted.kind, payloads, tally, chat, aborted.reason)
+        finally:
+            await self._close(run)
 
-                        # The thread's parent: the first part, as the ledger keeps it across restarts.
-                        header = entry.sent.get(0)
-                        for part in range(entry.first_unsent(), len(payloads)):
-                            if self.stopping:
-                                raise abort(Kind.STOPPED, "shutting down")
-                            if not await both_leases_held():
-                                raise abort(Kind.BUSY, "lease lost to another process")
-                            if part in entry.maybe_sent and part not in entry.sent:
-                                await self._settle_spent_part(key, part, tally)
-                                continue
-                            await self.store.begin_part(key, part, len(payloads))
-                            sent = await self._send_with_retries(
-                                target.platform, chat, self._threaded(target, payloads[part], part, header),
-                                gate=both_leases_held, may_resend=self._ledger_resend(key, part, tally))
-                            chat = sent.chat
-                            header = header if part else sent.message_id
-                            await self.store.record_part(key, part, sent.message_id)
-                            tally.add(part, sent)
-                await self.store.finish(key)
-                kind = Kind.MAYBE_SENT if tally.maybe_sent else Kind.DELIVERED
-                note = timeout_note(tally.maybe_sent, tally.unconfirmed, len(payloads))
-                return self._result(target, kind, payloads, tally, chat, note)
-            except DeliveryAborted as aborted:
-                await self._note_failure(key, aborted)
-                return self._result(target, aborted.kind, payloads, tally, chat, aborted.reason)
+    async def _send_planned(self, run: _Run, target: Target, chat: str, payloads: Sequence[Payload],
+                            entry: LedgerEntry, tally: Tally) -> str:
+        """Claim the chat, record the plan, then send each unsent part and record it: one store write
+        per part. Returns the chat's id as the last send left it (a migration changes it)."""
+        key, total = run.key, len(payloads)
+        first = entry.first_unsent()
+        chat_lease = self._chat_lease(target.platform, chat)
+        started = time.monotonic()
+        if not await self.store.plan_delivery(key, chat_lease.name, self.owner, chat_lease.ttl, total,
+                                              first if first < total else None):
+            raise abort(Kind.BUSY, "another process is posting in this chat")
+        chat_lease.granted(started)
+        run.keeper.add(chat_lease)
+        leases = run.keeper.leases
+
+        async def leases_held() -> bool:
+            return all([await lease.confirm() for lease in leases])
+
+        # The thread's parent: the first part, as the ledger keeps it across restarts.
+        header = entry.sent.get(0)
+        for part in range(first, total):
+            following = part + 1 if part + 1 < total else None
+            # Marked as about to go by the plan or the previous part's record, but not handed to the
+            # platform yet: stopping now takes the mark back. A mark left by a dead owner stays.
+            run.never_sent = None if part in entry.in_flight else part
+            if self.stopping:
+                raise abort(Kind.STOPPED, "shutting down")
+            if not await leases_held():
+                raise abort(Kind.BUSY, "lease lost to another process")
+            if part in entry.maybe_sent and part not in entry.sent:
+                await self._settle_spent_part(key, part, following, tally)
+                continue
+            run.never_sent = None
+            sent = await self._send_with_retries(
+                target.platform, chat, self._threaded(target, payloads[part], part, header),
+                gate=leases_held, may_resend=self._ledger_resend(key, part, tally))
+            chat = sent.chat
+            header = header if part else sent.message_id
+            await self.store.record_sent(key, part, sent.message_id, following)
+            tally.add(part, sent)
+        run.never_sent = None
+        return chat
+
+    async def _close(self, run: _Run) -> None:
+        """Finish the delivery (if every part went) and give back its leases, in one store step."""
+        if run.closed:
+            return
+        run.closed = True
+        cancelled = await run.keeper.stop()
+        await self.store.close_delivery(run.key, self.owner, run.keeper.held(), run.finished, run.never_sent)
+        if cancelled:
+            raise asyncio.CancelledError
 
     def _threaded(self, target: Target, payload: Payload, part: int, header: str | None) -> Payload:
         """A part after the first as a reply in the first part's thread, for a channel that asks."""
@@ -216,16 +240,16 @@ class Deliverer:
         except StoreError:
             log.warning("%s: could not record its failure (%s)", key, aborted.reason, exc_info=True)
 
-    async def _settle_spent_part(self, key: DeliveryKey, part: int, tally: _Tally) -> None:
+    async def _settle_spent_part(self, key: DeliveryKey, part: int, following: int | None, tally: Tally) -> None:
         """A part whose send timed out before and whose one resend is spent (its owner stopped during
         or after it): it may be in the chat already, and at most once more is what was promised."""
         log.warning("%s: part %d timed out after going out and its one resend is spent; counted as sent, "
                     "unconfirmed", key, part)
-        await self.store.record_part(key, part, UNCONFIRMED_MESSAGE_ID)
+        await self.store.record_sent(key, part, UNCONFIRMED_MESSAGE_ID, following)
         tally.timed_out(part)
         tally.unconfirmed.append(part)
 
-    def _ledger_resend(self, key: DeliveryKey, part: int, tally: _Tally) -> MayResend:
+    def _ledger_resend(self, key: DeliveryKey, part: int, tally: Tally) -> MayResend:
         """The resend rule of a scheduled part: the ledger's mark grants one resend, ever."""
         async def may_resend() -> bool:
             tally.timed_out(part)
@@ -241,28 +265,18 @@ class Deliverer:
     @contextlib.asynccontextmanager
     async def _holding(self, lease: Lease) -> AsyncIterator[None]:
         """Keep a claimed lease alive while the block runs, then give it back if still ours."""
-        keeper = asyncio.create_task(lease.keep())
+        keeper = Keeper(lease)
         try:
             yield
         finally:
-            lease.stop_keeping()
-            keeper.cancel()
-            # A cancellation of this task that lands while the keeper winds down must not be taken
-            # for the keeper's own: swallowing it would let a cancelled delivery (shutdown) carry
-            # on past its deadline. The lease is still given back first.
-            cancelled = False
-            try:
-                await keeper
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                cancelled = current is not None and current.cancelling() > 0
+            cancelled = await keeper.stop()
             if not lease.lost:
                 await self.store.release(lease.name, self.owner)
             if cancelled:
                 raise asyncio.CancelledError
 
     @staticmethod
-    def _result(target: Target, kind: Kind, payloads: Sequence[Payload], tally: _Tally, chat: str,
+    def _result(target: Target, kind: Kind, payloads: Sequence[Payload], tally: Tally, chat: str,
                 reason: str = "") -> DeliveryResult:
         return DeliveryResult(target, kind, len(payloads), tally.sent, chat, reason, tuple(tally.maybe_sent),
                               tuple(tally.unconfirmed))
@@ -294,7 +308,7 @@ class Deliverer:
 
     # -- one part -----------------------------------------------------------------------------
     async def _send_with_retries(self, platform: str, chat: str, payload: Payload, may_resend: MayResend,
-                                 gate: Gate | None = None) -> _Sent:
+                                 gate: Gate | None = None) -> Sent:
         channel = self.channels.get(platform)
         if channel is None:
             raise abort(Kind.NOT_CONFIGURED, f"platform {platform} is not configured")
@@ -306,7 +320,7 @@ class Deliverer:
             except MaybeSent as error:
                 if await self._resend_after_timeout(platform, chat, error, may_resend):
                     continue
-                return _Sent(UNCONFIRMED_MESSAGE_ID, chat, confirmed=False)
+                return Sent(UNCONFIRMED_MESSAGE_ID, chat, confirmed=False)
             except RateLimited as error:
                 # Never dropped: the platform told us exactly how long to wait.
                 self._on_event(SendEvent(platform, "rate_limited", error.reason))
@@ -333,7 +347,7 @@ class Deliverer:
             except SendError as error:
                 raise await self._refused(platform, chat, error) from error
             self._on_event(SendEvent(platform, "sent"))
-            return _Sent(message_id, chat)
+            return Sent(message_id, chat)
 
     async def _resend_after_timeout(self, platform: str, chat: str, error: MaybeSent,
                                     may_resend: MayResend) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.errors import DigestBotError
@@ -48,6 +48,16 @@ class LedgerEntry:
         while part in self.sent:
             part += 1
         return part
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What a delivery learns as it claims its lease: everything it reads before sending."""
+
+    claimed: bool                   # False: another owner holds the delivery, nothing else was read
+    entry: LedgerEntry
+    chat: str                       # the chat's current id, after recorded migrations
+    inactive: str | None = None     # why the chat gets nothing more; None while it is active
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +171,59 @@ class Store(ABC):
     @abstractmethod
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         """Channel names whose delivery of that digest is complete."""
+
+    # -- one delivery, in as few steps as the backend allows ------------------------------------
+    # A delivery of n parts makes n + 3 store calls: open, plan, one per part, close. The shared
+    # stores answer each in one round trip (the steps below, composed, are the reference meaning),
+    # because at the platforms' ceilings the store's share of each message is what is left to cut.
+    async def open_delivery(self, key: DeliveryKey, lease: str, owner: str, ttl: float, platform: str,
+                            chat: str) -> Opening:
+        """Claim the delivery's `lease`; once won, read its ledger, the chat's current id and whether the
+        chat is inactive (the last two are skipped for a finished delivery)."""
+        if not await self.claim(lease, owner, ttl):
+            return Opening(False, LedgerEntry(), chat)
+        entry = await self.ledger(key)
+        if entry.finished:
+            return Opening(True, entry, chat)
+        current = await self.resolve_chat(platform, chat)
+        return Opening(True, entry, current, await self.inactive_reason(platform, current))
+
+    async def plan_delivery(self, key: DeliveryKey, chat_lease: str, owner: str, ttl: float, parts_total: int,
+                            first_part: int | None) -> bool:
+        """Claim the chat's lease and, once won, record the plan: `parts_total`, and `first_part` (None:
+        every part is sent already) as about to go. False, with nothing recorded, if someone else holds
+        the chat."""
+        if not await self.claim(chat_lease, owner, ttl):
+            return False
+        if first_part is None:
+            await self.begin_part(key, parts_total - 1, parts_total)
+        else:
+            await self.begin_part(key, first_part, parts_total)
+        return True
+
+    async def record_sent(self, key: DeliveryKey, part: int, message_id: str, next_part: int | None) -> None:
+        """Record `part` as sent and, in the same step, `next_part` (None: it was the last) as about to
+        go: one write per part instead of one before and one after."""
+        await self.record_part(key, part, message_id)
+        if next_part is not None:
+            entry = await self.ledger(key)
+            await self.begin_part(key, next_part, entry.parts_total or next_part + 1)
+
+    async def close_delivery(self, key: DeliveryKey, owner: str, leases: Sequence[str], finished: bool,
+                             never_sent: int | None = None) -> None:
+        """Mark the delivery finished (if `finished`) and give back those of `leases` still ours.
+        `never_sent`: a part the plan marked as about to go that was never handed to the platform
+        (the delivery stopped first), so a later resume does not warn about it."""
+        if finished:
+            await self.finish(key)
+        elif never_sent is not None:
+            await self.unmark_in_flight(key, never_sent)
+        for lease in leases:
+            await self.release(lease, owner)
+
+    @abstractmethod
+    async def unmark_in_flight(self, key: DeliveryKey, part: int) -> None:
+        """Drop `part`'s "about to go" mark; a part recorded as sent is left as it is."""
 
     # -- corrections --------------------------------------------------------------------------
     @abstractmethod

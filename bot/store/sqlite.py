@@ -6,11 +6,12 @@ import asyncio
 import datetime as dt
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from bot.store import sqlite_delivery as delivery
 from bot.store import sqlite_subscriptions as subscriptions
 from bot.store.base import (
     DeliveryHistory,
@@ -19,6 +20,7 @@ from bot.store.base import (
     InactiveChat,
     LeaseHolder,
     LedgerEntry,
+    Opening,
     Store,
     StoreError,
     Subscription,
@@ -161,104 +163,51 @@ class SqliteStore(Store):
 
     # -- leases -------------------------------------------------------------------------------
     async def claim(self, name: str, owner: str, ttl: float) -> bool:
-        def claim(conn: sqlite3.Connection) -> bool:
-            now = time.time()
-            cursor = conn.execute(
-                """INSERT INTO leases (name, owner, expires_at, claimed_at) VALUES (?, ?, ?, ?)
-                   ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
-                   claimed_at = CASE WHEN leases.owner = excluded.owner AND leases.expires_at > ?
-                                THEN coalesce(leases.claimed_at, excluded.claimed_at) ELSE excluded.claimed_at END
-                   WHERE leases.owner = excluded.owner OR leases.expires_at <= ?""",
-                (name, owner, now + ttl, now, now, now))
-            return cursor.rowcount == 1
-
-        return await self._write(claim)
+        return await self._write(lambda conn: delivery.claim(conn, name, owner, ttl))
 
     async def renew(self, name: str, owner: str, ttl: float) -> bool:
-        def renew(conn: sqlite3.Connection) -> bool:
-            now = time.time()
-            cursor = conn.execute(
-                "UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ? AND expires_at > ?",
-                (now + ttl, name, owner, now))
-            return cursor.rowcount == 1
-
-        return await self._write(renew)
+        return await self._write(lambda conn: delivery.renew(conn, name, owner, ttl))
 
     async def release(self, name: str, owner: str) -> None:
-        await self._write(lambda conn: conn.execute(
-            "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner)))
+        await self._write(lambda conn: delivery.release(conn, name, owner))
 
     # -- delivery ledger ----------------------------------------------------------------------
     async def ledger(self, key: DeliveryKey) -> LedgerEntry:
-        date = key.digest_date.isoformat()
-
-        def read(conn: sqlite3.Connection) -> LedgerEntry:
-            entry = LedgerEntry()
-            row = conn.execute("SELECT parts_total, finished_at FROM deliveries "
-                               "WHERE digest_date = ? AND channel = ?", (date, key.channel)).fetchone()
-            if row is not None:
-                entry.parts_total = row[0]
-                entry.finished = row[1] is not None
-            for part, message_id in conn.execute(
-                    "SELECT part, message_id FROM delivery_parts WHERE digest_date = ? AND channel = ?",
-                    (date, key.channel)):
-                if message_id is None:
-                    entry.in_flight.add(part)
-                else:
-                    entry.sent[part] = message_id
-            entry.maybe_sent = {part for (part,) in conn.execute(
-                "SELECT part FROM delivery_maybe_sent WHERE digest_date = ? AND channel = ?",
-                (date, key.channel))}
-            return entry
-
-        return await self._read(read)
+        return await self._read(lambda conn: delivery.ledger(conn, key))
 
     async def begin_part(self, key: DeliveryKey, part: int, parts_total: int) -> None:
-        date = key.digest_date.isoformat()
-
-        def begin(conn: sqlite3.Connection) -> None:
-            conn.execute("""INSERT INTO deliveries (digest_date, channel, parts_total) VALUES (?, ?, ?)
-                            ON CONFLICT (digest_date, channel) DO UPDATE SET parts_total = excluded.parts_total""",
-                         (date, key.channel, parts_total))
-            # A part already confirmed keeps its message id.
-            conn.execute("""INSERT INTO delivery_parts (digest_date, channel, part, message_id, updated_at)
-                            VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING""",
-                         (date, key.channel, part, time.time()))
-
-        await self._write(begin)
+        await self._write(lambda conn: delivery.begin_part(conn, key, part, parts_total))
 
     async def record_part(self, key: DeliveryKey, part: int, message_id: str) -> None:
-        date = key.digest_date.isoformat()
+        await self._write(lambda conn: delivery.record_part(conn, key, part, message_id))
 
-        def record(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO deliveries (digest_date, channel) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                         (date, key.channel))
-            conn.execute("""INSERT INTO delivery_parts (digest_date, channel, part, message_id, updated_at)
-                            VALUES (?, ?, ?, ?, ?)
-                            ON CONFLICT (digest_date, channel, part) DO UPDATE
-                            SET message_id = excluded.message_id, updated_at = excluded.updated_at""",
-                         (date, key.channel, part, message_id, time.time()))
-
-        await self._write(record)
+    async def unmark_in_flight(self, key: DeliveryKey, part: int) -> None:
+        await self._write(lambda conn: delivery.unmark_in_flight(conn, key, part))
 
     async def mark_maybe_sent(self, key: DeliveryKey, part: int) -> bool:
-        date = key.digest_date.isoformat()
-
-        def mark(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute("""INSERT INTO delivery_maybe_sent (digest_date, channel, part, marked_at)
-                                     VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-                                  (date, key.channel, part, time.time()))
-            return cursor.rowcount == 1
-
-        return await self._write(mark)
+        return await self._write(lambda conn: delivery.mark_maybe_sent(conn, key, part))
 
     async def finish(self, key: DeliveryKey) -> None:
-        date = key.digest_date.isoformat()
-        await self._write(lambda conn: conn.execute(
-            """INSERT INTO deliveries (digest_date, channel, finished_at) VALUES (?, ?, ?)
-               ON CONFLICT (digest_date, channel) DO UPDATE
-               SET finished_at = coalesce(deliveries.finished_at, excluded.finished_at)""",
-            (date, key.channel, time.time())))
+        await self._write(lambda conn: delivery.finish(conn, key))
+
+    # Each step of a delivery is one transaction on the worker thread: the thread hop and the commit
+    # are what a step costs, so four lease and ledger calls become one.
+    async def open_delivery(self, key: DeliveryKey, lease: str, owner: str, ttl: float, platform: str,
+                            chat: str) -> Opening:
+        return await self._write(lambda conn: delivery.open_delivery(conn, key, lease, owner, ttl, platform, chat))
+
+    async def plan_delivery(self, key: DeliveryKey, chat_lease: str, owner: str, ttl: float, parts_total: int,
+                            first_part: int | None) -> bool:
+        return await self._write(lambda conn: delivery.plan_delivery(conn, key, chat_lease, owner, ttl,
+                                                                     parts_total, first_part))
+
+    async def record_sent(self, key: DeliveryKey, part: int, message_id: str, next_part: int | None) -> None:
+        await self._write(lambda conn: delivery.record_sent(conn, key, part, message_id, next_part))
+
+    async def close_delivery(self, key: DeliveryKey, owner: str, leases: Sequence[str], finished: bool,
+                             never_sent: int | None = None) -> None:
+        await self._write(lambda conn: delivery.close_delivery(conn, key, owner, tuple(leases), finished,
+                                                               never_sent))
 
     async def fingerprint(self, key: DeliveryKey) -> str:
         row = await self._read(lambda conn: conn.execute(
@@ -324,30 +273,19 @@ class SqliteStore(Store):
             "DELETE FROM inactive_chats WHERE platform = ? AND chat = ?", (platform, chat)))
 
     async def inactive_reason(self, platform: str, chat: str) -> str | None:
-        row = await self._read(lambda conn: conn.execute(
-            "SELECT reason FROM inactive_chats WHERE platform = ? AND chat = ?", (platform, chat)).fetchone())
-        return None if row is None else str(row[0])
+        return await self._read(lambda conn: delivery.inactive_reason(conn, platform, chat))
 
     async def inactive_chats(self) -> dict[tuple[str, str], str]:
         rows = await self._read(lambda conn: conn.execute(
             "SELECT platform, chat, reason FROM inactive_chats").fetchall())
         return {(platform, chat): reason for platform, chat, reason in rows}
 
-    @staticmethod
-    def _next_chat(conn: sqlite3.Connection, platform: str) -> Callable[[str], str | None]:
-        def next_chat(chat: str) -> str | None:
-            row = conn.execute("SELECT new_chat FROM moved_chats WHERE platform = ? AND old_chat = ?",
-                               (platform, chat)).fetchone()
-            return None if row is None else str(row[0])
-
-        return next_chat
-
     async def move_chat(self, platform: str, old_chat: str, new_chat: str) -> None:
         if old_chat == new_chat:
             return
 
         def move(conn: sqlite3.Connection) -> None:
-            path = chat_moves(self._next_chat(conn, platform), new_chat)
+            path = chat_moves(delivery.next_chat(conn, platform), new_chat)
             if old_chat in path:
                 # Moving back to an id the chat came from: the new id is current again, not a hop.
                 conn.execute("DELETE FROM moved_chats WHERE platform = ? AND old_chat = ?", (platform, new_chat))
@@ -366,7 +304,7 @@ class SqliteStore(Store):
         await self._write(move)
 
     async def resolve_chat(self, platform: str, chat: str) -> str:
-        return await self._read(lambda conn: chat_moves(self._next_chat(conn, platform), chat)[-1])
+        return await self._read(lambda conn: chat_moves(delivery.next_chat(conn, platform), chat)[-1])
 
     # -- subscriptions ------------------------------------------------------------------------
     async def subscribe(self, subscription: Subscription) -> None:
