@@ -78,6 +78,7 @@ class _Run:
     keeper: Keeper
     finished: bool = False
     never_sent: int | None = None     # marked as about to go, never handed to the platform
+    last_sent: tuple[int, str] | None = None    # the last part and its message id, recorded by the close
     closed: bool = False
 
 
@@ -205,18 +206,23 @@ class Deliverer:
                 gate=leases_held, may_resend=self._ledger_resend(key, part, tally))
             chat = sent.chat
             header = header if part else sent.message_id
-            await self.store.record_sent(key, part, sent.message_id, following)
+            if following is None:
+                run.last_sent = (part, sent.message_id)
+            else:
+                await self.store.record_sent(key, part, sent.message_id, following)
             tally.add(part, sent)
         run.never_sent = None
         return chat
 
     async def _close(self, run: _Run) -> None:
-        """Finish the delivery (if every part went) and give back its leases, in one store step."""
+        """Record the last part, finish the delivery (if every part went) and give back its leases, in
+        one store step."""
         if run.closed:
             return
         run.closed = True
         cancelled = await run.keeper.stop()
-        await self.store.close_delivery(run.key, self.owner, run.keeper.held(), run.finished, run.never_sent)
+        await self.store.close_delivery(run.key, self.owner, run.keeper.held(), run.finished, run.never_sent,
+                                        run.last_sent)
         if cancelled:
             raise asyncio.CancelledError
 

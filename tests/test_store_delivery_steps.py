@@ -128,6 +128,19 @@ async def test_closing_finishes_and_gives_back_the_leases(store: Store) -> None:
     assert await store.claim(LEASE, "elsewhere", TTL) and await store.claim(CHAT_LEASE, "elsewhere", TTL)
 
 
+async def test_closing_records_the_last_part_with_the_end(store: Store) -> None:
+    assert (await store.open_delivery(KEY, LEASE, "here", TTL, "telegram", "-100")).claimed
+    assert await store.plan_delivery(KEY, CHAT_LEASE, "here", TTL, 2, 0)
+    await store.record_sent(KEY, 0, "m-0", 1)
+
+    await store.close_delivery(KEY, "here", [LEASE, CHAT_LEASE], finished=True, last_sent=(1, "m-1"))
+
+    entry = await store.ledger(KEY)
+    assert (entry.sent, entry.in_flight, entry.finished) == ({0: "m-0", 1: "m-1"}, set(), True)
+    assert set((await store.delivery_history(KEY)).part_times) == {0, 1}
+    assert await store.claim(LEASE, "elsewhere", TTL)
+
+
 async def test_closing_unfinished_keeps_the_ledger_open_and_takes_back_an_unsent_mark(store: Store) -> None:
     assert (await store.open_delivery(KEY, LEASE, "here", TTL, "telegram", "-100")).claimed
     assert await store.plan_delivery(KEY, CHAT_LEASE, "here", TTL, 3, 0)

@@ -210,10 +210,13 @@ class Store(ABC):
             await self.begin_part(key, next_part, entry.parts_total or next_part + 1)
 
     async def close_delivery(self, key: DeliveryKey, owner: str, leases: Sequence[str], finished: bool,
-                             never_sent: int | None = None) -> None:
-        """Mark the delivery finished (if `finished`) and give back those of `leases` still ours.
+                             never_sent: int | None = None, last_sent: tuple[int, str] | None = None) -> None:
+        """Record the `last_sent` (part, message id) if any, mark the delivery finished (if `finished`)
+        and give back those of `leases` still ours: the last part's record and the end are one step.
         `never_sent`: a part the plan marked as about to go that was never handed to the platform
         (the delivery stopped first), so a later resume does not warn about it."""
+        if last_sent is not None:
+            await self.record_part(key, *last_sent)
         if finished:
             await self.finish(key)
         elif never_sent is not None:

@@ -185,9 +185,14 @@ return 0
 """
 
 # KEYS: delivery hash, in-flight set, the date's finished set, then (lease, since-key) pairs.
-# ARGV: owner, '1' if finished, now, retention seconds, channel, a part never sent ('' for none).
-# `finished_at` is redis_ops.FINISHED_AT.
+# ARGV: owner, '1' if finished, now, retention seconds, channel, a part never sent ('' for none), the
+# last part sent and its message id ('' for none). `finished_at` is redis_ops.FINISHED_AT.
 CLOSE_DELIVERY = """
+if ARGV[7] ~= '' then
+    redis.call('HSET', KEYS[1], 'sent:' .. ARGV[7], ARGV[8], 'sent_at:' .. ARGV[7], ARGV[3])
+    redis.call('SREM', KEYS[2], ARGV[7])
+    redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
 if ARGV[2] == '1' then
     redis.call('HSET', KEYS[1], 'finished', '1')
     redis.call('HSETNX', KEYS[1], 'finished_at', ARGV[3])

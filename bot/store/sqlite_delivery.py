@@ -143,7 +143,9 @@ def record_sent(conn: sqlite3.Connection, key: DeliveryKey, part: int, message_i
 
 
 def close_delivery(conn: sqlite3.Connection, key: DeliveryKey, owner: str, leases: tuple[str, ...],
-                   finished: bool, never_sent: int | None) -> None:
+                   finished: bool, never_sent: int | None, last_sent: tuple[int, str] | None) -> None:
+    if last_sent is not None:
+        record_part(conn, key, *last_sent)
     if finished:
         finish(conn, key)
     elif never_sent is not None:
