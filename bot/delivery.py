@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot import metrics
 from bot.delivery_settings import DeliverySettings
 from bot.leases import Keeper, Lease, delivery_lease_name, new_owner_id
 from bot.outcomes import (
@@ -20,29 +18,28 @@ from bot.outcomes import (
     Kind,
     Outcome,
     SendEvent,
-    Sent,
     Tally,
     Target,
     abort,
     timeout_note,
 )
+from bot.part_sender import MayResend, PartSender, one_resend
 from bot.platforms.base import (
     Channel,
-    ChatGone,
-    ChatMoved,
-    Gate,
-    MaybeSent,
-    NotSent,
-    RateLimited,
-    RenderingDefect,
-    SendError,
     Threads,
-    TransientError,
-    Unauthorized,
 )
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload
-from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, LedgerEntry, Store, StoreError
+from bot.store.base import (
+    UNCONFIRMED_MESSAGE_ID,
+    DeliveryKey,
+    LedgerEntry,
+    Opening,
+    Plan,
+    Store,
+    StoreError,
+    part_to_plan,
+)
 
 # The result types live in bot.outcomes; callers keep importing them from here.
 __all__ = ["OUTCOME_OF_KIND", "Deliverer", "DeliveryAborted", "DeliveryResult", "Kind", "MayResend", "Outcome",
@@ -52,22 +49,6 @@ log = logging.getLogger(__name__)
 
 # How often a command reply looks again whether another process has finished posting in the chat.
 REPLY_WAIT_POLL_SECONDS = 0.25
-
-
-# Asked when a send timed out after going out: True lets the one resend happen.
-MayResend = Callable[[], Awaitable[bool]]
-
-
-def one_resend() -> MayResend:
-    """The resend rule of a part the ledger does not track (a command reply): once, in this process."""
-    granted = False
-
-    async def may_resend() -> bool:
-        nonlocal granted
-        first, granted = not granted, True
-        return first
-
-    return may_resend
 
 
 @dataclass(slots=True)
@@ -106,6 +87,7 @@ class Deliverer:
         self._chat_locks = KeyedLocks()
         self._delivery_locks = KeyedLocks()
         self._stopping = asyncio.Event()
+        self._parts = PartSender(store, channels, settings, self._on_event, self._stopping)
 
     def stop(self) -> None:
         """Take no new parts; the part in flight finishes."""
@@ -130,16 +112,29 @@ class Deliverer:
     async def _deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
         if self.stopping:
             return self._result(target, Kind.STOPPED, payloads, Tally(), target.chat, "shutting down")
-        lease = Lease(self.store, delivery_lease_name(key), self.owner, self.settings.lease_ttl)
-        started = time.monotonic()
-        opening = await self.store.open_delivery(key, lease.name, self.owner, lease.ttl, target.platform,
-                                                 target.chat)
-        if not opening.claimed:
-            return self._result(target, Kind.BUSY, payloads, Tally(), target.chat, "leased by another process")
-        lease.granted(started)
+        # Under the chat's lock from the start: the opening may claim the chat's lease, and within this
+        # process only the lock's holder may hold it (to the store, every delivery here is one owner).
+        async with self.chat_lock(target.platform, target.chat):
+            lease = Lease(self.store, delivery_lease_name(key), self.owner, self.settings.lease_ttl)
+            chat_lease = self._chat_lease(target.platform, target.chat)
+            started = time.monotonic()
+            opening = await self.store.open_delivery(key, lease.name, self.owner, lease.ttl, target.platform,
+                                                     target.chat, chat_lease.name, len(payloads))
+            if not opening.claimed:
+                return self._result(target, Kind.BUSY, payloads, Tally(), target.chat, "leased by another process")
+            lease.granted(started)
+            run = _Run(key, Keeper(lease))
+            if opening.plan is Plan.PLANNED:
+                chat_lease.granted(started)
+                run.keeper.add(chat_lease)
+            try:
+                return await self._opened(run, target, payloads, opening)
+            finally:
+                await self._close(run)
+
+    async def _opened(self, run: _Run, target: Target, payloads: Sequence[Payload], opening: Opening) -> DeliveryResult:
         tally = Tally()
         chat, entry = opening.chat, opening.entry
-        run = _Run(key, Keeper(lease))
         try:
             if entry.finished:
                 return self._result(target, Kind.ALREADY, payloads, tally, chat)
@@ -150,45 +145,57 @@ class Deliverer:
                 # or may not have arrived. Resending risks one duplicate; skipping risks a hole,
                 # which is worse for a numbered digest.
                 log.warning("resuming %s: part(s) %s were in flight when the last owner stopped",
-                            key, sorted(entry.in_flight - set(entry.sent)))
-            async with self.chat_lock(target.platform, chat):
-                try:
-                    chat = await self._send_planned(run, target, chat, payloads, entry, tally)
-                    run.finished = True
-                finally:
-                    # Still under the chat lock: the chat's lease goes back before another delivery
-                    # of this process to the same chat claims it (as the same owner, it would win).
-                    await self._close(run)
+                            run.key, sorted(entry.in_flight - set(entry.sent)))
+            if opening.plan is Plan.CHAT_TAKEN:
+                raise abort(Kind.BUSY, "another process is posting in this chat")
+            if opening.plan is Plan.PLANNED:
+                chat = await self._send_planned(run, target, chat, payloads, entry, tally)
+                run.finished = True
+            else:
+                chat = await self._send_moved(run, target, chat, payloads, entry, tally)
+            await self._close(run)
             kind = Kind.MAYBE_SENT if tally.maybe_sent else Kind.DELIVERED
             note = timeout_note(tally.maybe_sent, tally.unconfirmed, len(payloads))
             return self._result(target, kind, payloads, tally, chat, note)
         except DeliveryAborted as aborted:
-            await self._note_failure(key, aborted)
-            return self._result(target, aborted.kind, payloads, tally, chat, aborted.reason)
-        finally:
             await self._close(run)
+            await self._note_failure(run.key, aborted)
+            return self._result(target, aborted.kind, payloads, tally, chat, aborted.reason)
+
+    async def _send_moved(self, run: _Run, target: Target, chat: str, payloads: Sequence[Payload],
+                          entry: LedgerEntry, tally: Tally) -> str:
+        """The chat moved since the channel was set up: its new id has a lock and a lease of its own, and
+        the delivery ends (its leases given back) while it still holds that lock."""
+        async with self.chat_lock(target.platform, chat):
+            try:
+                chat_lease = self._chat_lease(target.platform, chat)
+                started = time.monotonic()
+                if not await self.store.plan_delivery(run.key, chat_lease.name, self.owner, chat_lease.ttl,
+                                                      len(payloads), part_to_plan(entry, len(payloads))):
+                    raise abort(Kind.BUSY, "another process is posting in this chat")
+                chat_lease.granted(started)
+                run.keeper.add(chat_lease)
+                chat = await self._send_planned(run, target, chat, payloads, entry, tally)
+                run.finished = True
+            finally:
+                await self._close(run)
+        return chat
 
     async def _send_planned(self, run: _Run, target: Target, chat: str, payloads: Sequence[Payload],
                             entry: LedgerEntry, tally: Tally) -> str:
-        """Claim the chat, record the plan, then send each unsent part and record it: one store write
-        per part. Returns the chat's id as the last send left it (a migration changes it)."""
+        """Send each unsent part of a planned delivery and record it: one store write per part, the
+        last one left to the close. Returns the chat's id as the last send left it (a migration
+        changes it)."""
         key, total = run.key, len(payloads)
-        first = entry.first_unsent()
-        chat_lease = self._chat_lease(target.platform, chat)
-        started = time.monotonic()
-        if not await self.store.plan_delivery(key, chat_lease.name, self.owner, chat_lease.ttl, total,
-                                              first if first < total else None):
-            raise abort(Kind.BUSY, "another process is posting in this chat")
-        chat_lease.granted(started)
-        run.keeper.add(chat_lease)
         leases = run.keeper.leases
+        run.keeper.start()
 
         async def leases_held() -> bool:
             return all([await lease.confirm() for lease in leases])
 
         # The thread's parent: the first part, as the ledger keeps it across restarts.
         header = entry.sent.get(0)
-        for part in range(first, total):
+        for part in range(entry.first_unsent(), total):
             following = part + 1 if part + 1 < total else None
             # Marked as about to go by the plan or the previous part's record, but not handed to the
             # platform yet: stopping now takes the mark back. A mark left by a dead owner stays.
@@ -201,7 +208,7 @@ class Deliverer:
                 await self._settle_spent_part(key, part, following, tally)
                 continue
             run.never_sent = None
-            sent = await self._send_with_retries(
+            sent = await self._parts.send(
                 target.platform, chat, self._threaded(target, payloads[part], part, header),
                 gate=leases_held, may_resend=self._ledger_resend(key, part, tally))
             chat = sent.chat
@@ -272,6 +279,7 @@ class Deliverer:
     async def _holding(self, lease: Lease) -> AsyncIterator[None]:
         """Keep a claimed lease alive while the block runs, then give it back if still ours."""
         keeper = Keeper(lease)
+        keeper.start()
         try:
             yield
         finally:
@@ -296,7 +304,7 @@ class Deliverer:
             held = await self._wait_to_claim(chat_lease)
             async with self._holding(chat_lease) if held else contextlib.nullcontext():
                 for payload in payloads:
-                    sent = await self._send_with_retries(platform, chat, payload, may_resend=one_resend())
+                    sent = await self._parts.send(platform, chat, payload, may_resend=one_resend())
                     chat = sent.chat
                     message_ids.append(sent.message_id)
         return message_ids
@@ -311,100 +319,3 @@ class Deliverer:
                 return False
             await asyncio.sleep(REPLY_WAIT_POLL_SECONDS)
         return True
-
-    # -- one part -----------------------------------------------------------------------------
-    async def _send_with_retries(self, platform: str, chat: str, payload: Payload, may_resend: MayResend,
-                                 gate: Gate | None = None) -> Sent:
-        channel = self.channels.get(platform)
-        if channel is None:
-            raise abort(Kind.NOT_CONFIGURED, f"platform {platform} is not configured")
-        failures = 0
-        moves = 0
-        while True:
-            try:
-                message_id = await channel.send(chat, payload, gate)
-            except MaybeSent as error:
-                if await self._resend_after_timeout(platform, chat, error, may_resend):
-                    continue
-                return Sent(UNCONFIRMED_MESSAGE_ID, chat, confirmed=False)
-            except RateLimited as error:
-                # Never dropped: the platform told us exactly how long to wait.
-                self._on_event(SendEvent(platform, "rate_limited", error.reason))
-                log.info("%s:%s rate limited, waiting %.1fs", platform, chat, error.retry_after)
-                await self._pause(max(error.retry_after, 0.0))
-                continue
-            except ChatMoved as error:
-                moves += 1
-                if moves > 3:
-                    raise abort(Kind.CHAT_MOVING, f"chat keeps moving: {error.reason}") from error
-                await self.store.move_chat(platform, chat, error.new_chat)
-                log.info("%s:%s moved to %s; resending there", platform, chat, error.new_chat)
-                chat = error.new_chat
-                continue
-            except TransientError as error:
-                failures += 1
-                if failures >= self.settings.max_attempts:
-                    self._on_event(SendEvent(platform, "failed", "transient"))
-                    reason = f"gave up after {failures} attempts: {error.reason}"
-                    raise abort(Kind.TRANSIENT, reason) from error
-                self._on_event(SendEvent(platform, "retry", error.reason))
-                await self._pause(self._backoff(failures))
-                continue
-            except SendError as error:
-                raise await self._refused(platform, chat, error) from error
-            self._on_event(SendEvent(platform, "sent"))
-            return Sent(message_id, chat)
-
-    async def _resend_after_timeout(self, platform: str, chat: str, error: MaybeSent,
-                                    may_resend: MayResend) -> bool:
-        """The request went out and no answer came: resend once, never a third time."""
-        if await may_resend():
-            action = "resent"
-            log.warning("%s:%s: no answer after the request went out (%s); it may have arrived, resending "
-                        "once", platform, chat, error.reason)
-        else:
-            action = "unconfirmed"
-            log.warning("%s:%s: the resend got no answer either (%s); counted as sent, unconfirmed, and not "
-                        "sent again", platform, chat, error.reason)
-        self._on_event(SendEvent(platform, "maybe_sent", action))
-        metrics.MAYBE_SENT.labels(platform=platform, action=action).inc()
-        return action == "resent"
-
-    async def _refused(self, platform: str, chat: str, error: SendError) -> DeliveryAborted:
-        """The abort for a send the platform (or the gate) refused for good."""
-        if isinstance(error, NotSent):
-            # The lease moved on during a rate-limit wait (a stalled process): another owner
-            # resends this part, so sending it here would put it out of order.
-            return abort(Kind.BUSY, f"lease lost before sending: {error.reason}")
-        if isinstance(error, ChatGone):
-            await self.store.mark_inactive(platform, chat, error.reason)
-            self._on_event(SendEvent(platform, "failed", "inactive"))
-            log.warning("%s:%s is gone (%s); marked inactive", platform, chat, error.reason)
-            return abort(Kind.GONE, error.reason)
-        if isinstance(error, Unauthorized):
-            self._on_event(SendEvent(platform, "failed", "unauthorized"))
-            # A refused token, or a robot's signature or keyword check: the reason names the fix.
-            log.error("%s refused the bot's credentials (%s): fix the config; no chat was marked inactive",
-                      platform, error.reason)
-            return abort(Kind.UNAUTHORIZED, f"{platform} refused the credentials: {error.reason}")
-        if isinstance(error, RenderingDefect):
-            self._on_event(SendEvent(platform, "failed", "rendering"))
-            log.error("%s:%s refused a part as malformed (%s): a rendering defect", platform, chat,
-                      error.reason)
-            return abort(Kind.RENDERING_DEFECT, f"rendering defect: {error.reason}")
-        # A SendError of a kind this module does not know: failed, and tried again later.
-        self._on_event(SendEvent(platform, "failed", "transient"))
-        log.error("%s:%s: %s: %s", platform, chat, type(error).__name__, error.reason)
-        return abort(Kind.TRANSIENT, error.reason)
-
-    async def _pause(self, seconds: float) -> None:
-        """Wait before a resend, but not past shutdown: the part stays unsent and resumes later."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        if self.stopping:
-            raise abort(Kind.STOPPED, "shutting down")
-
-    def _backoff(self, failures: int) -> float:
-        # Full jitter keeps replicas that failed together from retrying together.
-        ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (failures - 1))
-        return random.uniform(ceiling / 2, ceiling)

@@ -106,10 +106,15 @@ class Keeper:
     def __init__(self, *leases: Lease) -> None:
         self.leases = list(leases)
         self._keeping = True
-        self._task = asyncio.create_task(self._run())
+        self._task: asyncio.Task[None] | None = None
 
     def add(self, lease: Lease) -> None:
         self.leases.append(lease)
+
+    def start(self) -> None:
+        """Begin renewing; a delivery that ends at its opening (done already, chat gone) never does."""
+        if self._task is None and self._keeping:
+            self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
         while self._keeping:
@@ -124,6 +129,8 @@ class Keeper:
         That cancel must not be taken for the keeper's own and swallowed: the caller gives its leases
         back and then raises it (see Lease.stop_keeping for why the flag is needed as well)."""
         self._keeping = False
+        if self._task is None:
+            return False
         self._task.cancel()
         try:
             await self._task

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,14 @@ class LedgerEntry:
         return part
 
 
+class Plan(enum.Enum):
+    """Whether the opening also claimed the chat and recorded the plan (see Store.open_delivery)."""
+
+    NOT_TRIED = enum.auto()     # nothing to send, or the chat moved: plan under its new id's lock
+    PLANNED = enum.auto()
+    CHAT_TAKEN = enum.auto()    # someone else is posting in the chat
+
+
 @dataclass(frozen=True, slots=True)
 class Opening:
     """What a delivery learns as it claims its lease: everything it reads before sending."""
@@ -58,6 +67,13 @@ class Opening:
     entry: LedgerEntry
     chat: str                       # the chat's current id, after recorded migrations
     inactive: str | None = None     # why the chat gets nothing more; None while it is active
+    plan: Plan = Plan.NOT_TRIED
+
+
+def part_to_plan(entry: LedgerEntry, parts_total: int) -> int:
+    """The part a plan marks as about to go: the first unsent one (the last part, already sent and so
+    left unmarked, when every part is out)."""
+    return min(entry.first_unsent(), parts_total - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,28 +193,32 @@ class Store(ABC):
     # stores answer each in one round trip (the steps below, composed, are the reference meaning),
     # because at the platforms' ceilings the store's share of each message is what is left to cut.
     async def open_delivery(self, key: DeliveryKey, lease: str, owner: str, ttl: float, platform: str,
-                            chat: str) -> Opening:
+                            chat: str, chat_lease: str, parts_total: int) -> Opening:
         """Claim the delivery's `lease`; once won, read its ledger, the chat's current id and whether the
-        chat is inactive (the last two are skipped for a finished delivery)."""
+        chat is inactive (the last two are skipped for a finished delivery). If there is something to
+        send and the chat has not moved, go on as plan_delivery does with `chat_lease`: the entry read
+        is the ledger as it was before the plan."""
         if not await self.claim(lease, owner, ttl):
             return Opening(False, LedgerEntry(), chat)
         entry = await self.ledger(key)
         if entry.finished:
             return Opening(True, entry, chat)
         current = await self.resolve_chat(platform, chat)
-        return Opening(True, entry, current, await self.inactive_reason(platform, current))
+        reason = await self.inactive_reason(platform, current)
+        if reason is not None or current != chat:
+            return Opening(True, entry, current, reason)
+        planned = await self.plan_delivery(key, chat_lease, owner, ttl, parts_total,
+                                           part_to_plan(entry, parts_total))
+        return Opening(True, entry, current, None, Plan.PLANNED if planned else Plan.CHAT_TAKEN)
 
     async def plan_delivery(self, key: DeliveryKey, chat_lease: str, owner: str, ttl: float, parts_total: int,
-                            first_part: int | None) -> bool:
-        """Claim the chat's lease and, once won, record the plan: `parts_total`, and `first_part` (None:
-        every part is sent already) as about to go. False, with nothing recorded, if someone else holds
+                            first_part: int) -> bool:
+        """Claim the chat's lease and, once won, record the plan: `parts_total`, and `first_part` as
+        about to go (unless it is sent already). False, with nothing recorded, if someone else holds
         the chat."""
         if not await self.claim(chat_lease, owner, ttl):
             return False
-        if first_part is None:
-            await self.begin_part(key, parts_total - 1, parts_total)
-        else:
-            await self.begin_part(key, first_part, parts_total)
+        await self.begin_part(key, first_part, parts_total)
         return True
 
     async def record_sent(self, key: DeliveryKey, part: int, message_id: str, next_part: int | None) -> None:

@@ -21,7 +21,7 @@ from bot.secrets import mask_url
 from bot.store import base
 from bot.store import redis_ops as ops
 from bot.store import redis_scripts as scripts
-from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Opening, Store, StoreError, Subscription
+from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Opening, Plan, Store, StoreError, Subscription
 
 T = TypeVar("T")
 
@@ -51,6 +51,10 @@ def _ledger_entry(fields: dict[str, str], in_flight: Iterable[str]) -> LedgerEnt
     entry.parts_total = int(total) if total is not None else None
     entry.finished = fields.get("finished") == "1"
     return entry
+
+
+# OPEN_DELIVERY's last answer: what became of the plan.
+_PLANS = (Plan.NOT_TRIED, Plan.PLANNED, Plan.CHAT_TAKEN)
 
 
 def _millis(seconds: float) -> int:
@@ -229,26 +233,26 @@ class RedisStore(Store):
 
     # One script per step of a delivery: one round trip where the steps composed would take four.
     async def open_delivery(self, key: DeliveryKey, lease: str, owner: str, ttl: float, platform: str,
-                            chat: str) -> Opening:
+                            chat: str, chat_lease: str, parts_total: int) -> Opening:
         self._chat_field(platform, chat)
         keys = [*self._lease_keys(lease), self._delivery_key(key), self._in_flight_key(key), self._moved_key,
-                self._inactive_key]
+                self._inactive_key, *self._lease_keys(chat_lease)]
         answer = await self._call(self._open_delivery(
-            keys=keys, args=[owner, _millis(ttl), time.time(), platform, chat, MAX_CHAT_MOVES]))
+            keys=keys, args=[owner, _millis(ttl), time.time(), platform, chat, MAX_CHAT_MOVES, parts_total,
+                             self._retention]))
         if not answer[0]:
             return Opening(False, LedgerEntry(), chat)
         flat = answer[1]
         entry = _ledger_entry(dict(zip(flat[::2], flat[1::2], strict=True)), answer[2])
         if entry.finished:
             return Opening(True, entry, chat)
-        return Opening(True, entry, str(answer[3]), str(answer[4]) if len(answer) > 4 else None)
+        return Opening(True, entry, str(answer[3]), str(answer[4]) or None, _PLANS[int(answer[5])])
 
     async def plan_delivery(self, key: DeliveryKey, chat_lease: str, owner: str, ttl: float, parts_total: int,
-                            first_part: int | None) -> bool:
-        part = parts_total - 1 if first_part is None else first_part
+                            first_part: int) -> bool:
         won = await self._call(self._plan_delivery(
             keys=[*self._lease_keys(chat_lease), self._delivery_key(key), self._in_flight_key(key)],
-            args=[owner, _millis(ttl), time.time(), parts_total, part, self._retention]))
+            args=[owner, _millis(ttl), time.time(), parts_total, first_part, self._retention]))
         return bool(won)
 
     async def record_sent(self, key: DeliveryKey, part: int, message_id: str, next_part: int | None) -> None:

@@ -138,13 +138,19 @@ local function claim(lease, since, owner, ttl_ms, now)
 end
 """
 
-# KEYS: lease, its since-key, delivery hash, in-flight set, moved hash, inactive hash.
-# ARGV: owner, ttl ms, now, platform, chat, max hops. Answers {0} when someone else holds the lease,
-# else {1, ledger fields, parts in flight, current chat[, inactive reason]}.
+# KEYS: lease, its since-key, delivery hash, in-flight set, moved hash, inactive hash, the chat's lease,
+# its since-key. ARGV: owner, ttl ms, now, platform, chat, max hops, parts total, retention seconds.
+# Answers {0} when someone else holds the lease, else {1, ledger fields, parts in flight (before the
+# plan), current chat, inactive reason or '', plan: 0 not tried, 1 planned, 2 chat taken}.
 OPEN_DELIVERY = _CLAIM_FUNCTION + """
 if not claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]) then return {0} end
 local fields = redis.call('HGETALL', KEYS[3])
 local in_flight = redis.call('SMEMBERS', KEYS[4])
+local sent = {}
+for i = 1, #fields, 2 do
+    if fields[i] == 'finished' and fields[i + 1] == '1' then return {1, fields, in_flight, ARGV[5], '', 0} end
+    if string.sub(fields[i], 1, 5) == 'sent:' then sent[tonumber(string.sub(fields[i], 6))] = true end
+end
 local chat = ARGV[5]
 local seen = {[chat] = true}
 for _ = 1, tonumber(ARGV[6]) do
@@ -154,8 +160,19 @@ for _ = 1, tonumber(ARGV[6]) do
     chat = moved_to
 end
 local reason = redis.call('HGET', KEYS[6], ARGV[4] .. ':' .. chat)
-if reason == false then return {1, fields, in_flight, chat} end
-return {1, fields, in_flight, chat, reason}
+if reason then return {1, fields, in_flight, chat, reason, 0} end
+if chat ~= ARGV[5] then return {1, fields, in_flight, chat, '', 0} end
+if not claim(KEYS[7], KEYS[8], ARGV[1], ARGV[2], ARGV[3]) then return {1, fields, in_flight, chat, '', 2} end
+local part = 0
+while sent[part] do part = part + 1 end
+part = math.min(part, tonumber(ARGV[7]) - 1)
+redis.call('HSET', KEYS[3], 'total', ARGV[7])
+if not sent[part] then
+    redis.call('SADD', KEYS[4], part)
+    redis.call('EXPIRE', KEYS[4], ARGV[8])
+end
+redis.call('EXPIRE', KEYS[3], ARGV[8])
+return {1, fields, in_flight, chat, '', 1}
 """
 
 # KEYS: the chat's lease, its since-key, delivery hash, in-flight set.

@@ -253,11 +253,12 @@ class SqliteStore(Store):
     # Each step of a delivery is one transaction on the worker thread: the thread hop and the commit
     # are what a step costs, so four lease and ledger calls become one.
     async def open_delivery(self, key: DeliveryKey, lease: str, owner: str, ttl: float, platform: str,
-                            chat: str) -> Opening:
-        return await self._write(lambda conn: delivery.open_delivery(conn, key, lease, owner, ttl, platform, chat))
+                            chat: str, chat_lease: str, parts_total: int) -> Opening:
+        return await self._write(lambda conn: delivery.open_delivery(conn, key, lease, owner, ttl, platform, chat,
+                                                                     chat_lease, parts_total))
 
     async def plan_delivery(self, key: DeliveryKey, chat_lease: str, owner: str, ttl: float, parts_total: int,
-                            first_part: int | None) -> bool:
+                            first_part: int) -> bool:
         return await self._write(lambda conn: delivery.plan_delivery(conn, key, chat_lease, owner, ttl,
                                                                      parts_total, first_part))
 

@@ -6,7 +6,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-from bot.store.base import DeliveryKey, LedgerEntry, Opening, chat_moves
+from bot.store.base import DeliveryKey, LedgerEntry, Opening, Plan, chat_moves, part_to_plan
 
 
 def _where(key: DeliveryKey) -> tuple[str, str]:
@@ -117,21 +117,25 @@ def inactive_reason(conn: sqlite3.Connection, platform: str, chat: str) -> str |
 
 # -- one delivery's steps, each one transaction ---------------------------------------------------------
 def open_delivery(conn: sqlite3.Connection, key: DeliveryKey, lease: str, owner: str, ttl: float,
-                  platform: str, chat: str) -> Opening:
+                  platform: str, chat: str, chat_lease: str, parts_total: int) -> Opening:
     if not claim(conn, lease, owner, ttl):
         return Opening(False, LedgerEntry(), chat)
     entry = ledger(conn, key)
     if entry.finished:
         return Opening(True, entry, chat)
     current = chat_moves(next_chat(conn, platform), chat)[-1]
-    return Opening(True, entry, current, inactive_reason(conn, platform, current))
+    reason = inactive_reason(conn, platform, current)
+    if reason is not None or current != chat:
+        return Opening(True, entry, current, reason)
+    planned = plan_delivery(conn, key, chat_lease, owner, ttl, parts_total, part_to_plan(entry, parts_total))
+    return Opening(True, entry, current, None, Plan.PLANNED if planned else Plan.CHAT_TAKEN)
 
 
 def plan_delivery(conn: sqlite3.Connection, key: DeliveryKey, chat_lease: str, owner: str, ttl: float,
-                  parts_total: int, first_part: int | None) -> bool:
+                  parts_total: int, first_part: int) -> bool:
     if not claim(conn, chat_lease, owner, ttl):
         return False
-    begin_part(conn, key, parts_total - 1 if first_part is None else first_part, parts_total)
+    begin_part(conn, key, first_part, parts_total)
     return True
 
 
