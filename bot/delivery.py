@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
-from bot import metrics
 from bot.delivery_settings import DeliverySettings
-from bot.leases import Lease, delivery_lease_name, new_owner_id
+from bot.leases import Keeper, Lease, delivery_lease_name, new_owner_id
 from bot.outcomes import (
     OUTCOME_OF_KIND,
     DeliveryAborted,
@@ -20,27 +18,28 @@ from bot.outcomes import (
     Kind,
     Outcome,
     SendEvent,
+    Tally,
     Target,
     abort,
     timeout_note,
 )
+from bot.part_sender import MayResend, PartSender, one_resend
 from bot.platforms.base import (
     Channel,
-    ChatGone,
-    ChatMoved,
-    Gate,
-    MaybeSent,
-    NotSent,
-    RateLimited,
-    RenderingDefect,
-    SendError,
     Threads,
-    TransientError,
-    Unauthorized,
 )
 from bot.ratelimit import KeyedLocks
 from bot.render import Payload
-from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, Store, StoreError
+from bot.store.base import (
+    UNCONFIRMED_MESSAGE_ID,
+    DeliveryKey,
+    LedgerEntry,
+    Opening,
+    Plan,
+    Store,
+    StoreError,
+    part_to_plan,
+)
 
 # The result types live in bot.outcomes; callers keep importing them from here.
 __all__ = ["OUTCOME_OF_KIND", "Deliverer", "DeliveryAborted", "DeliveryResult", "Kind", "MayResend", "Outcome",
@@ -52,46 +51,16 @@ log = logging.getLogger(__name__)
 REPLY_WAIT_POLL_SECONDS = 0.25
 
 
-# Asked when a send timed out after going out: True lets the one resend happen.
-MayResend = Callable[[], Awaitable[bool]]
-
-
-def one_resend() -> MayResend:
-    """The resend rule of a part the ledger does not track (a command reply): once, in this process."""
-    granted = False
-
-    async def may_resend() -> bool:
-        nonlocal granted
-        first, granted = not granted, True
-        return first
-
-    return may_resend
-
-
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    message_id: str
-    chat: str
-    confirmed: bool = True       # False: no answer ever came; counted as sent without a message id
-
-
 @dataclass(slots=True)
-class _Tally:
-    """What one delivery did so far, for its result."""
+class _Run:
+    """One delivery's hold on the store: its leases, and what its closing step records."""
 
-    sent: int = 0
-    maybe_sent: list[int] = field(default_factory=list)
-    unconfirmed: list[int] = field(default_factory=list)
-
-    def add(self, part: int, sent: _Sent) -> None:
-        self.sent += 1
-        if not sent.confirmed:
-            self.unconfirmed.append(part)
-
-    def timed_out(self, part: int) -> None:
-        if part not in self.maybe_sent:
-            self.maybe_sent.append(part)
-
+    key: DeliveryKey
+    keeper: Keeper
+    finished: bool = False
+    never_sent: int | None = None     # marked as about to go, never handed to the platform
+    last_sent: tuple[int, str] | None = None    # the last part and its message id, recorded by the close
+    closed: bool = False
 
 
 class Deliverer:
@@ -118,6 +87,7 @@ class Deliverer:
         self._chat_locks = KeyedLocks()
         self._delivery_locks = KeyedLocks()
         self._stopping = asyncio.Event()
+        self._parts = PartSender(store, channels, settings, self._on_event, self._stopping)
 
     def stop(self) -> None:
         """Take no new parts; the part in flight finishes."""
@@ -141,60 +111,127 @@ class Deliverer:
 
     async def _deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
         if self.stopping:
-            return self._result(target, Kind.STOPPED, payloads, _Tally(), target.chat, "shutting down")
-        lease = Lease(self.store, delivery_lease_name(key), self.owner, self.settings.lease_ttl)
-        if not await lease.claim():
-            return self._result(target, Kind.BUSY, payloads, _Tally(), target.chat, "leased by another process")
-        tally = _Tally()
-        chat = target.chat
-        async with self._holding(lease):
+            return self._result(target, Kind.STOPPED, payloads, Tally(), target.chat, "shutting down")
+        # Under the chat's lock from the start: the opening may claim the chat's lease, and within this
+        # process only the lock's holder may hold it (to the store, every delivery here is one owner).
+        async with self.chat_lock(target.platform, target.chat):
+            lease = Lease(self.store, delivery_lease_name(key), self.owner, self.settings.lease_ttl)
+            chat_lease = self._chat_lease(target.platform, target.chat)
+            started = time.monotonic()
+            opening = await self.store.open_delivery(key, lease.name, self.owner, lease.ttl, target.platform,
+                                                     target.chat, chat_lease.name, len(payloads))
+            if not opening.claimed:
+                return self._result(target, Kind.BUSY, payloads, Tally(), target.chat, "leased by another process")
+            lease.granted(started)
+            run = _Run(key, Keeper(lease))
+            if opening.plan is Plan.PLANNED:
+                chat_lease.granted(started)
+                run.keeper.add(chat_lease)
             try:
-                entry = await self.store.ledger(key)
-                if entry.finished:
-                    return self._result(target, Kind.ALREADY, payloads, tally, chat)
-                chat = await self.store.resolve_chat(target.platform, target.chat)
-                reason = await self.store.inactive_reason(target.platform, chat)
-                if reason is not None:
-                    return self._result(target, Kind.GONE, payloads, tally, chat, reason)
-                if entry.in_flight - set(entry.sent):
-                    # The previous owner died between sending a part and recording it: the part may
-                    # or may not have arrived. Resending risks one duplicate; skipping risks a hole,
-                    # which is worse for a numbered digest.
-                    log.warning("resuming %s: part(s) %s were in flight when the last owner stopped",
-                                key, sorted(entry.in_flight - set(entry.sent)))
-                async with self.chat_lock(target.platform, chat):
-                    chat_lease = self._chat_lease(target.platform, chat)
-                    if not await chat_lease.claim():
-                        raise abort(Kind.BUSY, "another process is posting in this chat")
-                    async with self._holding(chat_lease):
-                        async def both_leases_held() -> bool:
-                            return await lease.confirm() and await chat_lease.confirm()
+                return await self._opened(run, target, payloads, opening)
+            finally:
+                await self._close(run)
 
-                        # The thread's parent: the first part, as the ledger keeps it across restarts.
-                        header = entry.sent.get(0)
-                        for part in range(entry.first_unsent(), len(payloads)):
-                            if self.stopping:
-                                raise abort(Kind.STOPPED, "shutting down")
-                            if not await both_leases_held():
-                                raise abort(Kind.BUSY, "lease lost to another process")
-                            if part in entry.maybe_sent and part not in entry.sent:
-                                await self._settle_spent_part(key, part, tally)
-                                continue
-                            await self.store.begin_part(key, part, len(payloads))
-                            sent = await self._send_with_retries(
-                                target.platform, chat, self._threaded(target, payloads[part], part, header),
-                                gate=both_leases_held, may_resend=self._ledger_resend(key, part, tally))
-                            chat = sent.chat
-                            header = header if part else sent.message_id
-                            await self.store.record_part(key, part, sent.message_id)
-                            tally.add(part, sent)
-                await self.store.finish(key)
-                kind = Kind.MAYBE_SENT if tally.maybe_sent else Kind.DELIVERED
-                note = timeout_note(tally.maybe_sent, tally.unconfirmed, len(payloads))
-                return self._result(target, kind, payloads, tally, chat, note)
-            except DeliveryAborted as aborted:
-                await self._note_failure(key, aborted)
-                return self._result(target, aborted.kind, payloads, tally, chat, aborted.reason)
+    async def _opened(self, run: _Run, target: Target, payloads: Sequence[Payload], opening: Opening) -> DeliveryResult:
+        tally = Tally()
+        chat, entry = opening.chat, opening.entry
+        try:
+            if entry.finished:
+                return self._result(target, Kind.ALREADY, payloads, tally, chat)
+            if opening.inactive is not None:
+                return self._result(target, Kind.GONE, payloads, tally, chat, opening.inactive)
+            if entry.in_flight - set(entry.sent):
+                # The previous owner died between sending a part and recording it: the part may
+                # or may not have arrived. Resending risks one duplicate; skipping risks a hole,
+                # which is worse for a numbered digest.
+                log.warning("resuming %s: part(s) %s were in flight when the last owner stopped",
+                            run.key, sorted(entry.in_flight - set(entry.sent)))
+            if opening.plan is Plan.CHAT_TAKEN:
+                raise abort(Kind.BUSY, "another process is posting in this chat")
+            if opening.plan is Plan.PLANNED:
+                chat = await self._send_planned(run, target, chat, payloads, entry, tally)
+                run.finished = True
+            else:
+                chat = await self._send_moved(run, target, chat, payloads, entry, tally)
+            await self._close(run)
+            kind = Kind.MAYBE_SENT if tally.maybe_sent else Kind.DELIVERED
+            note = timeout_note(tally.maybe_sent, tally.unconfirmed, len(payloads))
+            return self._result(target, kind, payloads, tally, chat, note)
+        except DeliveryAborted as aborted:
+            await self._close(run)
+            await self._note_failure(run.key, aborted)
+            return self._result(target, aborted.kind, payloads, tally, chat, aborted.reason)
+
+    async def _send_moved(self, run: _Run, target: Target, chat: str, payloads: Sequence[Payload],
+                          entry: LedgerEntry, tally: Tally) -> str:
+        """The chat moved since the channel was set up: its new id has a lock and a lease of its own, and
+        the delivery ends (its leases given back) while it still holds that lock."""
+        async with self.chat_lock(target.platform, chat):
+            try:
+                chat_lease = self._chat_lease(target.platform, chat)
+                started = time.monotonic()
+                if not await self.store.plan_delivery(run.key, chat_lease.name, self.owner, chat_lease.ttl,
+                                                      len(payloads), part_to_plan(entry, len(payloads))):
+                    raise abort(Kind.BUSY, "another process is posting in this chat")
+                chat_lease.granted(started)
+                run.keeper.add(chat_lease)
+                chat = await self._send_planned(run, target, chat, payloads, entry, tally)
+                run.finished = True
+            finally:
+                await self._close(run)
+        return chat
+
+    async def _send_planned(self, run: _Run, target: Target, chat: str, payloads: Sequence[Payload],
+                            entry: LedgerEntry, tally: Tally) -> str:
+        """Send each unsent part of a planned delivery and record it: one store write per part, the
+        last one left to the close. Returns the chat's id as the last send left it (a migration
+        changes it)."""
+        key, total = run.key, len(payloads)
+        leases = run.keeper.leases
+        run.keeper.start()
+
+        async def leases_held() -> bool:
+            return all([await lease.confirm() for lease in leases])
+
+        # The thread's parent: the first part, as the ledger keeps it across restarts.
+        header = entry.sent.get(0)
+        for part in range(entry.first_unsent(), total):
+            following = part + 1 if part + 1 < total else None
+            # Marked as about to go by the plan or the previous part's record, but not handed to the
+            # platform yet: stopping now takes the mark back. A mark left by a dead owner stays.
+            run.never_sent = None if part in entry.in_flight else part
+            if self.stopping:
+                raise abort(Kind.STOPPED, "shutting down")
+            if not await leases_held():
+                raise abort(Kind.BUSY, "lease lost to another process")
+            if part in entry.maybe_sent and part not in entry.sent:
+                await self._settle_spent_part(key, part, following, tally)
+                continue
+            run.never_sent = None
+            sent = await self._parts.send(
+                target.platform, chat, self._threaded(target, payloads[part], part, header),
+                gate=leases_held, may_resend=self._ledger_resend(key, part, tally))
+            chat = sent.chat
+            header = header if part else sent.message_id
+            if following is None:
+                run.last_sent = (part, sent.message_id)
+            else:
+                await self.store.record_sent(key, part, sent.message_id, following)
+            tally.add(part, sent)
+        run.never_sent = None
+        return chat
+
+    async def _close(self, run: _Run) -> None:
+        """Record the last part, finish the delivery (if every part went) and give back its leases, in
+        one store step."""
+        if run.closed:
+            return
+        run.closed = True
+        cancelled = await run.keeper.stop()
+        await self.store.close_delivery(run.key, self.owner, run.keeper.held(), run.finished, run.never_sent,
+                                        run.last_sent)
+        if cancelled:
+            raise asyncio.CancelledError
 
     def _threaded(self, target: Target, payload: Payload, part: int, header: str | None) -> Payload:
         """A part after the first as a reply in the first part's thread, for a channel that asks."""
@@ -216,16 +253,16 @@ class Deliverer:
         except StoreError:
             log.warning("%s: could not record its failure (%s)", key, aborted.reason, exc_info=True)
 
-    async def _settle_spent_part(self, key: DeliveryKey, part: int, tally: _Tally) -> None:
+    async def _settle_spent_part(self, key: DeliveryKey, part: int, following: int | None, tally: Tally) -> None:
         """A part whose send timed out before and whose one resend is spent (its owner stopped during
         or after it): it may be in the chat already, and at most once more is what was promised."""
         log.warning("%s: part %d timed out after going out and its one resend is spent; counted as sent, "
                     "unconfirmed", key, part)
-        await self.store.record_part(key, part, UNCONFIRMED_MESSAGE_ID)
+        await self.store.record_sent(key, part, UNCONFIRMED_MESSAGE_ID, following)
         tally.timed_out(part)
         tally.unconfirmed.append(part)
 
-    def _ledger_resend(self, key: DeliveryKey, part: int, tally: _Tally) -> MayResend:
+    def _ledger_resend(self, key: DeliveryKey, part: int, tally: Tally) -> MayResend:
         """The resend rule of a scheduled part: the ledger's mark grants one resend, ever."""
         async def may_resend() -> bool:
             tally.timed_out(part)
@@ -241,28 +278,19 @@ class Deliverer:
     @contextlib.asynccontextmanager
     async def _holding(self, lease: Lease) -> AsyncIterator[None]:
         """Keep a claimed lease alive while the block runs, then give it back if still ours."""
-        keeper = asyncio.create_task(lease.keep())
+        keeper = Keeper(lease)
+        keeper.start()
         try:
             yield
         finally:
-            lease.stop_keeping()
-            keeper.cancel()
-            # A cancellation of this task that lands while the keeper winds down must not be taken
-            # for the keeper's own: swallowing it would let a cancelled delivery (shutdown) carry
-            # on past its deadline. The lease is still given back first.
-            cancelled = False
-            try:
-                await keeper
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                cancelled = current is not None and current.cancelling() > 0
+            cancelled = await keeper.stop()
             if not lease.lost:
                 await self.store.release(lease.name, self.owner)
             if cancelled:
                 raise asyncio.CancelledError
 
     @staticmethod
-    def _result(target: Target, kind: Kind, payloads: Sequence[Payload], tally: _Tally, chat: str,
+    def _result(target: Target, kind: Kind, payloads: Sequence[Payload], tally: Tally, chat: str,
                 reason: str = "") -> DeliveryResult:
         return DeliveryResult(target, kind, len(payloads), tally.sent, chat, reason, tuple(tally.maybe_sent),
                               tuple(tally.unconfirmed))
@@ -276,7 +304,7 @@ class Deliverer:
             held = await self._wait_to_claim(chat_lease)
             async with self._holding(chat_lease) if held else contextlib.nullcontext():
                 for payload in payloads:
-                    sent = await self._send_with_retries(platform, chat, payload, may_resend=one_resend())
+                    sent = await self._parts.send(platform, chat, payload, may_resend=one_resend())
                     chat = sent.chat
                     message_ids.append(sent.message_id)
         return message_ids
@@ -291,100 +319,3 @@ class Deliverer:
                 return False
             await asyncio.sleep(REPLY_WAIT_POLL_SECONDS)
         return True
-
-    # -- one part -----------------------------------------------------------------------------
-    async def _send_with_retries(self, platform: str, chat: str, payload: Payload, may_resend: MayResend,
-                                 gate: Gate | None = None) -> _Sent:
-        channel = self.channels.get(platform)
-        if channel is None:
-            raise abort(Kind.NOT_CONFIGURED, f"platform {platform} is not configured")
-        failures = 0
-        moves = 0
-        while True:
-            try:
-                message_id = await channel.send(chat, payload, gate)
-            except MaybeSent as error:
-                if await self._resend_after_timeout(platform, chat, error, may_resend):
-                    continue
-                return _Sent(UNCONFIRMED_MESSAGE_ID, chat, confirmed=False)
-            except RateLimited as error:
-                # Never dropped: the platform told us exactly how long to wait.
-                self._on_event(SendEvent(platform, "rate_limited", error.reason))
-                log.info("%s:%s rate limited, waiting %.1fs", platform, chat, error.retry_after)
-                await self._pause(max(error.retry_after, 0.0))
-                continue
-            except ChatMoved as error:
-                moves += 1
-                if moves > 3:
-                    raise abort(Kind.CHAT_MOVING, f"chat keeps moving: {error.reason}") from error
-                await self.store.move_chat(platform, chat, error.new_chat)
-                log.info("%s:%s moved to %s; resending there", platform, chat, error.new_chat)
-                chat = error.new_chat
-                continue
-            except TransientError as error:
-                failures += 1
-                if failures >= self.settings.max_attempts:
-                    self._on_event(SendEvent(platform, "failed", "transient"))
-                    reason = f"gave up after {failures} attempts: {error.reason}"
-                    raise abort(Kind.TRANSIENT, reason) from error
-                self._on_event(SendEvent(platform, "retry", error.reason))
-                await self._pause(self._backoff(failures))
-                continue
-            except SendError as error:
-                raise await self._refused(platform, chat, error) from error
-            self._on_event(SendEvent(platform, "sent"))
-            return _Sent(message_id, chat)
-
-    async def _resend_after_timeout(self, platform: str, chat: str, error: MaybeSent,
-                                    may_resend: MayResend) -> bool:
-        """The request went out and no answer came: resend once, never a third time."""
-        if await may_resend():
-            action = "resent"
-            log.warning("%s:%s: no answer after the request went out (%s); it may have arrived, resending "
-                        "once", platform, chat, error.reason)
-        else:
-            action = "unconfirmed"
-            log.warning("%s:%s: the resend got no answer either (%s); counted as sent, unconfirmed, and not "
-                        "sent again", platform, chat, error.reason)
-        self._on_event(SendEvent(platform, "maybe_sent", action))
-        metrics.MAYBE_SENT.labels(platform=platform, action=action).inc()
-        return action == "resent"
-
-    async def _refused(self, platform: str, chat: str, error: SendError) -> DeliveryAborted:
-        """The abort for a send the platform (or the gate) refused for good."""
-        if isinstance(error, NotSent):
-            # The lease moved on during a rate-limit wait (a stalled process): another owner
-            # resends this part, so sending it here would put it out of order.
-            return abort(Kind.BUSY, f"lease lost before sending: {error.reason}")
-        if isinstance(error, ChatGone):
-            await self.store.mark_inactive(platform, chat, error.reason)
-            self._on_event(SendEvent(platform, "failed", "inactive"))
-            log.warning("%s:%s is gone (%s); marked inactive", platform, chat, error.reason)
-            return abort(Kind.GONE, error.reason)
-        if isinstance(error, Unauthorized):
-            self._on_event(SendEvent(platform, "failed", "unauthorized"))
-            # A refused token, or a robot's signature or keyword check: the reason names the fix.
-            log.error("%s refused the bot's credentials (%s): fix the config; no chat was marked inactive",
-                      platform, error.reason)
-            return abort(Kind.UNAUTHORIZED, f"{platform} refused the credentials: {error.reason}")
-        if isinstance(error, RenderingDefect):
-            self._on_event(SendEvent(platform, "failed", "rendering"))
-            log.error("%s:%s refused a part as malformed (%s): a rendering defect", platform, chat,
-                      error.reason)
-            return abort(Kind.RENDERING_DEFECT, f"rendering defect: {error.reason}")
-        # A SendError of a kind this module does not know: failed, and tried again later.
-        self._on_event(SendEvent(platform, "failed", "transient"))
-        log.error("%s:%s: %s: %s", platform, chat, type(error).__name__, error.reason)
-        return abort(Kind.TRANSIENT, error.reason)
-
-    async def _pause(self, seconds: float) -> None:
-        """Wait before a resend, but not past shutdown: the part stays unsent and resumes later."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        if self.stopping:
-            raise abort(Kind.STOPPED, "shutting down")
-
-    def _backoff(self, failures: int) -> float:
-        # Full jitter keeps replicas that failed together from retrying together.
-        ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (failures - 1))
-        return random.uniform(ceiling / 2, ceiling)

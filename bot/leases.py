@@ -46,9 +46,14 @@ class Lease:
     async def claim(self) -> bool:
         started = time.monotonic()
         if await self.store.claim(self.name, self.owner, self.ttl):
-            self._valid_until = started + self.ttl
+            self.granted(started)
             return True
         return False
+
+    def granted(self, started: float) -> None:
+        """The store granted the lease in a call that began at `started` (monotonic): one that claimed it
+        along with other work (Store.open_delivery, Store.plan_delivery)."""
+        self._valid_until = started + self.ttl
 
     async def confirm(self) -> bool:
         if self.lost:
@@ -72,6 +77,10 @@ class Lease:
         its holder waits for it to end."""
         self._keeping = False
 
+    async def renew(self) -> bool:
+        """Extend the lease now; False (and lost) if it is no longer ours."""
+        return await self._renew()
+
     async def _renew(self) -> bool:
         started = time.monotonic()
         try:
@@ -85,3 +94,51 @@ class Lease:
         else:
             self.lost = True
         return still_ours
+
+
+class Keeper:
+    """Renews a delivery's leases (its own, then its chat's) from one background task.
+
+    One task per delivery rather than one per lease: at a platform's ceiling thousands of deliveries
+    start a minute, and each task is an allocation and a timer the event loop carries.
+    """
+
+    def __init__(self, *leases: Lease) -> None:
+        self.leases = list(leases)
+        self._keeping = True
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, lease: Lease) -> None:
+        self.leases.append(lease)
+
+    def start(self) -> None:
+        """Begin renewing; a delivery that ends at its opening (done already, chat gone) never does."""
+        if self._task is None and self._keeping:
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while self._keeping:
+            await asyncio.sleep(min(lease.ttl for lease in self.leases) / 3)
+            for lease in list(self.leases):
+                if self._keeping and not lease.lost:
+                    await lease.renew()
+
+    async def stop(self) -> bool:
+        """End the renewals and wait for the task; True if the caller itself was cancelled meanwhile.
+
+        That cancel must not be taken for the keeper's own and swallowed: the caller gives its leases
+        back and then raises it (see Lease.stop_keeping for why the flag is needed as well)."""
+        self._keeping = False
+        if self._task is None:
+            return False
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            return current is not None and current.cancelling() > 0
+        return False
+
+    def held(self) -> list[str]:
+        """The names of the leases still ours, to give back."""
+        return [lease.name for lease in self.leases if not lease.lost]

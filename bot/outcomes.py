@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.platforms.base import ReplyFailed
 from bot.render.options import PLAIN, PostOptions
@@ -138,3 +138,28 @@ class SendEvent:
     platform: str
     kind: str        # sent | retry | rate_limited | failed | maybe_sent (reason: resent | unconfirmed)
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    message_id: str
+    chat: str
+    confirmed: bool = True       # False: no answer ever came; counted as sent without a message id
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one delivery did so far, for its result."""
+
+    sent: int = 0
+    maybe_sent: list[int] = field(default_factory=list)
+    unconfirmed: list[int] = field(default_factory=list)
+
+    def add(self, part: int, sent: Sent) -> None:
+        self.sent += 1
+        if not sent.confirmed:
+            self.unconfirmed.append(part)
+
+    def timed_out(self, part: int) -> None:
+        if part not in self.maybe_sent:
+            self.maybe_sent.append(part)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.errors import DigestBotError
@@ -48,6 +49,31 @@ class LedgerEntry:
         while part in self.sent:
             part += 1
         return part
+
+
+class Plan(enum.Enum):
+    """Whether the opening also claimed the chat and recorded the plan (see Store.open_delivery)."""
+
+    NOT_TRIED = enum.auto()     # nothing to send, or the chat moved: plan under its new id's lock
+    PLANNED = enum.auto()
+    CHAT_TAKEN = enum.auto()    # someone else is posting in the chat
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What a delivery learns as it claims its lease: everything it reads before sending."""
+
+    claimed: bool                   # False: another owner holds the delivery, nothing else was read
+    entry: LedgerEntry
+    chat: str                       # the chat's current id, after recorded migrations
+    inactive: str | None = None     # why the chat gets nothing more; None while it is active
+    plan: Plan = Plan.NOT_TRIED
+
+
+def part_to_plan(entry: LedgerEntry, parts_total: int) -> int:
+    """The part a plan marks as about to go: the first unsent one (the last part, already sent and so
+    left unmarked, when every part is out)."""
+    return min(entry.first_unsent(), parts_total - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +192,66 @@ class Store(ABC):
     @abstractmethod
     async def finished_deliveries(self, digest_date: dt.date) -> set[str]:
         """Channel names whose delivery of that digest is complete."""
+
+    # -- one delivery, in as few steps as the backend allows ------------------------------------
+    # A delivery of n parts makes n + 3 store calls: open, plan, one per part, close. The shared
+    # stores answer each in one round trip (the steps below, composed, are the reference meaning),
+    # because at the platforms' ceilings the store's share of each message is what is left to cut.
+    async def open_delivery(self, key: DeliveryKey, lease: str, owner: str, ttl: float, platform: str,
+                            chat: str, chat_lease: str, parts_total: int) -> Opening:
+        """Claim the delivery's `lease`; once won, read its ledger, the chat's current id and whether the
+        chat is inactive (the last two are skipped for a finished delivery). If there is something to
+        send and the chat has not moved, go on as plan_delivery does with `chat_lease`: the entry read
+        is the ledger as it was before the plan."""
+        if not await self.claim(lease, owner, ttl):
+            return Opening(False, LedgerEntry(), chat)
+        entry = await self.ledger(key)
+        if entry.finished:
+            return Opening(True, entry, chat)
+        current = await self.resolve_chat(platform, chat)
+        reason = await self.inactive_reason(platform, current)
+        if reason is not None or current != chat:
+            return Opening(True, entry, current, reason)
+        planned = await self.plan_delivery(key, chat_lease, owner, ttl, parts_total,
+                                           part_to_plan(entry, parts_total))
+        return Opening(True, entry, current, None, Plan.PLANNED if planned else Plan.CHAT_TAKEN)
+
+    async def plan_delivery(self, key: DeliveryKey, chat_lease: str, owner: str, ttl: float, parts_total: int,
+                            first_part: int) -> bool:
+        """Claim the chat's lease and, once won, record the plan: `parts_total`, and `first_part` as
+        about to go (unless it is sent already). False, with nothing recorded, if someone else holds
+        the chat."""
+        if not await self.claim(chat_lease, owner, ttl):
+            return False
+        await self.begin_part(key, first_part, parts_total)
+        return True
+
+    async def record_sent(self, key: DeliveryKey, part: int, message_id: str, next_part: int | None) -> None:
+        """Record `part` as sent and, in the same step, `next_part` (None: it was the last) as about to
+        go: one write per part instead of one before and one after."""
+        await self.record_part(key, part, message_id)
+        if next_part is not None:
+            entry = await self.ledger(key)
+            await self.begin_part(key, next_part, entry.parts_total or next_part + 1)
+
+    async def close_delivery(self, key: DeliveryKey, owner: str, leases: Sequence[str], finished: bool,
+                             never_sent: int | None = None, last_sent: tuple[int, str] | None = None) -> None:
+        """Record the `last_sent` (part, message id) if any, mark the delivery finished (if `finished`)
+        and give back those of `leases` still ours: the last part's record and the end are one step.
+        `never_sent`: a part the plan marked as about to go that was never handed to the platform
+        (the delivery stopped first), so a later resume does not warn about it."""
+        if last_sent is not None:
+            await self.record_part(key, *last_sent)
+        if finished:
+            await self.finish(key)
+        elif never_sent is not None:
+            await self.unmark_in_flight(key, never_sent)
+        for lease in leases:
+            await self.release(lease, owner)
+
+    @abstractmethod
+    async def unmark_in_flight(self, key: DeliveryKey, part: int) -> None:
+        """Drop `part`'s "about to go" mark; a part recorded as sent is left as it is."""
 
     # -- corrections --------------------------------------------------------------------------
     @abstractmethod

@@ -90,6 +90,11 @@ class MemoryStore(Store):
         entry.in_flight.discard(part)
         self._part_times.setdefault(key, {})[part] = time.time()
 
+    async def unmark_in_flight(self, key: DeliveryKey, part: int) -> None:
+        entry = self._ledger.get(key)
+        if entry is not None:
+            entry.in_flight.discard(part)
+
     async def mark_maybe_sent(self, key: DeliveryKey, part: int) -> bool:
         entry = self._ledger.setdefault(key, LedgerEntry())
         if part in entry.maybe_sent:

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -21,7 +21,7 @@ from bot.secrets import mask_url
 from bot.store import base
 from bot.store import redis_ops as ops
 from bot.store import redis_scripts as scripts
-from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Store, StoreError, Subscription
+from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Opening, Plan, Store, StoreError, Subscription
 
 T = TypeVar("T")
 
@@ -41,6 +41,24 @@ def _text(value: bytes | str) -> str:
 
 def _version_token() -> str:
     return uuid.uuid4().hex
+
+
+def _ledger_entry(fields: dict[str, str], in_flight: Iterable[str]) -> LedgerEntry:
+    entry = LedgerEntry()
+    for name, value in fields.items():
+        if name.startswith("sent:"):
+            entry.sent[int(name.removeprefix("sent:"))] = value
+        elif name.startswith("maybe:"):
+            entry.maybe_sent.add(int(name.removeprefix("maybe:")))
+    entry.in_flight = {int(part) for part in in_flight} - set(entry.sent)
+    total = fields.get("total")
+    entry.parts_total = int(total) if total is not None else None
+    entry.finished = fields.get("finished") == "1"
+    return entry
+
+
+# OPEN_DELIVERY's last answer: what became of the plan.
+_PLANS = (Plan.NOT_TRIED, Plan.PLANNED, Plan.CHAT_TAKEN)
 
 
 def _millis(seconds: float) -> int:
@@ -101,6 +119,10 @@ class RedisStore(Store):
         self._unsubscribe = self._client.register_script(scripts.UNSUBSCRIBE)
         self._first_seen = self._client.register_script(scripts.FIRST_SEEN)
         self._swap_fingerprint = self._client.register_script(scripts.SWAP_FINGERPRINT)
+        self._open_delivery = self._client.register_script(scripts.OPEN_DELIVERY)
+        self._plan_delivery = self._client.register_script(scripts.PLAN_DELIVERY)
+        self._record_sent = self._client.register_script(scripts.RECORD_SENT)
+        self._close_delivery = self._client.register_script(scripts.CLOSE_DELIVERY)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
@@ -197,17 +219,7 @@ class RedisStore(Store):
             return fields, in_flight
 
         fields, in_flight = await self._call(read())
-        entry = LedgerEntry()
-        for name, value in fields.items():
-            if name.startswith("sent:"):
-                entry.sent[int(name.removeprefix("sent:"))] = value
-            elif name.startswith("maybe:"):
-                entry.maybe_sent.add(int(name.removeprefix("maybe:")))
-        entry.in_flight = {int(part) for part in in_flight} - set(entry.sent)
-        total = fields.get("total")
-        entry.parts_total = int(total) if total is not None else None
-        entry.finished = fields.get("finished") == "1"
-        return entry
+        return _ledger_entry(fields, in_flight)
 
     async def begin_part(self, key: DeliveryKey, part: int, parts_total: int) -> None:
         await self._call(self._begin_part(
@@ -224,6 +236,48 @@ class RedisStore(Store):
                 await pipe.execute()
 
         await self._call(record())
+
+    async def unmark_in_flight(self, key: DeliveryKey, part: int) -> None:
+        await self._call(self._client.srem(self._in_flight_key(key), str(part)))
+
+    # One script per step of a delivery: one round trip where the steps composed would take four.
+    async def open_delivery(self, key: DeliveryKey, lease: str, owner: str, ttl: float, platform: str,
+                            chat: str, chat_lease: str, parts_total: int) -> Opening:
+        self._chat_field(platform, chat)
+        keys = [*self._lease_keys(lease), self._delivery_key(key), self._in_flight_key(key), self._moved_key,
+                self._inactive_key, *self._lease_keys(chat_lease)]
+        answer = await self._call(self._open_delivery(
+            keys=keys, args=[owner, _millis(ttl), time.time(), platform, chat, MAX_CHAT_MOVES, parts_total,
+                             self._retention]))
+        if not answer[0]:
+            return Opening(False, LedgerEntry(), chat)
+        flat = answer[1]
+        entry = _ledger_entry(dict(zip(flat[::2], flat[1::2], strict=True)), answer[2])
+        if entry.finished:
+            return Opening(True, entry, chat)
+        return Opening(True, entry, str(answer[3]), str(answer[4]) or None, _PLANS[int(answer[5])])
+
+    async def plan_delivery(self, key: DeliveryKey, chat_lease: str, owner: str, ttl: float, parts_total: int,
+                            first_part: int) -> bool:
+        won = await self._call(self._plan_delivery(
+            keys=[*self._lease_keys(chat_lease), self._delivery_key(key), self._in_flight_key(key)],
+            args=[owner, _millis(ttl), time.time(), parts_total, first_part, self._retention]))
+        return bool(won)
+
+    async def record_sent(self, key: DeliveryKey, part: int, message_id: str, next_part: int | None) -> None:
+        await self._call(self._record_sent(
+            keys=[self._delivery_key(key), self._in_flight_key(key)],
+            args=[part, message_id, time.time(), "" if next_part is None else next_part, self._retention]))
+
+    async def close_delivery(self, key: DeliveryKey, owner: str, leases: Sequence[str], finished: bool,
+                             never_sent: int | None = None, last_sent: tuple[int, str] | None = None) -> None:
+        keys = [self._delivery_key(key), self._in_flight_key(key), self._finished_key(key.digest_date)]
+        for lease in leases:
+            keys.extend(self._lease_keys(lease))
+        await self._call(self._close_delivery(
+            keys=keys, args=[owner, "1" if finished else "0", time.time(), self._retention, key.channel,
+                             "" if never_sent is None else never_sent,
+                             *(("", "") if last_sent is None else last_sent)]))
 
     async def mark_maybe_sent(self, key: DeliveryKey, part: int) -> bool:
         marked = await self._call(self._mark_maybe_sent(

@@ -131,3 +131,109 @@ if current ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'fingerprint', ARGV[2])
 return 1
 """
+
+# -- one delivery's steps, one round trip each (see Store.open_delivery and the steps after it) --------
+
+# Take a lease as CLAIM does; the scripts below start with it.
+_CLAIM_FUNCTION = """
+local function claim(lease, since, owner, ttl_ms, now)
+    local holder = redis.call('GET', lease)
+    if holder ~= false and holder ~= owner then return false end
+    redis.call('SET', lease, owner, 'PX', ttl_ms)
+    if holder == false then
+        redis.call('SET', since, now, 'PX', ttl_ms)
+    else
+        redis.call('PEXPIRE', since, ttl_ms)
+    end
+    return true
+end
+"""
+
+# KEYS: lease, its since-key, delivery hash, in-flight set, moved hash, inactive hash, the chat's lease,
+# its since-key. ARGV: owner, ttl ms, now, platform, chat, max hops, parts total, retention seconds.
+# Answers {0} when someone else holds the lease, else {1, ledger fields, parts in flight (before the
+# plan), current chat, inactive reason or '', plan: 0 not tried, 1 planned, 2 chat taken}.
+OPEN_DELIVERY = _CLAIM_FUNCTION + """
+if not claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]) then return {0} end
+local fields = redis.call('HGETALL', KEYS[3])
+local in_flight = redis.call('SMEMBERS', KEYS[4])
+local sent = {}
+for i = 1, #fields, 2 do
+    if fields[i] == 'finished' and fields[i + 1] == '1' then return {1, fields, in_flight, ARGV[5], '', 0} end
+    if string.sub(fields[i], 1, 5) == 'sent:' then sent[tonumber(string.sub(fields[i], 6))] = true end
+end
+local chat = ARGV[5]
+local seen = {[chat] = true}
+for _ = 1, tonumber(ARGV[6]) do
+    local moved_to = redis.call('HGET', KEYS[5], ARGV[4] .. ':' .. chat)
+    if not moved_to or seen[moved_to] then break end
+    seen[moved_to] = true
+    chat = moved_to
+end
+local reason = redis.call('HGET', KEYS[6], ARGV[4] .. ':' .. chat)
+if reason then return {1, fields, in_flight, chat, reason, 0} end
+if chat ~= ARGV[5] then return {1, fields, in_flight, chat, '', 0} end
+if not claim(KEYS[7], KEYS[8], ARGV[1], ARGV[2], ARGV[3]) then return {1, fields, in_flight, chat, '', 2} end
+local part = 0
+while sent[part] do part = part + 1 end
+part = math.min(part, tonumber(ARGV[7]) - 1)
+redis.call('HSET', KEYS[3], 'total', ARGV[7])
+if not sent[part] then
+    redis.call('SADD', KEYS[4], part)
+    redis.call('EXPIRE', KEYS[4], ARGV[8])
+end
+redis.call('EXPIRE', KEYS[3], ARGV[8])
+return {1, fields, in_flight, chat, '', 1}
+"""
+
+# KEYS: the chat's lease, its since-key, delivery hash, in-flight set.
+# ARGV: owner, ttl ms, now, parts total, the part about to go, retention seconds.
+PLAN_DELIVERY = _CLAIM_FUNCTION + """
+if not claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[3], 'total', ARGV[4])
+if redis.call('HEXISTS', KEYS[3], 'sent:' .. ARGV[5]) == 0 then
+    redis.call('SADD', KEYS[4], ARGV[5])
+    redis.call('EXPIRE', KEYS[4], ARGV[6])
+end
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+return 1
+"""
+
+# KEYS: delivery hash, in-flight set. ARGV: part, message id, now, next part ('' after the last),
+# retention seconds. `sent_at:` is redis_ops.SENT_AT, which `digestbot status` reads.
+RECORD_SENT = """
+redis.call('HSET', KEYS[1], 'sent:' .. ARGV[1], ARGV[2], 'sent_at:' .. ARGV[1], ARGV[3])
+redis.call('SREM', KEYS[2], ARGV[1])
+if ARGV[4] ~= '' and redis.call('HEXISTS', KEYS[1], 'sent:' .. ARGV[4]) == 0 then
+    redis.call('SADD', KEYS[2], ARGV[4])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 0
+"""
+
+# KEYS: delivery hash, in-flight set, the date's finished set, then (lease, since-key) pairs.
+# ARGV: owner, '1' if finished, now, retention seconds, channel, a part never sent ('' for none), the
+# last part sent and its message id ('' for none). `finished_at` is redis_ops.FINISHED_AT.
+CLOSE_DELIVERY = """
+if ARGV[7] ~= '' then
+    redis.call('HSET', KEYS[1], 'sent:' .. ARGV[7], ARGV[8], 'sent_at:' .. ARGV[7], ARGV[3])
+    redis.call('SREM', KEYS[2], ARGV[7])
+    redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+if ARGV[2] == '1' then
+    redis.call('HSET', KEYS[1], 'finished', '1')
+    redis.call('HSETNX', KEYS[1], 'finished_at', ARGV[3])
+    redis.call('EXPIRE', KEYS[1], ARGV[4])
+    redis.call('SADD', KEYS[3], ARGV[5])
+    redis.call('EXPIRE', KEYS[3], ARGV[4])
+elseif ARGV[6] ~= '' then
+    redis.call('SREM', KEYS[2], ARGV[6])
+end
+for i = 4, #KEYS, 2 do
+    if redis.call('GET', KEYS[i]) == ARGV[1] then
+        redis.call('DEL', KEYS[i], KEYS[i + 1])
+    end
+end
+return 0
+"""
