@@ -60,6 +60,7 @@ class _Run:
     finished: bool = False
     never_sent: int | None = None     # marked as about to go, never handed to the platform
     last_sent: tuple[int, str] | None = None    # the last part and its message id, recorded by the close
+    fingerprint: str = ""         # what the chat shows once every part is out, kept by the close
     closed: bool = False
 
 
@@ -101,15 +102,19 @@ class Deliverer:
         return self._chat_locks.hold((platform, chat))
 
     # -- scheduled delivery -------------------------------------------------------------------
-    async def deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
+    async def deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload],
+                      fingerprint: str = "") -> DeliveryResult:
+        """Post every unsent part of `payloads` once, in order. `fingerprint` (corrections.Fingerprint)
+        is kept with the finished delivery."""
         if not payloads:
             raise ValueError(f"{key}: nothing to deliver")
         # The store grants a lease again to the owner that holds it, and this process is one owner:
         # two calls for the same delivery here must take turns, or both would send every part.
         async with self._delivery_locks.hold(key):
-            return await self._deliver(key, target, payloads)
+            return await self._deliver(key, target, payloads, fingerprint)
 
-    async def _deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload]) -> DeliveryResult:
+    async def _deliver(self, key: DeliveryKey, target: Target, payloads: Sequence[Payload],
+                       fingerprint: str) -> DeliveryResult:
         if self.stopping:
             return self._result(target, Kind.STOPPED, payloads, Tally(), target.chat, "shutting down")
         # Under the chat's lock from the start: the opening may claim the chat's lease, and within this
@@ -123,7 +128,7 @@ class Deliverer:
             if not opening.claimed:
                 return self._result(target, Kind.BUSY, payloads, Tally(), target.chat, "leased by another process")
             lease.granted(started)
-            run = _Run(key, Keeper(lease))
+            run = _Run(key, Keeper(lease), fingerprint=fingerprint)
             if opening.plan is Plan.PLANNED:
                 chat_lease.granted(started)
                 run.keeper.add(chat_lease)
@@ -229,7 +234,7 @@ class Deliverer:
         run.closed = True
         cancelled = await run.keeper.stop()
         await self.store.close_delivery(run.key, self.owner, run.keeper.held(), run.finished, run.never_sent,
-                                        run.last_sent)
+                                        run.last_sent, run.fingerprint)
         if cancelled:
             raise asyncio.CancelledError
 

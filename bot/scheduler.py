@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from bot.corrections import Corrector, Sweep
+from bot.corrections import Corrector, Fingerprint, Sweep
 from bot.delivery import Deliverer, DeliveryResult, Kind, Target
 from bot.digest.categories import only_categories
 from bot.digest.model import Digest
@@ -18,7 +18,7 @@ from bot.digest.sources import DigestSource
 from bot.due_index import REFRESH_SECONDS, DueIndex, ScheduledChannel
 from bot.errors import DigestError
 from bot.render import Payload, Renderer
-from bot.render.options import apply_options
+from bot.render.options import PostOptions, apply_options
 from bot.settings import Settings
 from bot.store.base import DeliveryKey, Store, Subscription
 
@@ -63,6 +63,13 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    digest: Digest
+    payloads: list[Payload]
+    fingerprint: str
+
+
 @dataclass(slots=True)
 class _Pending:
     """A delivery that is due but not done: its digest may be late, or another replica holds it."""
@@ -100,6 +107,9 @@ class Scheduler:
         self._running: dict[tuple[str, dt.date], asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(max_concurrency)
         self._render_cache: dict[tuple[dt.date, str, tuple[str, ...]], tuple[Digest, list[Payload]]] = {}
+        # What a delivery posts, with its options applied and its fingerprint, shared by every channel
+        # alike: at a fan-out of thousands the per-delivery copies and hashes were the cost.
+        self._prepared: dict[tuple[dt.date, str, tuple[str, ...], PostOptions], _Prepared] = {}
         self.index = DueIndex(settings.channels, self._default_tz, settings.delivery.subscription_schedule,
                               deliverer.channels)
         self._wake = asyncio.Event()
@@ -307,28 +317,36 @@ class Scheduler:
         kept = sorted({key[0] for key in self._render_cache}, reverse=True)[:RENDER_CACHE_DATES]
         for cached_key in [k for k in self._render_cache if k[0] not in kept]:
             del self._render_cache[cached_key]
+        for prepared_key in [k for k in self._prepared if k[0] not in kept]:
+            del self._prepared[prepared_key]
         return payloads
 
     def payloads_of(self, target: Target, digest: Digest) -> list[Payload]:
         """What a delivery of `digest` to `target` posts: its categories, rendered, with its options."""
-        payloads = self.payloads_for(target.platform, digest, target.categories)
-        return apply_options(self.renderers[target.platform], payloads, target.options)
+        return self._prepare(target, digest).payloads
+
+    def _prepare(self, target: Target, digest: Digest) -> _Prepared:
+        key = (digest.date, target.platform, target.categories, target.options)
+        prepared = self._prepared.get(key)
+        if prepared is not None and prepared.digest is digest:
+            return prepared
+        rendered = self.payloads_for(target.platform, digest, target.categories)
+        payloads = apply_options(self.renderers[target.platform], rendered, target.options)
+        fingerprint = Fingerprint.of(only_categories(digest, target.categories), payloads).dumps() if payloads else ""
+        self._prepared[key] = prepared = _Prepared(digest, payloads, fingerprint)
+        return prepared
 
     async def deliver(self, target: Target, digest: Digest) -> DeliveryResult:
-        payloads = self.payloads_of(target, digest)
+        prepared = self._prepare(target, digest)
+        payloads = prepared.payloads
         if not payloads:
             reason = f"no item in {', '.join(target.categories)}"
             log.info("nothing to post to %s on %s: %s", target.name, digest.date, reason,
                      extra={"channel": target.name, "digest_date": digest.date.isoformat(), "outcome": "empty"})
             return DeliveryResult(target, Kind.EMPTY, 0, 0, target.chat, reason)
-        result = await self.deliverer.deliver(DeliveryKey(digest.date, target.name), target, payloads)
-        if result.kind in (Kind.DELIVERED, Kind.MAYBE_SENT):
-            try:
-                shown = only_categories(digest, target.categories)
-                await self.corrector.adopt(DeliveryKey(digest.date, target.name), shown, payloads)
-            except Exception:
-                # Unrecorded, the next sweep takes the digest as the chat shows it: nothing is lost.
-                log.warning("could not record what %s was sent", target.name, exc_info=True)
+        # The fingerprint is kept by the delivery's last store step, for corrections to compare with.
+        result = await self.deliverer.deliver(DeliveryKey(digest.date, target.name), target, payloads,
+                                              prepared.fingerprint)
         log.info(
             "delivery %s", result.outcome.value,
             extra={"channel": target.name, "platform": target.platform, "chat": result.chat,

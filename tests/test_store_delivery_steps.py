@@ -208,3 +208,24 @@ async def test_a_second_handle_sees_every_step(backend: Backend) -> None:
     assert not opening.claimed
     entry = await second.ledger(KEY)
     assert (entry.sent, entry.in_flight, entry.parts_total) == ({0: "m-0"}, {1}, 2)
+
+
+async def test_a_finishing_close_keeps_the_fingerprint_unless_one_is_kept(store: Store) -> None:
+    other = DeliveryKey(DAY, "sw-news")
+    for key in (KEY, other):
+        assert await store.plan_delivery(key, f"chat:{key.channel}", "here", TTL, 1, 0)
+    assert await store.swap_fingerprint(other, "", "corrected")
+
+    await store.close_delivery(KEY, "here", [], finished=True, last_sent=(0, "m-0"), fingerprint="as-sent")
+    await store.close_delivery(other, "here", [], finished=True, last_sent=(0, "m-0"), fingerprint="as-sent")
+
+    assert await store.fingerprint(KEY) == "as-sent"
+    assert await store.fingerprint(other) == "corrected", "a fingerprint already kept is left alone"
+
+
+async def test_an_unfinished_close_keeps_no_fingerprint(store: Store) -> None:
+    assert await store.plan_delivery(KEY, CHAT_LEASE, "here", TTL, 2, 0)
+
+    await store.close_delivery(KEY, "here", [CHAT_LEASE], finished=False, fingerprint="as-sent")
+
+    assert await store.fingerprint(KEY) == ""

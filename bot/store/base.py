@@ -235,15 +235,19 @@ class Store(ABC):
             await self.begin_part(key, next_part, entry.parts_total or next_part + 1)
 
     async def close_delivery(self, key: DeliveryKey, owner: str, leases: Sequence[str], finished: bool,
-                             never_sent: int | None = None, last_sent: tuple[int, str] | None = None) -> None:
+                             never_sent: int | None = None, last_sent: tuple[int, str] | None = None,
+                             fingerprint: str = "") -> None:
         """Record the `last_sent` (part, message id) if any, mark the delivery finished (if `finished`)
         and give back those of `leases` still ours: the last part's record and the end are one step.
         `never_sent`: a part the plan marked as about to go that was never handed to the platform
-        (the delivery stopped first), so a later resume does not warn about it."""
+        (the delivery stopped first), so a later resume does not warn about it. `fingerprint`: what
+        the chat now shows, kept for corrections (as swap_fingerprint from "") when finishing."""
         if last_sent is not None:
             await self.record_part(key, *last_sent)
         if finished:
             await self.finish(key)
+            if fingerprint:
+                await self.swap_fingerprint(key, "", fingerprint)
         elif never_sent is not None:
             await self.unmark_in_flight(key, never_sent)
         for lease in leases:

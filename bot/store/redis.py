@@ -270,14 +270,15 @@ class RedisStore(Store):
             args=[part, message_id, time.time(), "" if next_part is None else next_part, self._retention]))
 
     async def close_delivery(self, key: DeliveryKey, owner: str, leases: Sequence[str], finished: bool,
-                             never_sent: int | None = None, last_sent: tuple[int, str] | None = None) -> None:
+                             never_sent: int | None = None, last_sent: tuple[int, str] | None = None,
+                             fingerprint: str = "") -> None:
         keys = [self._delivery_key(key), self._in_flight_key(key), self._finished_key(key.digest_date)]
         for lease in leases:
             keys.extend(self._lease_keys(lease))
         await self._call(self._close_delivery(
             keys=keys, args=[owner, "1" if finished else "0", time.time(), self._retention, key.channel,
                              "" if never_sent is None else never_sent,
-                             *(("", "") if last_sent is None else last_sent)]))
+                             *(("", "") if last_sent is None else last_sent), fingerprint]))
 
     async def mark_maybe_sent(self, key: DeliveryKey, part: int) -> bool:
         marked = await self._call(self._mark_maybe_sent(

@@ -214,7 +214,8 @@ return 0
 
 # KEYS: delivery hash, in-flight set, the date's finished set, then (lease, since-key) pairs.
 # ARGV: owner, '1' if finished, now, retention seconds, channel, a part never sent ('' for none), the
-# last part sent and its message id ('' for none). `finished_at` is redis_ops.FINISHED_AT.
+# last part sent and its message id ('' for none), the fingerprint to keep if none is ('' for none).
+# `finished_at` and `fingerprint` are redis_ops.FINISHED_AT and redis_ops.FINGERPRINT.
 CLOSE_DELIVERY = """
 if ARGV[7] ~= '' then
     redis.call('HSET', KEYS[1], 'sent:' .. ARGV[7], ARGV[8], 'sent_at:' .. ARGV[7], ARGV[3])
@@ -227,6 +228,9 @@ if ARGV[2] == '1' then
     redis.call('EXPIRE', KEYS[1], ARGV[4])
     redis.call('SADD', KEYS[3], ARGV[5])
     redis.call('EXPIRE', KEYS[3], ARGV[4])
+    if ARGV[9] ~= '' and (redis.call('HGET', KEYS[1], 'fingerprint') or '') == '' then
+        redis.call('HSET', KEYS[1], 'fingerprint', ARGV[9])
+    end
 elseif ARGV[6] ~= '' then
     redis.call('SREM', KEYS[2], ARGV[6])
 end

@@ -266,9 +266,10 @@ class SqliteStore(Store):
         await self._write(lambda conn: delivery.record_sent(conn, key, part, message_id, next_part))
 
     async def close_delivery(self, key: DeliveryKey, owner: str, leases: Sequence[str], finished: bool,
-                             never_sent: int | None = None, last_sent: tuple[int, str] | None = None) -> None:
+                             never_sent: int | None = None, last_sent: tuple[int, str] | None = None,
+                             fingerprint: str = "") -> None:
         await self._write(lambda conn: delivery.close_delivery(conn, key, owner, tuple(leases), finished,
-                                                               never_sent, last_sent))
+                                                               never_sent, last_sent, fingerprint))
 
     async def fingerprint(self, key: DeliveryKey) -> str:
         row = await self._read(lambda conn: conn.execute(

@@ -147,11 +147,15 @@ def record_sent(conn: sqlite3.Connection, key: DeliveryKey, part: int, message_i
 
 
 def close_delivery(conn: sqlite3.Connection, key: DeliveryKey, owner: str, leases: tuple[str, ...],
-                   finished: bool, never_sent: int | None, last_sent: tuple[int, str] | None) -> None:
+                   finished: bool, never_sent: int | None, last_sent: tuple[int, str] | None,
+                   fingerprint: str) -> None:
     if last_sent is not None:
         record_part(conn, key, *last_sent)
     if finished:
         finish(conn, key)
+        if fingerprint:
+            conn.execute("UPDATE deliveries SET fingerprint = ? WHERE digest_date = ? AND channel = ? "
+                         "AND coalesce(fingerprint, '') = ''", (fingerprint, *_where(key)))
     elif never_sent is not None:
         unmark_in_flight(conn, key, never_sent)
     for lease in leases:
