@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -18,10 +18,10 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.secrets import mask_url
-from bot.store import base
+from bot.store import base, redis_ledger
 from bot.store import redis_ops as ops
 from bot.store import redis_scripts as scripts
-from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Opening, Plan, Store, StoreError, Subscription
+from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Opening, Store, StoreError, Subscription
 
 T = TypeVar("T")
 
@@ -41,24 +41,6 @@ def _text(value: bytes | str) -> str:
 
 def _version_token() -> str:
     return uuid.uuid4().hex
-
-
-def _ledger_entry(fields: dict[str, str], in_flight: Iterable[str]) -> LedgerEntry:
-    entry = LedgerEntry()
-    for name, value in fields.items():
-        if name.startswith("sent:"):
-            entry.sent[int(name.removeprefix("sent:"))] = value
-        elif name.startswith("maybe:"):
-            entry.maybe_sent.add(int(name.removeprefix("maybe:")))
-    entry.in_flight = {int(part) for part in in_flight} - set(entry.sent)
-    total = fields.get("total")
-    entry.parts_total = int(total) if total is not None else None
-    entry.finished = fields.get("finished") == "1"
-    return entry
-
-
-# OPEN_DELIVERY's last answer: what became of the plan.
-_PLANS = (Plan.NOT_TRIED, Plan.PLANNED, Plan.CHAT_TAKEN)
 
 
 def _millis(seconds: float) -> int:
@@ -219,7 +201,7 @@ class RedisStore(Store):
             return fields, in_flight
 
         fields, in_flight = await self._call(read())
-        return _ledger_entry(fields, in_flight)
+        return redis_ledger.ledger_entry(fields, in_flight)
 
     async def begin_part(self, key: DeliveryKey, part: int, parts_total: int) -> None:
         await self._call(self._begin_part(
@@ -249,13 +231,7 @@ class RedisStore(Store):
         answer = await self._call(self._open_delivery(
             keys=keys, args=[owner, _millis(ttl), time.time(), platform, chat, MAX_CHAT_MOVES, parts_total,
                              self._retention]))
-        if not answer[0]:
-            return Opening(False, LedgerEntry(), chat)
-        flat = answer[1]
-        entry = _ledger_entry(dict(zip(flat[::2], flat[1::2], strict=True)), answer[2])
-        if entry.finished:
-            return Opening(True, entry, chat)
-        return Opening(True, entry, str(answer[3]), str(answer[4]) or None, _PLANS[int(answer[5])])
+        return redis_ledger.opening(answer, chat)
 
     async def plan_delivery(self, key: DeliveryKey, chat_lease: str, owner: str, ttl: float, parts_total: int,
                             first_part: int) -> bool:
