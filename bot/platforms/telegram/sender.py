@@ -73,11 +73,11 @@ class TelegramSender:
         if gate is not None and not await gate():
             raise NotSent("withdrawn before sending")
         try:
-            message = await self.application.bot.do_api_request(
+            answer = await self.application.bot.do_api_request(
                 SEND_MESSAGE, api_kwargs=parameters, read_timeout=self._send_timeout)
         except TelegramError as error:
             raise errors.send_error(error, self.scrub) from None
-        return str(message["message_id"])
+        return str(answer["message_id"])
 
     async def edit(self, chat: str, message_id: str, payload: Payload, gate: Gate | None = None) -> None:
         """editMessageText with a sendMessage payload's text and formatting, paced like a send."""
