@@ -102,17 +102,36 @@ async def test_a_channel_that_is_gone_raises_chat_gone_with_the_slack_error(
 
 
 async def test_a_revoked_token_is_unauthorized_and_the_token_is_never_in_the_error(
-        fake: FakeSlack, channel: SlackChannel, caplog: pytest.LogCaptureFixture) -> None:
+        fake: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)     # before the client is made: it takes slack-sdk's level then
+    channel = make_channel(fake)
+    await channel.start()
     token = fake.token
     fake.token = "xoxb-rotated-elsewhere"
-    caplog.set_level(logging.DEBUG)
 
-    with pytest.raises(Unauthorized) as raised:
-        await channel.send(CHANNEL, message("hello"))
+    try:
+        with pytest.raises(Unauthorized) as raised:
+            await channel.send(CHANNEL, message("hello"))
+    finally:
+        await channel.stop()
 
     assert raised.value.reason == "invalid_auth"
     assert token not in str(raised.value) and token not in repr(raised.value.__cause__)
+    assert any(record.name.startswith("slack_sdk") and "chat.postMessage" in record.getMessage()
+               for record in caplog.records), "slack-sdk's debug lines are what this checks"
     assert token not in caplog.text
+
+
+async def test_the_web_clients_debug_lines_are_formatted_only_when_debug_logging_is_on(
+        fake: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    # slack-sdk formats them when its logger's own level is at most DEBUG, NOTSET included.
+    for level in (logging.INFO, logging.DEBUG):
+        caplog.set_level(level)
+        channel = make_channel(fake)
+        try:
+            assert channel.client.logger.level == level
+        finally:
+            await channel.stop()
 
 
 async def test_a_revoked_token_fails_the_delivery_without_marking_the_channel_gone(

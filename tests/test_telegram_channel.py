@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,7 +12,15 @@ import aiohttp
 import pytest
 
 from bot.config import TelegramSettings
-from bot.platforms.base import ChatGone, ChatMoved, RateLimited, RenderingDefect, SendError, TransientError
+from bot.platforms.base import (
+    ChatGone,
+    ChatMoved,
+    RateLimited,
+    RenderingDefect,
+    SendError,
+    TransientError,
+    Unauthorized,
+)
 from bot.platforms.telegram import TelegramChannel, TelegramRateLimits, TelegramStartError
 from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
 
@@ -156,6 +165,28 @@ async def test_a_refused_token_is_transient_and_never_shown(fake: FakeTelegram, 
         await channel.send(PRIVATE, {"text": "hello", **HTML})
     assert wrong not in raised.value.reason
     assert "token" in raised.value.reason
+
+
+async def test_a_token_refused_after_signing_in_is_unauthorized(
+    fake: FakeTelegram, make_channel: ChannelFactory,
+) -> None:
+    channel = make_channel()
+    await channel.send(PRIVATE, {"text": "hello", **HTML})
+    fake.token = "987654321:AAWrong-token-that-telegram-does-not-know"     # revoked meanwhile
+    error = await sent_by(channel, PRIVATE, {"text": "again", **HTML})
+    assert isinstance(error, Unauthorized)
+
+
+async def test_sends_and_edits_bring_no_warning_about_the_wrapper_methods(
+    fake: FakeTelegram, make_channel: ChannelFactory,
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        channel = make_channel()
+        message_id = await channel.send(PRIVATE, {"text": "hello", **HTML})
+        await channel.edit(PRIVATE, message_id, {"text": "hello again", **HTML})
+    assert fake.message(PRIVATE, int(message_id)).text == "hello again"
+    assert [str(warning.message) for warning in caught if "do_api_request" in str(warning.message)] == []
 
 
 async def test_an_unreachable_server_is_transient(make_channel: ChannelFactory, fake: FakeTelegram) -> None:

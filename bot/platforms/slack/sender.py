@@ -30,6 +30,11 @@ CONNECT_TIMEOUT = 5.0
 # Bounds the second half of a split payload, which cannot be handed back to the deliverer:
 # resending the whole part would repeat its first half.
 SECOND_HALF_ATTEMPTS = 5
+# Posts and edits call the Web API method by name (AsyncWebClient.api_call) with the payload as its
+# JSON body: chat_postMessage and chat_update would send the same body, after passing every block
+# through their converter for slack_sdk's Block objects, which the bot's plain dicts do not need.
+POST_MESSAGE = "chat.postMessage"
+UPDATE = "chat.update"
 
 
 class SlackSender:
@@ -57,7 +62,7 @@ class SlackSender:
             # did arrive is never silently sent a second time underneath it.
             self._web = AsyncWebClient(token=self.settings.token, base_url=self.settings.base_url,
                                        session=self._session, timeout=math.ceil(self._request_timeout),
-                                       retry_handlers=[])
+                                       retry_handlers=[], logger=_client_logger())
         return self._web
 
     @property
@@ -91,9 +96,9 @@ class SlackSender:
         await self._limiter.acquire(chat)
         if gate is not None and not await gate():
             raise NotSent("withdrawn before sending")
-        arguments = {**payload, "channel": chat, "unfurl_links": False, "unfurl_media": False}
+        body = _body({**payload, "channel": chat, "unfurl_links": False, "unfurl_media": False})
         try:
-            response = await self.client.chat_postMessage(**arguments)
+            response = await self.client.api_call(POST_MESSAGE, json=body)
         except API_FAILURES as error:
             raise translate_error(error) from None
         return str(response.get("ts", ""))
@@ -103,9 +108,10 @@ class SlackSender:
         await self._limiter.acquire(chat)
         if gate is not None and not await gate():
             raise NotSent("withdrawn before editing")
-        fields = {name: payload[name] for name in ("text", "blocks") if name in payload}
+        body = _body({"channel": chat, "ts": message_id,
+                      **{name: payload[name] for name in ("text", "blocks") if name in payload}})
         try:
-            await self.client.chat_update(channel=chat, ts=message_id, **fields)
+            await self.client.api_call(UPDATE, json=body)
         except API_FAILURES as error:
             raise translate_error(error) from None
 
@@ -137,6 +143,24 @@ class SlackSender:
             await self.client.chat_postEphemeral(channel=channel, user=user, **fields)
         except API_FAILURES as error:
             raise translate_error(error) from None
+
+
+def _body(arguments: dict[str, Any]) -> dict[str, Any]:
+    # As the SDK's methods leave it: Slack refuses null for many fields.
+    return {name: value for name, value in arguments.items() if value is not None}
+
+
+def _client_logger() -> logging.Logger:
+    """The Web API client's logger, at the level in effect for slack-sdk's own when the client is made.
+
+    slack-sdk formats a debug line with the whole request and another with the answer whenever its
+    logger's own level is NOTSET or DEBUG (it reads `logger.level`, not the effective level): some
+    0.05 ms a post for a digest's blocks, though nothing prints them unless debug logging is on.
+    """
+    sdk = logging.getLogger("slack_sdk.web.async_client")
+    logger = sdk.getChild("bot")
+    logger.setLevel(sdk.getEffectiveLevel())
+    return logger
 
 
 def split_payload(payload: Payload) -> tuple[Payload, Payload] | None:

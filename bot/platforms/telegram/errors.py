@@ -10,6 +10,7 @@ import httpx
 from telegram.error import (
     BadRequest,
     ChatMigrated,
+    EndPointNotFound,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -68,8 +69,9 @@ def send_error(error: TelegramError, scrub: Scrub) -> SendError:
         if any(sign in reason.lower() for sign in CHAT_GONE_SIGNS):
             return ChatGone(reason)
         return RenderingDefect(reason)
-    if isinstance(error, InvalidToken):
-        # Not the chat's fault: reported, never marked inactive, retried at the next poll.
+    if isinstance(error, InvalidToken | EndPointNotFound):
+        # Not the chat's fault: reported, never marked inactive, retried at the next poll. Once the
+        # bot has signed in, do_api_request reports a refused token (401, 404) as EndPointNotFound.
         return Unauthorized("Telegram refused the bot token")
     if isinstance(error, NetworkError):
         # TimedOut is a NetworkError too; what httpx raised underneath tells whether the request
