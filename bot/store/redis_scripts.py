@@ -2,19 +2,53 @@
 
 from __future__ import annotations
 
-# Take the lease if it is free or already ours (a retried claim whose reply was lost then succeeds).
-# KEYS: the lease, its since-key (when its owner took it, for status). ARGV: owner, ttl ms, now.
-CLAIM = """
-local holder = redis.call('GET', KEYS[1])
-if holder == false or holder == ARGV[1] then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+# Lua functions the scripts below start with, so each rule is written once.
+
+# Take a lease if it is free or already ours (a retried claim whose reply was lost then succeeds);
+# `since` records when its owner took it, for status.
+_CLAIM_FUNCTION = """
+local function claim(lease, since, owner, ttl_ms, now)
+    local holder = redis.call('GET', lease)
+    if holder ~= false and holder ~= owner then return false end
+    redis.call('SET', lease, owner, 'PX', ttl_ms)
     if holder == false then
-        redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+        redis.call('SET', since, now, 'PX', ttl_ms)
     else
-        redis.call('PEXPIRE', KEYS[2], ARGV[2])
+        redis.call('PEXPIRE', since, ttl_ms)
     end
-    return 1
+    return true
 end
+"""
+
+# Follow a chat's recorded moves to its current id; stops at a loop like base.chat_moves does.
+_RESOLVE_FUNCTION = """
+local function resolve(moved, platform, chat, max_hops)
+    local seen = {[chat] = true}
+    for _ = 1, max_hops do
+        local moved_to = redis.call('HGET', moved, platform .. ':' .. chat)
+        if not moved_to or seen[moved_to] then break end
+        seen[moved_to] = true
+        chat = moved_to
+    end
+    return chat
+end
+"""
+
+# Record a delivery's part count and `part` as about to go, unless that part is sent already.
+_PLAN_FUNCTION = """
+local function plan(delivery, in_flight, total, part, retention)
+    redis.call('HSET', delivery, 'total', total)
+    if redis.call('HEXISTS', delivery, 'sent:' .. part) == 0 then
+        redis.call('SADD', in_flight, part)
+        redis.call('EXPIRE', in_flight, retention)
+    end
+    redis.call('EXPIRE', delivery, retention)
+end
+"""
+
+# KEYS: the lease, its since-key. ARGV: owner, ttl ms, now.
+CLAIM = _CLAIM_FUNCTION + """
+if claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]) then return 1 end
 return 0
 """
 
@@ -35,13 +69,8 @@ return 0
 """
 
 # KEYS: delivery hash, in-flight set. ARGV: part, parts total, retention seconds.
-BEGIN_PART = """
-redis.call('HSET', KEYS[1], 'total', ARGV[2])
-if redis.call('HEXISTS', KEYS[1], 'sent:' .. ARGV[1]) == 0 then
-    redis.call('SADD', KEYS[2], ARGV[1])
-    redis.call('EXPIRE', KEYS[2], ARGV[3])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+BEGIN_PART = _PLAN_FUNCTION + """
+plan(KEYS[1], KEYS[2], ARGV[2], ARGV[1], ARGV[3])
 return 0
 """
 
@@ -61,17 +90,9 @@ end
 return 0
 """
 
-# KEYS: moved hash. ARGV: platform, chat, max hops. Stops at a loop like base.chat_moves does.
-RESOLVE = """
-local chat = ARGV[2]
-local seen = {[chat] = true}
-for _ = 1, tonumber(ARGV[3]) do
-    local moved_to = redis.call('HGET', KEYS[1], ARGV[1] .. ':' .. chat)
-    if not moved_to or seen[moved_to] then break end
-    seen[moved_to] = true
-    chat = moved_to
-end
-return chat
+# KEYS: moved hash. ARGV: platform, chat, max hops.
+RESOLVE = _RESOLVE_FUNCTION + """
+return resolve(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]))
 """
 
 # KEYS: moved hash, subscriptions hash, subscriptions version. ARGV: platform, old chat, new chat,
@@ -134,26 +155,11 @@ return 1
 
 # -- one delivery's steps, one round trip each (see Store.open_delivery and the steps after it) --------
 
-# Take a lease as CLAIM does; the scripts below start with it.
-_CLAIM_FUNCTION = """
-local function claim(lease, since, owner, ttl_ms, now)
-    local holder = redis.call('GET', lease)
-    if holder ~= false and holder ~= owner then return false end
-    redis.call('SET', lease, owner, 'PX', ttl_ms)
-    if holder == false then
-        redis.call('SET', since, now, 'PX', ttl_ms)
-    else
-        redis.call('PEXPIRE', since, ttl_ms)
-    end
-    return true
-end
-"""
-
 # KEYS: lease, its since-key, delivery hash, in-flight set, moved hash, inactive hash, the chat's lease,
 # its since-key. ARGV: owner, ttl ms, now, platform, chat, max hops, parts total, retention seconds.
 # Answers {0} when someone else holds the lease, else {1, ledger fields, parts in flight (before the
 # plan), current chat, inactive reason or '', plan: 0 not tried, 1 planned, 2 chat taken}.
-OPEN_DELIVERY = _CLAIM_FUNCTION + """
+OPEN_DELIVERY = _CLAIM_FUNCTION + _RESOLVE_FUNCTION + _PLAN_FUNCTION + """
 if not claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]) then return {0} end
 local fields = redis.call('HGETALL', KEYS[3])
 local in_flight = redis.call('SMEMBERS', KEYS[4])
@@ -162,40 +168,22 @@ for i = 1, #fields, 2 do
     if fields[i] == 'finished' and fields[i + 1] == '1' then return {1, fields, in_flight, ARGV[5], '', 0} end
     if string.sub(fields[i], 1, 5) == 'sent:' then sent[tonumber(string.sub(fields[i], 6))] = true end
 end
-local chat = ARGV[5]
-local seen = {[chat] = true}
-for _ = 1, tonumber(ARGV[6]) do
-    local moved_to = redis.call('HGET', KEYS[5], ARGV[4] .. ':' .. chat)
-    if not moved_to or seen[moved_to] then break end
-    seen[moved_to] = true
-    chat = moved_to
-end
+local chat = resolve(KEYS[5], ARGV[4], ARGV[5], tonumber(ARGV[6]))
 local reason = redis.call('HGET', KEYS[6], ARGV[4] .. ':' .. chat)
 if reason then return {1, fields, in_flight, chat, reason, 0} end
 if chat ~= ARGV[5] then return {1, fields, in_flight, chat, '', 0} end
 if not claim(KEYS[7], KEYS[8], ARGV[1], ARGV[2], ARGV[3]) then return {1, fields, in_flight, chat, '', 2} end
 local part = 0
 while sent[part] do part = part + 1 end
-part = math.min(part, tonumber(ARGV[7]) - 1)
-redis.call('HSET', KEYS[3], 'total', ARGV[7])
-if not sent[part] then
-    redis.call('SADD', KEYS[4], part)
-    redis.call('EXPIRE', KEYS[4], ARGV[8])
-end
-redis.call('EXPIRE', KEYS[3], ARGV[8])
+plan(KEYS[3], KEYS[4], ARGV[7], math.min(part, tonumber(ARGV[7]) - 1), ARGV[8])
 return {1, fields, in_flight, chat, '', 1}
 """
 
 # KEYS: the chat's lease, its since-key, delivery hash, in-flight set.
 # ARGV: owner, ttl ms, now, parts total, the part about to go, retention seconds.
-PLAN_DELIVERY = _CLAIM_FUNCTION + """
+PLAN_DELIVERY = _CLAIM_FUNCTION + _PLAN_FUNCTION + """
 if not claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[3], 'total', ARGV[4])
-if redis.call('HEXISTS', KEYS[3], 'sent:' .. ARGV[5]) == 0 then
-    redis.call('SADD', KEYS[4], ARGV[5])
-    redis.call('EXPIRE', KEYS[4], ARGV[6])
-end
-redis.call('EXPIRE', KEYS[3], ARGV[6])
+plan(KEYS[3], KEYS[4], ARGV[4], ARGV[5], ARGV[6])
 return 1
 """
 
