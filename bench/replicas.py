@@ -1,6 +1,7 @@
 """Replicas on one Redis: do 1 and 3 `digestbot run` processes together reach Telegram's ceiling, never past it?
 
     python bench/replicas.py [--chats 3000] [--scale 4] [--redis redis://127.0.0.1:6379/15] [--skip-paid]
+                             [--in-flight N]
 
 Each run starts the fake Bot API in a process of its own (limits sped up `--scale` times), then 1 or 3
 `digestbot run` replicas sharing one Redis (a fresh key prefix, removed afterwards), every one configured
@@ -14,6 +15,11 @@ every part.
   overall ceiling (30 × scale a second; with `paid_broadcast` 1,000 × scale).
 - paid rows: the same fan-out with `telegram.paid_broadcast: true`; the ceiling is then far above what
   the processes can send, so their rate shows what CPU and the deliveries in flight allow.
+- first: seconds from the first replica's start to the first arrival (start-up, claims, first grant).
+- under each row, every replica: the deliveries it made, the CPU seconds it spent between the first
+  arrival and the last, and its messages per CPU second. Flat from 1 to 3 replicas means the work
+  spreads and nothing serialises them; the rate of three is then what the cores left over by the
+  fake and Redis allow.
 
 The fake skips its tdlib check of each message's formatting here (the render tests do that): its own
 CPU must not be what limits the rate. Replicas, fake and Redis share the machine's cores.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -98,8 +105,10 @@ def three_part_digest(folder: Path, schedule_date: Any) -> list[str]:
 
 
 def replica_config(workdir: Path, chats: list[str], base_url: str, *, redis: str, prefix: str, scale: float,
-                   paid: bool, schedule: str) -> dict[str, Any]:
+                   paid: bool, schedule: str, in_flight: int | None = None) -> dict[str, Any]:
     config = bot_config(workdir, store=redis, channels=[], schedule=schedule, store_prefix=prefix, lease_ttl=30.0)
+    if in_flight is not None:
+        config["delivery"]["in_flight"] = in_flight
     config["channels"] = [{"name": f"tg-{index:05d}", "platform": "telegram", "chat": chat, "schedule": schedule}
                           for index, chat in enumerate(chats)]
     config["telegram"] = {"token": TOKEN, "base_url": base_url, "updates": "off", "rate_limit_scale": scale,
@@ -107,17 +116,34 @@ def replica_config(workdir: Path, chats: list[str], base_url: str, *, redis: str
     return config
 
 
-async def wait_for_every_part(fake: FakeProcess, total: int, processes: list[BotProcess], within: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a running process so far (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def wait_for_every_part(fake: FakeProcess, total: int, processes: list[BotProcess],
+                              within: float) -> list[float]:
+    """Waits until the fake has `total` parts; each replica's CPU seconds from the first arrival on."""
     deadline = time.monotonic() + within
-    while fake.ask("sent")["sent"] < total:
+    at_first: list[float] | None = None
+    while (sent := fake.ask("sent")["sent"]) < total:
+        if at_first is None and sent:
+            at_first = [cpu_seconds(process.pid) for process in processes]
         if time.monotonic() > deadline:
             raise SystemExit(f"the fan-out did not finish within {within:.0f} s")
         if any(process.returncode is not None for process in processes):
             raise SystemExit("a replica exited:\n" + next(p.tail() for p in processes if p.returncode is not None))
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.25)
+    at_last = [cpu_seconds(process.pid) for process in processes]
+    return [last - first for first, last in zip(at_first or [0.0] * len(processes), at_last, strict=True)]
 
 
-async def run(replicas: int, chats: list[str], *, redis: str, scale: float, paid: bool) -> dict[str, Any]:
+async def run(replicas: int, chats: list[str], *, redis: str, scale: float, paid: bool,
+              in_flight: int | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="digestbot-replicas-") as folder:
         workdir = Path(folder)
         schedule, digest_date = schedule_just_passed("UTC")
@@ -130,10 +156,14 @@ async def run(replicas: int, chats: list[str], *, redis: str, scale: float, paid
                 for replica in range(replicas):
                     config = write_config(workdir / f"replica-{replica}.yaml", replica_config(
                         workdir, chats, fake.base_url, redis=redis, prefix=prefix, scale=scale, paid=paid,
-                        schedule=schedule))
+                        schedule=schedule, in_flight=in_flight))
                     processes.append(await bots.start("run", config, log_name=f"replica-{replica}.log"))
-                await wait_for_every_part(fake, len(chats) * PARTS, processes, within=1800)
-            return fake.ask("final")
+                cpu = await wait_for_every_part(fake, len(chats) * PARTS, processes, within=1800)
+            result: dict[str, Any] = fake.ask("final")
+            result["started"] = processes[0].started
+            result["replicas"] = [(len(process.delivered_channels()), seconds)
+                                  for process, seconds in zip(processes, cpu, strict=True)]
+            return result
         finally:
             fake.stop()
             await drop_keys(redis, prefix)
@@ -145,8 +175,11 @@ def report(label: str, result: dict[str, Any], ceiling: float) -> None:
     elapsed = max(result["last"] - result["first"], 1e-9)
     rate = (result["sent"] - 1) / elapsed
     print(f"{label:<22} {result['sent']:>6} {elapsed:>7.1f} {rate:>8.1f} {ceiling:>8.0f} {rate / ceiling:>9.3f} "
-          f"{result['429']:>5} {result['exact']:>6}/{result['chats']:<6}"
+          f"{result['429']:>5} {result['exact']:>6}/{result['chats']:<6} {result['first'] - result['started']:>5.1f}"
           + (f" 429s by window: {result['429_kinds']}" if result["429"] else ""), flush=True)
+    for index, (deliveries, cpu) in enumerate(result["replicas"]):
+        per_cpu = f"{deliveries * PARTS / cpu:>6.0f} msg/cpu-s" if cpu > 0 else ""
+        print(f"    replica {index}: {deliveries:>6} deliveries {cpu:>6.1f} cpu-s {per_cpu}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,16 +188,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=4.0, help="speed-up of Telegram's limits (default 4)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="the Redis the replicas share")
     parser.add_argument("--skip-paid", action="store_true", help="leave out the paid_broadcast runs")
+    parser.add_argument("--in-flight", type=int, default=None,
+                        help="delivery.in_flight of every replica (default: the bot's own sizing)")
     args = parser.parse_args(argv)
     chats = chats_for(args.chats)
     print(f"{args.chats} Telegram chats × {PARTS} parts, limits ×{args.scale:g}; replicas on one Redis\n")
     header = (f"{'run':<22} {'msgs':>6} {'secs':>7} {'msg/s':>8} {'ceiling':>8} {'ach÷allow':>9} {'429s':>5} "
-              f"{'exactly once':>13}")
+              f"{'exactly once':>13} {'first':>5}")
     print(header)
     print("-" * len(header))
     runs = [(1, False), (3, False)] + ([] if args.skip_paid else [(1, True), (3, True)])
     for replicas, paid in runs:
-        result = asyncio.run(run(replicas, chats, redis=args.redis, scale=args.scale, paid=paid))
+        result = asyncio.run(run(replicas, chats, redis=args.redis, scale=args.scale, paid=paid,
+                                 in_flight=args.in_flight))
         ceiling = (1000 if paid else 30) * args.scale
         report(f"{replicas} replica{'s' if replicas > 1 else ''}{' paid' if paid else ''}", result, ceiling)
     print("\nmsg/s: (messages - 1) ÷ seconds from the first arrival to the last; ceiling: Telegram's overall limit "

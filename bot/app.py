@@ -18,6 +18,7 @@ from aiohttp import web
 from bot import metrics
 from bot.commands import CommandContext, Commands, ContextBuilder, always_admin
 from bot.delivery import Deliverer, DeliveryResult, Outcome, SendEvent
+from bot.delivery_settings import in_flight_for
 from bot.digest.categories import Categorizer
 from bot.digest.sources import DigestSource, open_source
 from bot.due_index import channel_target
@@ -26,7 +27,7 @@ from bot.outcomes import Kind
 from bot.platforms import registry
 from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
-from bot.ratelimit import LOCAL, Limiters
+from bot.ratelimit import LOCAL, Limiters, RateLimits
 from bot.render import render_reply
 from bot.scheduler import Scheduler, utc_now
 from bot.secrets import shown_chat
@@ -107,8 +108,17 @@ class App:
         for receiver in self.receivers:
             receiver.bind(self.deliverer)
         self.scheduler = Scheduler(settings, self.source, self.store, self.deliverer, self.renderers,
-                                   clock=self.clock, on_result=self._observe_result)
+                                   clock=self.clock, on_result=self._observe_result,
+                                   max_concurrency=self.deliveries_in_flight())
         self.commands.subscriptions.listeners.append(self.scheduler.subscriptions_changed)
+
+    def deliveries_in_flight(self) -> int:
+        """How many deliveries this process has under way at once (`delivery.in_flight`, or sized
+        from the ceilings of the platforms that keep one: Telegram's, higher with paid broadcasts)."""
+        # Only a platform with a whole-bot ceiling says what it takes to fill it.
+        ceilings = [limits for channel in self.channels.values()
+                    if isinstance(limits := getattr(channel, "rate_limits", None), RateLimits)]
+        return in_flight_for(self.settings.delivery, ceilings)
 
     def _open_platform(self, platform: registry.Platform) -> None:
         settings = self.settings

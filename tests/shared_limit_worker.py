@@ -1,7 +1,8 @@
 """One process of the shared-limit test: waits for a common start, then asks for many grants at once.
 
-Run as `python -m tests.shared_limit_worker REDIS_URL PREFIX START_AT MESSAGES`; prints one JSON list
-of [chat, wall-clock time the grant returned] pairs.
+Run as `python -m tests.shared_limit_worker REDIS_URL PREFIX START_AT MESSAGES [throughput]`; prints one
+JSON list of [chat, wall-clock time the grant returned] pairs. With `throughput` the overall window is
+one of many messages a second, whose slots are granted ahead.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from bot.store.redis import RedisStore
 
 # Narrowest first, as every platform declares them: a chat's own pace, then the whole bot's.
 WINDOWS = (Window(2, 0.4, per_chat), Window(5, 0.5, whole_bot))
+# The chats together allow more than the overall window, so it is the one that binds.
+THROUGHPUT_WINDOWS = (Window(5, 0.4, per_chat), Window(10, 0.5, whole_bot, throughput=True))
 CHATS = ("a", "b", "c")
 
 
-async def main(url: str, prefix: str, start_at: float, messages: int) -> None:
+async def main(url: str, prefix: str, start_at: float, messages: int, throughput: bool) -> None:
     store = RedisStore(url, prefix=prefix)
-    chain = shared_limiters(store).chain("SharedLimitTest", WINDOWS)
+    chain = shared_limiters(store).chain("SharedLimitTest", THROUGHPUT_WINDOWS if throughput else WINDOWS)
     granted: list[tuple[str, float]] = []
 
     async def send(chat: str) -> None:
@@ -37,4 +40,4 @@ async def main(url: str, prefix: str, start_at: float, messages: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5:] == ["throughput"]))

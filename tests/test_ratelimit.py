@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
-from bot.ratelimit import LimiterChain, SlidingWindowLimiter
+from bot.ratelimit import (
+    LATE_SHARE,
+    GrantedChain,
+    LimiterChain,
+    SlidingWindowLimiter,
+    Window,
+    per_chat,
+    whole_bot,
+)
 
 
 def max_in_any_window(stamps: list[float], period: float) -> int:
@@ -119,3 +128,78 @@ def test_one_scaled_for_every_platforms_windows() -> None:
         except ValueError:
             continue
         raise AssertionError(f"scaled({factor}) was accepted")
+
+
+
+class ScriptedGrant:
+    """A Grant answering from a script of replies; counts the calls and how many were pending at once.
+
+    `stall_after` blocks the event loop that long right after the first reply, as a stalled process.
+    """
+
+    def __init__(self, replies: Sequence[tuple[float, int]] = (), gate: asyncio.Event | None = None,
+                 stall_after: float = 0.0) -> None:
+        self.replies = list(replies)
+        self.gate = gate
+        self.stall_after = stall_after
+        self.calls: list[str] = []
+        self.pending = 0
+        self.most_pending = 0
+
+    async def __call__(self, chat: str, applicable: Sequence[tuple[int, str]]) -> tuple[float, int]:
+        self.calls.append(chat)
+        self.pending += 1
+        self.most_pending = max(self.most_pending, self.pending)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            if self.stall_after and len(self.calls) == 1:
+                # Runs once the caller is waiting for its slot.
+                asyncio.get_running_loop().call_soon(time.sleep, self.stall_after)
+            return self.replies.pop(0) if self.replies else (0.0, -1)
+        finally:
+            self.pending -= 1
+
+
+def chat_and_overall(overall_seconds: float = 1.0) -> tuple[Window, Window]:
+    return Window(1, 1.0, per_chat), Window(30, overall_seconds, whole_bot, throughput=True)
+
+
+async def test_a_throughput_window_is_asked_by_every_chat_at_once_and_a_chat_by_one_at_a_time() -> None:
+    gate = asyncio.Event()
+    grant = ScriptedGrant(gate=gate)
+    chain = GrantedChain(chat_and_overall(), grant)
+    tasks = [asyncio.create_task(chain.acquire(chat)) for chat in ["a", "b", "c", "d", "a", "a"]]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    # The overall window grants ahead instead of refusing: no lock keeps one chat behind another's
+    # round trip. A chat's own window still has one message of this process asking at a time.
+    assert grant.most_pending == 4
+    assert sorted(grant.calls) == ["a", "b", "c", "d"]
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert len(grant.calls) == 6
+
+
+# A ten-second window: late means 0.2 s late, far beyond a calm event loop's wake-up.
+LATE = 10.0 * LATE_SHARE
+
+
+async def test_a_slot_woken_for_too_late_is_given_up_and_the_message_asks_again() -> None:
+    grant = ScriptedGrant([(LATE * 1.5, -1), (0.0, -1)], stall_after=LATE * 3.5)
+    chain = GrantedChain(chat_and_overall(10.0), grant)
+    await chain.acquire("a")
+    assert grant.calls == ["a", "a"]
+    assert chain.slots_given_up == 1
+
+
+async def test_a_slot_used_in_time_or_in_a_short_line_is_kept() -> None:
+    on_time = ScriptedGrant([(LATE * 1.5, -1)])
+    chain = GrantedChain(chat_and_overall(10.0), on_time)
+    await chain.acquire("a")
+    # A slot granted at once, or barely ahead, had room around it: lateness bunches nothing.
+    short_line = ScriptedGrant([(LATE / 2, -1)], stall_after=LATE * 2)
+    stalled = GrantedChain(chat_and_overall(10.0), short_line)
+    await stalled.acquire("b")
+    assert (on_time.calls, short_line.calls) == (["a"], ["b"])
+    assert chain.slots_given_up == stalled.slots_given_up == 0

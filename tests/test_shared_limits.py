@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import sys
@@ -16,8 +17,9 @@ from bot.ratelimit import LOCAL, LimiterChain, RateLimits, Window, limiters_in_u
 from bot.store.limiters import shared_limiters
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
+from bot.store.redis_limiter import RedisLimiters, kept_in_redis
 from tests.procs import drop_keys
-from tests.shared_limit_worker import WINDOWS
+from tests.shared_limit_worker import THROUGHPUT_WINDOWS, WINDOWS
 from tests.test_ratelimit import max_in_any_window
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,10 +34,12 @@ async def shared_prefix(redis_url: str, redis_prefix: str) -> AsyncIterator[str]
         await drop_keys(redis_url, redis_prefix)
 
 
-async def run_worker(redis_url: str, prefix: str, start_at: float) -> list[tuple[str, float]]:
+async def run_worker(redis_url: str, prefix: str, start_at: float, *,
+                     throughput: bool = False) -> list[tuple[str, float]]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.shared_limit_worker", redis_url, prefix, str(start_at), str(MESSAGES),
+        *(["throughput"] if throughput else []),
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
@@ -94,3 +98,48 @@ async def test_a_message_waiting_for_its_chat_holds_no_place_in_the_overall_line
             await waiting
     finally:
         await store.close()
+
+
+@pytest.mark.redis
+async def test_a_throughput_window_hands_out_evenly_spaced_slots_ahead_and_never_refuses(
+        redis_url: str, shared_prefix: str) -> None:
+    store = RedisStore(redis_url, prefix=shared_prefix)
+    limiters = RedisLimiters(store._client, shared_prefix)
+    overall = f"{shared_prefix}overall"
+    # A chat's window (1 a minute, must have room now), then the overall one: a slot every second,
+    # far longer than the few round trips below take.
+    chat_count, chat_period, chat_ahead = kept_in_redis(Window(1, 60.0, per_chat))
+    count, period, ahead = kept_in_redis(Window(10, 10.0, whole_bot, throughput=True))
+    assert (count, period, ahead) == (1, 1_000_000, 1)
+
+    async def grant(chat: str) -> tuple[float, int]:
+        return await limiters.grant([f"{shared_prefix}chat:{chat}", overall],
+                                    [limiters.member(), chat_count, chat_period, chat_ahead, count, period, ahead])
+
+    try:
+        replies = [await grant(chat) for chat in ("a", "b", "c", "d")]
+        # Every chat is granted, each a slot further ahead; the same chat again is refused by its
+        # own window (index 0), which its slot ahead already counts.
+        assert [blocked for _, blocked in replies] == [-1, -1, -1, -1]
+        assert replies[0][0] == 0.0 and all(wait > 0 for wait, _ in replies[1:])
+        assert (await grant("d"))[1] == 0
+        slots = [score for _, score in await store._client.zrange(overall, 0, -1, withscores=True)]
+        assert len(slots) == 4
+        # Stamped where each slot frees, to the microsecond: no gap wider than the spacing is lost.
+        assert [round(later - earlier) for earlier, later in itertools.pairwise(slots)] == [period] * 3
+    finally:
+        await store.close()
+
+
+@pytest.mark.redis
+async def test_two_processes_sharing_a_throughput_window_never_overfill_it(redis_url: str, shared_prefix: str) -> None:
+    start_at = time.time() + 3.0
+    results = await asyncio.gather(*(run_worker(redis_url, shared_prefix, start_at, throughput=True)
+                                     for _ in range(2)))
+    grants = [grant for result in results for grant in result]
+    assert len(grants) == 2 * MESSAGES
+    chat_window, overall = THROUGHPUT_WINDOWS
+    assert max_in_any_window([at for _, at in grants], overall.per_seconds) <= overall.count
+    for chat in {chat for chat, _ in grants}:
+        stamps = [at for name, at in grants if name == chat]
+        assert max_in_any_window(stamps, chat_window.per_seconds) <= chat_window.count, chat

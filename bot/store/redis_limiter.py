@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import math
 import uuid
 from collections.abc import Sequence
 
@@ -16,29 +17,46 @@ from bot.ratelimit import GrantedChain, Limiter, LimiterChain, Window
 log = logging.getLogger(__name__)
 
 # Every window that applies is trimmed to its last `period` and counted on Redis's own clock (one
-# clock for all replicas); only when every one has room is the grant stamped in all of them, at
-# the same microsecond, so no window records a message before it may leave.
+# clock for all replicas). A grant is stamped in all of them at one instant, appended after every
+# stamp a window already holds, so the window ending at it is the only one it joins and no window
+# ever records a message before it may leave.
+# A pacing window (`ahead` 0) must have room now. A throughput window (`ahead` 1) hands out its next
+# free slot however far ahead, stamped where it frees to the microsecond: the window stays full
+# whatever the caller's wake-up lateness and round trip (asking again once a slot had freed lost
+# both each time, ~3 % of a window kept in tenths of a second), and since it never refuses, every
+# message asks it once. Only once every narrower window has room is a slot taken, so a message
+# waiting for its own chat holds no place in the overall line.
 # KEYS: one sorted set per window. ARGV: a member unique to this grant (a retried call whose reply
-# was lost stamps the same member again, not a second one), then each window's count and period (µs).
-# Answers {0, 0} when granted, else {µs until the narrowest full window has room, its index (1-based)}:
-# the caller waits for that one before it takes a place in the line of any wider one.
+# was lost stamps the same member again, not a second one), then each window's count, period (µs)
+# and ahead. Answers {µs until the granted slot, 0} when granted, else {µs until the narrowest full
+# window has room, its index (1-based)}: the caller waits for that one before it takes a place in
+# the line of any wider one.
 _GRANT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local at = now
 for i, key in ipairs(KEYS) do
-    local count, period = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+    local count, period = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
     local held = redis.call('ZCARD', key)
+    local free = now
+    if held > 0 then
+        free = math.max(free, tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]))
+    end
     if held >= count then
         local oldest = redis.call('ZRANGE', key, held - count, held - count, 'WITHSCORES')
-        return {math.max(1, math.ceil(tonumber(oldest[2]) + period - now)), i}
+        free = math.max(free, tonumber(oldest[2]) + period)
     end
+    if free > now and ARGV[3 * i + 1] == '0' then
+        return {free - now, i}
+    end
+    at = math.max(at, free)
 end
 for i, key in ipairs(KEYS) do
-    redis.call('ZADD', key, now, ARGV[1])
-    redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * i + 1]) / 1000) + 1000)
+    redis.call('ZADD', key, at, ARGV[1])
+    redis.call('PEXPIRE', key, math.ceil((at - now + tonumber(ARGV[3 * i])) / 1000) + 1000)
 end
-return {0, 0}
+return {at - now, 0}
 """
 
 
@@ -64,7 +82,8 @@ class RedisLimiters:
         return f"{self._process}:{next(self._members)}"
 
     async def grant(self, keys: list[str], arguments: list[str | int | float]) -> tuple[float, int]:
-        """Seconds to wait (0: granted) and the 0-based index of the narrowest window blocking."""
+        """Seconds to wait and the 0-based index of the narrowest window refusing; -1 when granted,
+        the seconds then being the time until the granted slot."""
         wait_us, blocked = await self._script(keys=keys, args=arguments)
         if self._offline:
             self._offline = False
@@ -77,13 +96,27 @@ class RedisLimiters:
             log.warning("Redis cannot be reached: keeping the rate limits in this process until it can")
 
 
+def kept_in_redis(window: Window) -> tuple[int, int, int]:
+    """The (count, period in µs, ahead) the grant script keeps for `window`.
+
+    A throughput window is kept as one slot every 1/count of its period, handed out ahead: its slots
+    are stamped where they free, so keeping them apart loses nothing, and evenly spaced messages
+    reach the platform evenly instead of in bursts whose spread on the way varies from one to the
+    next. Periods round up: a window may not hold more.
+    """
+    if not window.throughput:
+        count, period = window.kept()
+        return count, math.ceil(period * 1e6), 0
+    return 1, math.ceil(window.per_seconds * 1e6 / window.count), 1
+
+
 class SharedChain:
     """A platform's chained windows kept in Redis; while Redis cannot be reached, kept in this process."""
 
     def __init__(self, limiters: RedisLimiters, key_prefix: str, windows: Sequence[Window]) -> None:
         self._limiters = limiters
         self._key_prefix = key_prefix
-        self._kept = [window.kept() for window in windows]
+        self._kept = [kept_in_redis(window) for window in windows]
         self._local = LimiterChain([(window.limiter(), window.scope) for window in windows])
         self._chain = GrantedChain(windows, self._grant)
 
@@ -94,9 +127,9 @@ class SharedChain:
         keys: list[str] = []
         arguments: list[str | int | float] = [self._limiters.member()]
         for index, key in applicable:
-            count, period = self._kept[index]
+            count, period, ahead = self._kept[index]
             keys.append(f"{self._key_prefix}{index}:{key_digest(key)}")
-            arguments += [count, round(period * 1e6)]
+            arguments += [count, period, ahead]
         try:
             return await self._limiters.grant(keys, arguments)
         except RedisError:
