@@ -6,9 +6,8 @@ import asyncio
 import time
 from collections.abc import Sequence
 
+from bot.granted import LATE_SHARE, GrantedChain, OwnGrants
 from bot.ratelimit import (
-    LATE_SHARE,
-    GrantedChain,
     LimiterChain,
     SlidingWindowLimiter,
     Window,
@@ -203,3 +202,49 @@ async def test_a_slot_used_in_time_or_in_a_short_line_is_kept() -> None:
     await stalled.acquire("b")
     assert (on_time.calls, short_line.calls) == (["a"], ["b"])
     assert chain.slots_given_up == stalled.slots_given_up == 0
+
+
+class WindowGrant:
+    """A store's grant for one pacing window of `count` per `period` on the loop's clock, counting the
+    asks it refuses."""
+
+    def __init__(self, count: int, period: float) -> None:
+        self.count, self.period = count, period
+        self.stamps: dict[str, list[float]] = {}
+        self.refused = self.granted = 0
+
+    async def __call__(self, chat: str, applicable: Sequence[tuple[int, str]]) -> tuple[float, int]:
+        now = asyncio.get_running_loop().time()
+        recent = [at for at in self.stamps.get(chat, []) if at > now - self.period]
+        if len(recent) >= self.count:
+            self.refused += 1
+            return recent[-self.count] + self.period - now, 0
+        self.stamps[chat] = [*recent, now]
+        self.granted += 1
+        return 0.0, -1
+
+
+async def test_a_chat_paced_by_this_process_alone_is_not_asked_for_before_it_has_room() -> None:
+    grant = WindowGrant(2, 0.1)
+    chain = GrantedChain([Window(2, 0.1, per_chat)], grant)
+    for _ in range(6):
+        await chain.acquire("a")
+    await chain.acquire("b")
+    assert grant.refused == 0, "the process's own grants told it when the window had room"
+    assert grant.granted == 7
+
+
+async def test_grants_of_other_processes_still_hold_a_message_back() -> None:
+    grant = WindowGrant(1, 0.1)
+    grant.stamps["a"] = [asyncio.get_running_loop().time()]      # another replica just posted there
+    chain = GrantedChain([Window(1, 0.1, per_chat)], grant)
+    await chain.acquire("a")
+    assert (grant.refused, grant.granted) == (1, 1)
+
+
+def test_own_grants_forget_keys_whose_grants_left_the_window() -> None:
+    own = OwnGrants(1, 1.0)
+    for index in range(2000):
+        own.granted(f"chat-{index}", float(index))
+    assert own.room_at("chat-1999") == 2000.0 and own.room_at("chat-0") == 0.0
+    assert len(own) < 1100, "keys a second old and more were dropped as new ones came"

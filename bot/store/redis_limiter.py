@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.ratelimit import GrantedChain, Limiter, LimiterChain, Window
+from bot.granted import GrantedChain
+from bot.ratelimit import Limiter, LimiterChain, Window
 
 log = logging.getLogger(__name__)
 
