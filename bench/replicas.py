@@ -1,7 +1,7 @@
 """Replicas on one Redis: do 1 and 3 `digestbot run` processes together reach Telegram's ceiling, never past it?
 
     python bench/replicas.py [--chats 3000] [--scale 4] [--redis redis://127.0.0.1:6379/15] [--skip-paid]
-                             [--in-flight N]
+                             [--in-flight N] [--poll-interval SECONDS]
 
 Each run starts the fake Bot API in a process of its own (limits sped up `--scale` times), then 1 or 3
 `digestbot run` replicas sharing one Redis (a fresh key prefix, removed afterwards), every one configured
@@ -21,14 +21,22 @@ every part.
   spreads and nothing serialises them; the rate of three is then what the cores left over by the
   fake and Redis allow.
 
+The replicas poll for digests (and so sweep every channel for corrections) at the service's default
+interval, 5 minutes: at the tests' one second, each of 3 replicas spent two thirds of its CPU
+re-checking 3,000 delivered channels every second. `--poll-interval 1` brings that back.
+
 The fake skips its tdlib check of each message's formatting here (the render tests do that): its own
-CPU must not be what limits the rate. Replicas, fake and Redis share the machine's cores.
+CPU must not be what limits the rate. It freezes its heap as it grows (every message it keeps is live),
+so no full garbage collection of it pauses its event loop: a pause of 80 ms stamped the requests that
+had waited meanwhile all at once, and a fake counting arrivals then answered 429 to a bot that had
+spaced them evenly. Replicas, fake and Redis share the machine's cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 import tempfile
@@ -46,12 +54,14 @@ sys.path.insert(0, str(ROOT))
 from bench.fakes_process import TELEGRAM_TOKEN as TOKEN  # noqa: E402
 from bench.fakes_process import ServerProcess  # noqa: E402
 from bot.digest.parse import parse_file  # noqa: E402
+from bot.digest.sources import DigestSettings  # noqa: E402
 from bot.platforms.telegram.html import render_digest  # noqa: E402
 from tests.digests import write_digest  # noqa: E402
 from tests.procs import BotGroup, BotProcess, bot_config, drop_keys, schedule_just_passed, write_config  # noqa: E402
 
 GROUP_SHARE = 0.3
 PARTS = 3
+SERVICE_POLL_INTERVAL = DigestSettings().poll_interval
 
 
 # -- the fake Bot API, in its own process --------------------------------------------------------
@@ -68,6 +78,7 @@ async def _serve_fake(scale: float, expected: list[str], conn: Connection) -> No
         conn.send(fake.base_url)
         loop = asyncio.get_running_loop()
         while (request := await loop.run_in_executor(None, conn.recv)) != "stop":
+            gc.freeze()
             conn.send(_stats(fake, expected) if request == "final" else {"sent": fake.total_sent()})
     conn.close()
 
@@ -105,8 +116,10 @@ def three_part_digest(folder: Path, schedule_date: Any) -> list[str]:
 
 
 def replica_config(workdir: Path, chats: list[str], base_url: str, *, redis: str, prefix: str, scale: float,
-                   paid: bool, schedule: str, in_flight: int | None = None) -> dict[str, Any]:
-    config = bot_config(workdir, store=redis, channels=[], schedule=schedule, store_prefix=prefix, lease_ttl=30.0)
+                   paid: bool, schedule: str, in_flight: int | None = None,
+                   poll_interval: float = SERVICE_POLL_INTERVAL) -> dict[str, Any]:
+    config = bot_config(workdir, store=redis, channels=[], schedule=schedule, store_prefix=prefix, lease_ttl=30.0,
+                        poll_interval=poll_interval)
     if in_flight is not None:
         config["delivery"]["in_flight"] = in_flight
     config["channels"] = [{"name": f"tg-{index:05d}", "platform": "telegram", "chat": chat, "schedule": schedule}
@@ -143,7 +156,7 @@ async def wait_for_every_part(fake: FakeProcess, total: int, processes: list[Bot
 
 
 async def run(replicas: int, chats: list[str], *, redis: str, scale: float, paid: bool,
-              in_flight: int | None = None) -> dict[str, Any]:
+              in_flight: int | None = None, poll_interval: float = SERVICE_POLL_INTERVAL) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="digestbot-replicas-") as folder:
         workdir = Path(folder)
         schedule, digest_date = schedule_just_passed("UTC")
@@ -156,7 +169,7 @@ async def run(replicas: int, chats: list[str], *, redis: str, scale: float, paid
                 for replica in range(replicas):
                     config = write_config(workdir / f"replica-{replica}.yaml", replica_config(
                         workdir, chats, fake.base_url, redis=redis, prefix=prefix, scale=scale, paid=paid,
-                        schedule=schedule, in_flight=in_flight))
+                        schedule=schedule, in_flight=in_flight, poll_interval=poll_interval))
                     processes.append(await bots.start("run", config, log_name=f"replica-{replica}.log"))
                 cpu = await wait_for_every_part(fake, len(chats) * PARTS, processes, within=1800)
             result: dict[str, Any] = fake.ask("final")
@@ -190,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-paid", action="store_true", help="leave out the paid_broadcast runs")
     parser.add_argument("--in-flight", type=int, default=None,
                         help="delivery.in_flight of every replica (default: the bot's own sizing)")
+    parser.add_argument("--poll-interval", type=float, default=SERVICE_POLL_INTERVAL,
+                        help="digests.poll_interval of every replica, seconds (default: the service's 300)")
     args = parser.parse_args(argv)
     chats = chats_for(args.chats)
     print(f"{args.chats} Telegram chats × {PARTS} parts, limits ×{args.scale:g}; replicas on one Redis\n")
@@ -200,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = [(1, False), (3, False)] + ([] if args.skip_paid else [(1, True), (3, True)])
     for replicas, paid in runs:
         result = asyncio.run(run(replicas, chats, redis=args.redis, scale=args.scale, paid=paid,
-                                 in_flight=args.in_flight))
+                                 in_flight=args.in_flight, poll_interval=args.poll_interval))
         ceiling = (1000 if paid else 30) * args.scale
         report(f"{replicas} replica{'s' if replicas > 1 else ''}{' paid' if paid else ''}", result, ceiling)
     print("\nmsg/s: (messages - 1) ÷ seconds from the first arrival to the last; ceiling: Telegram's overall limit "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 import sys
 import threading
@@ -59,6 +60,17 @@ class SendReport:
     @property
     def summary(self) -> str:
         return describe(self.result) if self.result is not None else self.note
+
+
+def settle_heap() -> None:
+    """Everything built so far lives as long as the service: a full collection need not walk it again.
+
+    Left in the collected generations, the ~150,000 objects of a configuration with 3,000 channels
+    made every full collection during a fan-out pause the event loop 60-100 ms; a message whose
+    slot comes due meanwhile is sent late, bunched with the ones after it.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class App:
@@ -157,6 +169,7 @@ class App:
         await self._start_web()
         for receiver in self.receivers:
             await receiver.start()
+        settle_heap()
         scheduler_task = asyncio.create_task(self.scheduler.run())
         await self._stop.wait()
         self.scheduler.stop()
