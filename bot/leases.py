@@ -41,7 +41,6 @@ class Lease:
         self.ttl = ttl
         self.lost = False
         self._valid_until = 0.0
-        self._keeping = False
 
     async def claim(self) -> bool:
         started = time.monotonic()
@@ -60,28 +59,10 @@ class Lease:
             return False
         if time.monotonic() < self._valid_until - self.ttl / 3:
             return True
-        return await self._renew()
-
-    async def keep(self) -> None:
-        """Renew every third of the TTL until the lease is lost or :meth:`stop_keeping` is called."""
-        self._keeping = True
-        while self._keeping and not self.lost:
-            await asyncio.sleep(self.ttl / 3)
-            if self._keeping:
-                await self._renew()
-
-    def stop_keeping(self) -> None:
-        """End :meth:`keep` at its next step. Cancelling the keeper alone is not enough: a cancel that
-        lands while a renewal is inside the Redis client can be swallowed there (the client's own
-        timeouts race with it on Python 3.11), and the keeper would renew the lease forever while
-        its holder waits for it to end."""
-        self._keeping = False
+        return await self.renew()
 
     async def renew(self) -> bool:
         """Extend the lease now; False (and lost) if it is no longer ours."""
-        return await self._renew()
-
-    async def _renew(self) -> bool:
         started = time.monotonic()
         try:
             still_ours = await self.store.renew(self.name, self.owner, self.ttl)
@@ -126,8 +107,11 @@ class Keeper:
     async def stop(self) -> bool:
         """End the renewals and wait for the task; True if the caller itself was cancelled meanwhile.
 
-        That cancel must not be taken for the keeper's own and swallowed: the caller gives its leases
-        back and then raises it (see Lease.stop_keeping for why the flag is needed as well)."""
+        Cancelling the task alone is not enough: a cancel that lands while a renewal is inside the
+        Redis client can be swallowed there (the client's own timeouts race with it on Python 3.11),
+        and the task would renew forever while its holder waits for it to end; hence the flag too.
+        A cancel of the caller must not be taken for the keeper's own and swallowed either: the
+        caller gives its leases back and then raises it."""
         self._keeping = False
         if self._task is None:
             return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.leases import Lease
+from bot.leases import Keeper, Lease
 from bot.store.memory import MemoryStore
 
 # Only a guard against the hang this file is about; nothing here asserts how long anything takes.
@@ -34,14 +34,14 @@ async def test_a_keeper_whose_cancel_is_swallowed_in_a_renewal_still_ends() -> N
     store = CancelSwallowingStore()
     lease = Lease(store, "lease:2026-12-06/news", "here", ttl=0.03)
     assert await lease.claim()
-    keeper = asyncio.create_task(lease.keep())
+    keeper = Keeper(lease)
+    keeper.start()
     await asyncio.wait_for(store.renewing.wait(), HANG_GUARD)
 
-    lease.stop_keeping()
-    keeper.cancel()
-    await asyncio.wait_for(keeper, HANG_GUARD)     # before the fix: renewed again, and again, forever
+    # Before the fix: renewed again, and again, forever.
+    cancelled = await asyncio.wait_for(keeper.stop(), HANG_GUARD)
 
-    assert keeper.done() and not keeper.cancelled()
+    assert not cancelled, "the holder itself was not cancelled"
     assert store.renewals == 1
 
 
@@ -49,9 +49,9 @@ async def test_a_kept_lease_is_renewed_until_it_is_stopped() -> None:
     store = MemoryStore()
     lease = Lease(store, "lease:2026-12-06/news", "here", ttl=0.03)
     assert await lease.claim()
-    keeper = asyncio.create_task(lease.keep())
+    keeper = Keeper(lease)
+    keeper.start()
     await asyncio.sleep(0.1)
-    assert not keeper.done() and not lease.lost
-    lease.stop_keeping()
-    await asyncio.wait_for(keeper, HANG_GUARD)
+    assert not lease.lost and keeper.held() == [lease.name]
+    await asyncio.wait_for(keeper.stop(), HANG_GUARD)
     assert await store.claim("lease:2026-12-06/news", "here", 0.03), "still ours after being kept"
