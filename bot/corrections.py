@@ -82,10 +82,6 @@ class Corrector:
         self.settings = settings
         self.language = language
 
-    async def adopt(self, key: DeliveryKey, digest: Digest, payloads: Sequence[Payload]) -> None:
-        """Record what a delivery just posted (a later correction compares against it)."""
-        await self.store.swap_fingerprint(key, "", Fingerprint.of(digest, payloads).dumps())
-
     async def correct(self, key: DeliveryKey, target: Target, digest: Digest, payloads: Sequence[Payload],
                       renderer: Renderer) -> str:
         """What was done: "same", "adopted", "edited", "noticed", "busy" or "failed"."""

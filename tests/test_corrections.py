@@ -137,8 +137,8 @@ async def deliver_then_correct(store: Store, channel: Channel, target: Target,
     deliverer = Deliverer(store, {target.platform: channel}, DeliverySettings())
     corrector = Corrector(deliverer, store, DeliverySettings(), "en")
     payloads = renderer.render_digest(original)
-    await deliverer.deliver(key, target, payloads)
-    await corrector.adopt(key, original, payloads)
+    # What the scheduler hands a delivery: the fingerprint its closing step keeps.
+    await deliverer.deliver(key, target, payloads, Fingerprint.of(original, payloads).dumps())
     new_payloads = renderer.render_digest(fixed)
     assert await corrector.correct(key, target, fixed, new_payloads, renderer) == "edited"
     assert await corrector.correct(key, target, fixed, new_payloads, renderer) == "same"
