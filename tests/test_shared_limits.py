@@ -104,7 +104,7 @@ async def test_a_message_waiting_for_its_chat_holds_no_place_in_the_overall_line
 async def test_a_throughput_window_hands_out_evenly_spaced_slots_ahead_and_never_refuses(
         redis_url: str, shared_prefix: str) -> None:
     store = RedisStore(redis_url, prefix=shared_prefix)
-    limiters = RedisLimiters(store._client, shared_prefix)
+    limiters = RedisLimiters(store.lane, shared_prefix)
     overall = f"{shared_prefix}overall"
     # A chat's window (1 a minute, must have room now), then the overall one: a slot every second,
     # far longer than the few round trips below take.

@@ -16,5 +16,5 @@ def shared_limiters(store: Store) -> Limiters:
         return LOCAL
     from bot.store.redis_limiter import RedisLimiters
 
-    # The limiters ride on the store's connection pool and its retries.
-    return RedisLimiters(store._client, store.prefix)
+    # The limiters ride on the store's connections and its retries.
+    return RedisLimiters(store.lane, store.prefix)

@@ -22,6 +22,7 @@ from bot.store import base, redis_ledger
 from bot.store import redis_ops as ops
 from bot.store import redis_scripts as scripts
 from bot.store.base import MAX_CHAT_MOVES, DeliveryKey, LedgerEntry, Opening, Store, StoreError, Subscription
+from bot.store.redis_lane import ScriptLane
 
 T = TypeVar("T")
 
@@ -91,8 +92,10 @@ class RedisStore(Store):
         except ValueError as error:
             # The parser's message may quote parts of the URL, the password among them.
             raise ValueError(f"invalid redis store URL {self.display_url!r}") from error
+        # The scripts every delivery runs go through the lane; the rest through the client.
+        self.lane = ScriptLane(self._client)
         self._claim = self._client.register_script(scripts.CLAIM)
-        self._renew = self._client.register_script(scripts.RENEW)
+        self._renew = self.lane.script(scripts.RENEW)
         self._release = self._client.register_script(scripts.RELEASE)
         self._begin_part = self._client.register_script(scripts.BEGIN_PART)
         self._mark_maybe_sent = self._client.register_script(scripts.MARK_MAYBE_SENT)
@@ -101,10 +104,10 @@ class RedisStore(Store):
         self._unsubscribe = self._client.register_script(scripts.UNSUBSCRIBE)
         self._first_seen = self._client.register_script(scripts.FIRST_SEEN)
         self._swap_fingerprint = self._client.register_script(scripts.SWAP_FINGERPRINT)
-        self._open_delivery = self._client.register_script(scripts.OPEN_DELIVERY)
-        self._plan_delivery = self._client.register_script(scripts.PLAN_DELIVERY)
-        self._record_sent = self._client.register_script(scripts.RECORD_SENT)
-        self._close_delivery = self._client.register_script(scripts.CLOSE_DELIVERY)
+        self._open_delivery = self.lane.script(scripts.OPEN_DELIVERY)
+        self._plan_delivery = self.lane.script(scripts.PLAN_DELIVERY)
+        self._record_sent = self.lane.script(scripts.RECORD_SENT)
+        self._close_delivery = self.lane.script(scripts.CLOSE_DELIVERY)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
@@ -177,6 +180,7 @@ class RedisStore(Store):
                 from error
 
     async def close(self) -> None:
+        await self._call(self.lane.close())
         await self._call(self._client.aclose())
 
     # -- leases -------------------------------------------------------------------------------

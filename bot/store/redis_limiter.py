@@ -9,11 +9,11 @@ import math
 import uuid
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.granted import GrantedChain
 from bot.ratelimit import Limiter, LimiterChain, Window
+from bot.store.redis_lane import ScriptLane
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,8 @@ def key_digest(key: str) -> str:
 class RedisLimiters:
     """Limiters whose windows live in Redis under the store's prefix: one limit for all replicas."""
 
-    def __init__(self, client: Redis, prefix: str) -> None:
-        self._script = client.register_script(_GRANT)
+    def __init__(self, lane: ScriptLane, prefix: str) -> None:
+        self._script = lane.script(_GRANT)
         self._prefix = prefix
         self._members = itertools.count()
         self._process = uuid.uuid4().hex[:12]
