@@ -73,10 +73,11 @@ class GrantedChain:
                     if (locks := self._locks[index]) is not None:
                         await stack.enter_async_context(locks.hold(key))
                     held.append(stack)
-                    if (own := self._own[index]) is not None:
-                        # This process's own grants alone may already fill the window: asking
-                        # before it has room would only be refused, a round trip spent for nothing.
-                        await asyncio.sleep(max(0.0, own.room_at(key) - loop.time()))
+                    # This process's own grants alone may already fill the window: asking before
+                    # it has room would only be refused, a round trip spent for nothing.
+                    own = self._own[index]
+                    if own is not None and (room_in := own.room_at(key) - loop.time()) > 0:
+                        await asyncio.sleep(room_in)
                 asked = loop.time()
                 wait, blocked = await self._grant(chat, applicable)
                 if blocked < 0:
