@@ -1,6 +1,6 @@
 """Fan-out cost: the bot's delivery path (ledger on SQLite or Redis) against bare client loops, per message.
 
-    python bench/fanout.py [--channels 1000] [--parts 3] [--scale 4] [--redis redis://127.0.0.1:6379/15]
+    python bench/fanout.py [--channels 1000] [--parts 3] [--scale 4] [--rounds 3] [--redis redis://127.0.0.1:6379/15]
                            [--platforms telegram,slack,discord,feishu,wecom,dingtalk]
 
 Every run sends `--parts` messages to each of `--channels` chats of one platform through the fake
@@ -31,6 +31,7 @@ import asyncio
 import json
 import math
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -317,6 +318,26 @@ def allowed_messages(platform: str, elapsed: float, scale: float, channels: int,
     return min(channels, CONCURRENCY) * per_delivery * elapsed
 
 
+def print_row(platform: str, label: str, results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    ranked = sorted(results, key=lambda result: result["cpu_ms"])
+    result = ranked[len(ranked) // 2]
+    elapsed, sent = result["elapsed"], result["sent"]
+    allowed = allowed_messages(platform, elapsed, args.scale, args.channels, args.parts)
+    pace = "-"
+    if platform == "telegram":
+        from bot.platforms.telegram import TelegramRateLimits
+
+        limits = TelegramRateLimits().scaled(args.scale)
+        pace = f"{sent / elapsed / (limits.overall_limit / limits.overall_period):.3f}"
+    spread = f"{ranked[0]['cpu_ms']:.3f}-{ranked[-1]['cpu_ms']:.3f}"
+    refused = sum(run["refused_429"] for run in results)
+    print(f"{platform:<9} {label:<12} {sent:>6} {elapsed:>7.2f} {sent / elapsed:>7.1f} "
+          f"{allowed / elapsed:>9.1f} {sent / allowed:>9.3f} {pace:>5} {refused:>5} "
+          f"{result['cpu_ms']:>10.3f} {spread:>13} {result['peak_rss_mib']:>7.1f} M"
+          + ("" if all(run["outcomes"] == ["delivered"] for run in results)
+             else f"   outcomes {sorted({o for run in results for o in run['outcomes']})}"))
+
+
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     completed = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
                                text=True, check=False, cwd=str(ROOT))
@@ -337,41 +358,52 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="Redis for the redis runs; keys go under a unique prefix and are removed after")
     parser.add_argument("--platforms", default="telegram,slack,discord",
                         help="comma-separated: " + ", ".join(KNOWN))
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of every sender, interleaved; rows show the median (default 3)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     platforms = [p for p in args.platforms.split(",") if p]
-    if args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= set(KNOWN):
+    if args.rounds < 1 or args.channels < 1 or args.parts < 1 or args.scale <= 0 or not set(platforms) <= set(KNOWN):
         parser.error("--channels and --parts must be >= 1, --scale > 0, --platforms among " + ", ".join(KNOWN))
 
     base = {"channels": args.channels, "parts": args.parts, "scale": args.scale, "redis": args.redis}
     print(f"{args.channels} channels × {args.parts} parts per run, limits ×{args.scale:g}, "
           f"{CONCURRENCY} deliveries at once\n")
     header = (f"{'platform':<9} {'sender':<12} {'msgs':>6} {'secs':>7} {'msg/s':>7} {'allowed/s':>9} "
-              f"{'ach÷allow':>9} {'429s':>5} {'CPU ms/msg':>10} {'peak RSS':>9}")
+              f"{'ach÷allow':>9} {'pace':>5} {'429s':>5} {'CPU ms/msg':>10} {'(range)':>13} {'peak RSS':>9}")
     print(header)
     print("-" * len(header))
+    senders = (("bot", "sqlite"), ("bot", "redis"), ("bare", None))
     for platform in platforms:
-        cpu_per_message: dict[str, float] = {}
-        for sender, store in (("bot", "sqlite"), ("bot", "redis"), ("bare", None)):
-            spec = {**base, "platform": platform, "sender": sender, "store": store}
-            result = run_worker(spec)
-            label = f"{sender}+{store}" if store else "bare loop"
-            elapsed, sent = result["elapsed"], result["sent"]
-            allowed = allowed_messages(platform, elapsed, args.scale, args.channels, args.parts)
-            per_message = 1000 * result["cpu"] / max(sent, 1)
-            cpu_per_message[label] = per_message
-            print(f"{platform:<9} {label:<12} {sent:>6} {elapsed:>7.2f} {sent / elapsed:>7.1f} "
-                  f"{allowed / elapsed:>9.1f} {sent / allowed:>9.3f} {result['refused_429']:>5} "
-                  f"{per_message:>10.3f} {result['peak_rss_mib']:>7.1f} M"
-                  + ("" if result["outcomes"] == ["delivered"] else f"   outcomes {result['outcomes']}"))
-        bare = cpu_per_message["bare loop"]
-        print(f"{'':<9} CPU per message vs the bare loop: "
-              + ", ".join(f"{label} ×{value / bare:.2f}" for label, value in cpu_per_message.items()
-                          if label != "bare loop"))
-    print("\nallowed: Telegram 30×scale msg/s overall (sliding 1 s window); Slack: each of the deliveries in "
+        runs: dict[str, list[dict[str, Any]]] = {}
+        ratios: dict[str, list[float]] = {}
+        for round_index in range(args.rounds):
+            # Each round runs every sender once, in an order that turns from round to round, so a
+            # drift of the machine's speed during the bench weighs on all of them alike.
+            order = senders[round_index % 3:] + senders[:round_index % 3]
+            per_message: dict[str, float] = {}
+            for sender, store in order:
+                spec = {**base, "platform": platform, "sender": sender, "store": store}
+                result = run_worker(spec)
+                label = f"{sender}+{store}" if store else "bare loop"
+                result["cpu_ms"] = 1000 * result["cpu"] / max(result["sent"], 1)
+                per_message[label] = result["cpu_ms"]
+                runs.setdefault(label, []).append(result)
+            for label, value in per_message.items():
+                if label != "bare loop":
+                    ratios.setdefault(label, []).append(value / per_message["bare loop"])
+        for label in ("bot+sqlite", "bot+redis", "bare loop"):
+            print_row(platform, label, runs[label], args)
+        print(f"{'':<9} CPU per message vs the bare loop, median of the rounds' ratios (range): "
+              + ", ".join(f"{label} ×{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+                          for label, values in ratios.items()))
+    print(f"\nEach row: the run of {args.rounds} whose CPU per message is the median, its range beside it. "
+          "pace: Telegram's messages a second ÷ its overall ceiling (what an evenly spaced sender keeps "
+          "to, as bench/replicas.py measures).")
+    print("allowed: Telegram 30×scale msg/s overall (sliding 1 s window); Slack: each of the deliveries in "
           "progress sends its parts one channel window (1 s / scale) apart; Discord: each sends at most 5 parts "
           "per webhook window (2 s / scale); robots: one robot's narrowest window apart (inf: every part fits "
           "its robot's first burst).")
