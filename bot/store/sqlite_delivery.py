@@ -38,22 +38,27 @@ def release(conn: sqlite3.Connection, name: str, owner: str) -> None:
 
 
 # -- the ledger --------------------------------------------------------------------------------------
+# The delivery's row, its parts and its maybe-sent marks in one statement: every delivery opens with
+# this read, and each statement costs ~9 µs of the loop's time whatever it finds.
+_LEDGER = """
+SELECT 0, parts_total, finished_at FROM deliveries WHERE digest_date = ?1 AND channel = ?2
+UNION ALL SELECT 1, part, message_id FROM delivery_parts WHERE digest_date = ?1 AND channel = ?2
+UNION ALL SELECT 2, part, NULL FROM delivery_maybe_sent WHERE digest_date = ?1 AND channel = ?2
+"""
+
+
 def ledger(conn: sqlite3.Connection, key: DeliveryKey) -> LedgerEntry:
-    where = _where(key)
     entry = LedgerEntry()
-    row = conn.execute("SELECT parts_total, finished_at FROM deliveries WHERE digest_date = ? AND channel = ?",
-                       where).fetchone()
-    if row is not None:
-        entry.parts_total = row[0]
-        entry.finished = row[1] is not None
-    for part, message_id in conn.execute(
-            "SELECT part, message_id FROM delivery_parts WHERE digest_date = ? AND channel = ?", where):
-        if message_id is None:
-            entry.in_flight.add(part)
+    for table, number, value in conn.execute(_LEDGER, _where(key)):
+        if table == 0:
+            entry.parts_total = number
+            entry.finished = value is not None
+        elif table == 2:
+            entry.maybe_sent.add(number)
+        elif value is None:
+            entry.in_flight.add(number)
         else:
-            entry.sent[part] = message_id
-    entry.maybe_sent = {part for (part,) in conn.execute(
-        "SELECT part FROM delivery_maybe_sent WHERE digest_date = ? AND channel = ?", where)}
+            entry.sent[number] = value
     return entry
 
 
@@ -77,14 +82,17 @@ def unmark_in_flight(conn: sqlite3.Connection, key: DeliveryKey, part: int) -> N
 
 
 def record_part(conn: sqlite3.Connection, key: DeliveryKey, part: int, message_id: str) -> None:
-    date, channel = _where(key)
-    conn.execute("INSERT INTO deliveries (digest_date, channel) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                 (date, channel))
+    conn.execute("INSERT INTO deliveries (digest_date, channel) VALUES (?, ?) ON CONFLICT DO NOTHING", _where(key))
+    _record_planned_part(conn, key, part, message_id)
+
+
+def _record_planned_part(conn: sqlite3.Connection, key: DeliveryKey, part: int, message_id: str) -> None:
+    """record_part for a delivery whose row its plan wrote already."""
     conn.execute("""INSERT INTO delivery_parts (digest_date, channel, part, message_id, updated_at)
                     VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (digest_date, channel, part) DO UPDATE
                     SET message_id = excluded.message_id, updated_at = excluded.updated_at""",
-                 (date, channel, part, message_id, time.time()))
+                 (*_where(key), part, message_id, time.time()))
 
 
 def mark_maybe_sent(conn: sqlite3.Connection, key: DeliveryKey, part: int) -> bool:
@@ -93,11 +101,14 @@ def mark_maybe_sent(conn: sqlite3.Connection, key: DeliveryKey, part: int) -> bo
     return cursor.rowcount == 1
 
 
-def finish(conn: sqlite3.Connection, key: DeliveryKey) -> None:
-    conn.execute("""INSERT INTO deliveries (digest_date, channel, finished_at) VALUES (?, ?, ?)
+def finish(conn: sqlite3.Connection, key: DeliveryKey, fingerprint: str = "") -> None:
+    """Mark the delivery finished (the first time counts) and keep `fingerprint` unless it has one."""
+    conn.execute("""INSERT INTO deliveries (digest_date, channel, finished_at, fingerprint) VALUES (?, ?, ?, ?)
                     ON CONFLICT (digest_date, channel) DO UPDATE
-                    SET finished_at = coalesce(deliveries.finished_at, excluded.finished_at)""",
-                 (*_where(key), time.time()))
+                    SET finished_at = coalesce(deliveries.finished_at, excluded.finished_at),
+                        fingerprint = CASE WHEN coalesce(deliveries.fingerprint, '') = ''
+                                      THEN excluded.fingerprint ELSE deliveries.fingerprint END""",
+                 (*_where(key), time.time(), fingerprint or None))
 
 
 def next_chat(conn: sqlite3.Connection, platform: str) -> Callable[[str], str | None]:
@@ -123,8 +134,14 @@ def open_delivery(conn: sqlite3.Connection, key: DeliveryKey, lease: str, owner:
     entry = ledger(conn, key)
     if entry.finished:
         return Opening(True, entry, chat)
-    current = chat_moves(next_chat(conn, platform), chat)[-1]
-    reason = inactive_reason(conn, platform, current)
+    # Usually the chat has not moved: whether it did and whether it is inactive come in one statement.
+    moved_to, reason = conn.execute(
+        "SELECT (SELECT new_chat FROM moved_chats WHERE platform = ?1 AND old_chat = ?2), "
+        "(SELECT reason FROM inactive_chats WHERE platform = ?1 AND chat = ?2)", (platform, chat)).fetchone()
+    current = chat
+    if moved_to is not None:
+        current = chat_moves(next_chat(conn, platform), chat)[-1]
+        reason = inactive_reason(conn, platform, current)
     if reason is not None or current != chat:
         return Opening(True, entry, current, reason)
     planned = plan_delivery(conn, key, chat_lease, owner, ttl, parts_total, part_to_plan(entry, parts_total))
@@ -141,7 +158,7 @@ def plan_delivery(conn: sqlite3.Connection, key: DeliveryKey, chat_lease: str, o
 
 def record_sent(conn: sqlite3.Connection, key: DeliveryKey, part: int, message_id: str,
                 next_part: int | None) -> None:
-    record_part(conn, key, part, message_id)
+    _record_planned_part(conn, key, part, message_id)
     if next_part is not None:
         mark_in_flight(conn, key, next_part)
 
@@ -150,13 +167,11 @@ def close_delivery(conn: sqlite3.Connection, key: DeliveryKey, owner: str, lease
                    finished: bool, never_sent: int | None, last_sent: tuple[int, str] | None,
                    fingerprint: str) -> None:
     if last_sent is not None:
-        record_part(conn, key, *last_sent)
+        _record_planned_part(conn, key, *last_sent)
     if finished:
-        finish(conn, key)
-        if fingerprint:
-            conn.execute("UPDATE deliveries SET fingerprint = ? WHERE digest_date = ? AND channel = ? "
-                         "AND coalesce(fingerprint, '') = ''", (fingerprint, *_where(key)))
+        finish(conn, key, fingerprint)
     elif never_sent is not None:
         unmark_in_flight(conn, key, never_sent)
-    for lease in leases:
-        release(conn, lease, owner)
+    if leases:
+        conn.execute(f"DELETE FROM leases WHERE owner = ? AND name IN ({', '.join('?' * len(leases))})",
+                     (owner, *leases))
