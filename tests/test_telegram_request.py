@@ -13,6 +13,8 @@ from aiohttp import web
 from telegram import Bot, InputFile, LinkPreviewOptions
 from telegram.error import NetworkError, TimedOut
 
+from bot.platforms.base import TransientError
+from bot.platforms.telegram.errors import send_error
 from bot.platforms.telegram.request import JsonRequest
 from tests.fakes import serve_local
 
@@ -29,6 +31,8 @@ class Arrived:
     content_types: list[str] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
     delay: float = 0.0
+    at_once: int = 0
+    most_at_once: int = 0
 
 
 @pytest.fixture
@@ -38,7 +42,12 @@ async def server() -> AsyncIterator[tuple[str, Arrived]]:
     async def method(request: web.Request) -> web.Response:
         arrived.content_types.append(request.content_type)
         arrived.bodies.append(await request.read())
-        await asyncio.sleep(arrived.delay)
+        arrived.at_once += 1
+        arrived.most_at_once = max(arrived.most_at_once, arrived.at_once)
+        try:
+            await asyncio.sleep(arrived.delay)
+        finally:
+            arrived.at_once -= 1
         return web.json_response({"ok": True, "result": MESSAGE})
 
     async def file(request: web.Request) -> web.Response:
@@ -52,8 +61,9 @@ async def server() -> AsyncIterator[tuple[str, Arrived]]:
     await runner.cleanup()
 
 
-def bot_for(base: str, read_timeout: float = 5.0) -> Bot:
-    request = JsonRequest(connect_timeout=5.0, read_timeout=read_timeout, write_timeout=5.0, pool_timeout=5.0)
+def bot_for(base: str, read_timeout: float = 5.0, pool_timeout: float = 5.0, concurrent: int = 32) -> Bot:
+    request = JsonRequest(connect_timeout=5.0, read_timeout=read_timeout, write_timeout=5.0,
+                          pool_timeout=pool_timeout, concurrent=concurrent)
     return Bot(TOKEN, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot", request=request,
                get_updates_request=JsonRequest(connect_timeout=5.0, read_timeout=5.0, write_timeout=5.0,
                                                pool_timeout=5.0))
@@ -110,6 +120,38 @@ async def test_httpx_failures_become_ptbs_errors_with_their_cause(server: tuple[
 
     assert isinstance(slow.value.__cause__, httpx.ReadTimeout)
     assert isinstance(refused.value.__cause__, httpx.ConnectError)
+
+
+async def test_requests_beyond_the_concurrent_ones_wait_their_turn(server: tuple[str, Arrived]) -> None:
+    base, arrived = server
+    arrived.delay = 0.05
+    bot = bot_for(base, concurrent=3)
+    await bot.request.initialize()
+    try:
+        answers = await asyncio.gather(*(bot.do_api_request(METHOD, api_kwargs={"chat_id": 42, "text": str(n)})
+                                         for n in range(12)))
+    finally:
+        await bot.request.shutdown()
+    assert len(answers) == len(arrived.bodies) == 12
+    assert arrived.most_at_once == 3
+
+
+async def test_a_request_that_never_got_its_turn_is_known_not_sent(server: tuple[str, Arrived]) -> None:
+    base, arrived = server
+    arrived.delay = 1.0
+    bot = bot_for(base, pool_timeout=0.1, concurrent=1)
+    await bot.request.initialize()
+    try:
+        first = asyncio.ensure_future(bot.do_api_request(METHOD, api_kwargs={"chat_id": 42, "text": "first"}))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimedOut) as waited:
+            await bot.do_api_request(METHOD, api_kwargs={"chat_id": 42, "text": "second"})
+        await first
+    finally:
+        await bot.request.shutdown()
+    assert isinstance(waited.value.__cause__, httpx.PoolTimeout)
+    assert isinstance(send_error(waited.value, str), TransientError)
+    assert [json.loads(body)["text"] for body in arrived.bodies] == ["first"]
 
 
 async def test_a_closed_request_opens_again(server: tuple[str, Arrived]) -> None:
