@@ -1,6 +1,6 @@
 """Replicas on one Redis: do 1 and 3 `digestbot run` processes together reach Telegram's ceiling, never past it?
 
-    python bench/replicas.py [--chats 3000] [--scale 4] [--redis redis://127.0.0.1:6379/15] [--skip-paid]
+    python bench/replicas.py [--chats 3000] [--scale 4] [--redis redis://127.0.0.1:6379/15] [--skip-paid | --paid-only]
                              [--in-flight N] [--poll-interval SECONDS]
 
 Each run starts the fake Bot API in a process of its own (limits sped up `--scale` times), then 1 or 3
@@ -200,7 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chats", type=int, default=3000, help="Telegram chats (default 3000)")
     parser.add_argument("--scale", type=float, default=4.0, help="speed-up of Telegram's limits (default 4)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="the Redis the replicas share")
-    parser.add_argument("--skip-paid", action="store_true", help="leave out the paid_broadcast runs")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--skip-paid", action="store_true", help="leave out the paid_broadcast runs")
+    which.add_argument("--paid-only", action="store_true", help="only the paid_broadcast runs")
     parser.add_argument("--in-flight", type=int, default=None,
                         help="delivery.in_flight of every replica (default: the bot's own sizing)")
     parser.add_argument("--poll-interval", type=float, default=SERVICE_POLL_INTERVAL,
@@ -212,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{'exactly once':>13} {'first':>5}")
     print(header)
     print("-" * len(header))
-    runs = [(1, False), (3, False)] + ([] if args.skip_paid else [(1, True), (3, True)])
+    runs = ([] if args.paid_only else [(1, False), (3, False)]) + ([] if args.skip_paid else [(1, True), (3, True)])
     for replicas, paid in runs:
         result = asyncio.run(run(replicas, chats, redis=args.redis, scale=args.scale, paid=paid,
                                  in_flight=args.in_flight, poll_interval=args.poll_interval))

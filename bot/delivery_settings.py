@@ -15,12 +15,10 @@ DELIVERY_KEYS = ("lease_ttl", "max_attempts", "backoff_base", "backoff_max", "su
 # Deliveries one process has under way at once, at least, when the config names no number: plenty
 # for a platform whose ceiling is tens of messages a second.
 IN_FLIGHT_FLOOR = 64
-# Roughly what one process sends a second once its CPU is what limits it (250-390 measured on one
-# core of a shared two-core machine, Telegram's client and a Redis store). Deliveries in flight beyond
-# what keeps it that busy only queue, and cost it CPU: its HTTP client's pool work grows with the
-# requests waiting in it (measured at a paid-broadcast ceiling: 200 in flight sent 254 messages a
-# second, 1,000 sent 168).
-PROCESS_RATE = 250
+# Roughly what one process sends a second once its CPU is what limits it: 627-659 measured on one
+# core of a shared two-core machine (Telegram's client, a Redis store, paid broadcasts). Deliveries in
+# flight beyond what keeps it that busy would only queue.
+PROCESS_RATE = 600
 _MAX_IN_FLIGHT = 100_000
 # What happens when a delivered digest changes: edit the parts in place (a notice when they no longer
 # line up), always a notice, or nothing.
@@ -83,7 +81,7 @@ def deliveries_to_fill(limits: RateLimits) -> int:
 
     A delivery of several parts sends at its chat's pace (Telegram: a message a second), so it
     takes a rate times that period of them (Telegram's 30 a second: 30; paid broadcasts' 1,000, as
-    much as one process sends: 250); one of a single part is done sooner and makes room for the next.
+    much as one process sends: 600); one of a single part is done sooner and makes room for the next.
     """
     ceiling = max((window.count / window.per_seconds for window in limits.windows if window.scope is whole_bot),
                   default=0.0)
