@@ -16,6 +16,8 @@ ticks with nothing new due, then one more subscription is made and the tick afte
   in proportion to what is due or to every subscription.
 - reload tick: a tick after the subscriptions changed, which reads every one of them from the store
   (at most once per change, and per refresh interval for changes made by other replicas).
+- loop held: the longest the event loop went without a turn for other tasks during the reload tick
+  (what a message being sent meanwhile waits); the index is built on a worker thread.
 """
 
 from __future__ import annotations
@@ -99,7 +101,20 @@ async def measure(count: int, due: int, store_kind: str, folder: Path) -> dict[s
     quiet_tick = sum([await tick(START + dt.timedelta(minutes=2, seconds=n)) for n in range(QUIET_TICKS)]) / QUIET_TICKS
     await store.subscribe(Subscription("console", "chat-late", "22:00", None, "bench"))
     scheduler.subscriptions_changed()
+    held = 0.0
+
+    async def watch_loop() -> None:
+        # How long the loop goes without a turn for other tasks (what sends would wait).
+        nonlocal held
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0)
+            held = max(held, time.perf_counter() - before)
+
+    watcher = asyncio.ensure_future(watch_loop())
+    await asyncio.sleep(0)
     reload_tick = await tick(START + dt.timedelta(minutes=3))
+    watcher.cancel()
     loaded = rss_mib()
     peak = peak_mib() if peak_known else None
     if len(scheduler.index) != count + 1:
@@ -108,7 +123,7 @@ async def measure(count: int, due: int, store_kind: str, folder: Path) -> dict[s
     await scheduler.drain()
     await store.close()
     return {"count": count, "rss_idle": idle, "rss_loaded": loaded, "due_tick": due_tick, "quiet_tick": quiet_tick,
-            "reload_tick": reload_tick, "rss_peak": peak}
+            "reload_tick": reload_tick, "reload_held": held, "rss_peak": peak}
 
 
 def run_worker(count: int, due: int, store: str) -> dict[str, Any]:
@@ -135,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     counts = [int(count) for count in args.counts.split(",")]
     print(f"{args.due} due at the measured tick; {args.store} store\n")
     header = (f"{'subscriptions':>13} {'RSS idle':>9} {'RSS loaded':>10} {'Δ RSS':>8} {'Δ peak':>8} "
-              f"{'due tick':>10} {'quiet tick':>10} {'reload tick':>11}")
+              f"{'due tick':>10} {'quiet tick':>10} {'reload tick':>11} {'loop held':>10}")
     print(header)
     print("-" * len(header))
     results = [run_worker(count, args.due, args.store) for count in counts]
@@ -143,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         peak = "-" if result["rss_peak"] is None else f"{result['rss_peak'] - result['rss_idle']:.1f} M"
         print(f"{result['count']:>13} {result['rss_idle']:>7.1f} M {result['rss_loaded']:>8.1f} M "
               f"{result['rss_loaded'] - result['rss_idle']:>6.1f} M {peak:>8} {1000 * result['due_tick']:>7.1f} ms "
-              f"{1000 * result['quiet_tick']:>7.1f} ms {1000 * result['reload_tick']:>8.1f} ms", flush=True)
+              f"{1000 * result['quiet_tick']:>7.1f} ms {1000 * result['reload_tick']:>8.1f} ms "
+              f"{1000 * result['reload_held']:>7.1f} ms", flush=True)
     first, last = results[0], results[-1]
     due_ratio, quiet_ratio = last["due_tick"] / first["due_tick"], last["quiet_tick"] / first["quiet_tick"]
     print(f"\ntick time {last['count']} ÷ {first['count']} subscriptions, {args.due} due: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import logging
@@ -316,3 +317,43 @@ async def test_the_corrections_sweep_looks_only_at_finished_deliveries(tmp_path:
     await h.scheduler.index.refresh(store, START)
     await h.scheduler._sweep.run(h.scheduler._locate, h.scheduler.index.timezones(), START)
     assert looked_at == [DeliveryKey(START.date(), "console:c00007")]
+
+
+async def test_a_reload_is_built_off_the_event_loop_which_keeps_turning_meanwhile(tmp_path: Path) -> None:
+    store = open_store("memory://", tmp_path)
+    for subscription in chats(20_000, "10:00"):
+        await store.subscribe(subscription)
+    idx = index()
+    turns = 0
+    building = False
+    turns_while_building: list[int] = []
+    real_build = idx._build
+
+    def build(subscriptions: Any) -> Any:
+        nonlocal building
+        building = True
+        started = turns
+        try:
+            return real_build(subscriptions)
+        finally:
+            building = False
+            turns_while_building.append(turns - started)
+
+    idx._build = build      # type: ignore[method-assign]
+
+    async def turning() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    ticker = asyncio.ensure_future(turning())
+    try:
+        await idx.refresh(store, START)
+    finally:
+        ticker.cancel()
+    assert len(idx) == 20_000
+    assert not building
+    # Built on the loop, no other task could have run until it returned.
+    assert turns_while_building[0] > 0
+    await store.close()
