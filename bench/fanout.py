@@ -16,9 +16,11 @@ happens in a fresh worker process, and the fake servers in a process of their ow
           the webhook) in a loop with the same client-side rate limiter and concurrency, no store at all.
 
 "allowed" is the most the platform's limits let through in the elapsed time T: for Telegram the
-overall window, L × (⌊T⌋ + 1) messages with L = 30 × scale per second; Slack has no overall limit,
-so for it the bound comes from the per-channel window: each of the 64 deliveries in progress sends
-its `parts` messages one window apart; Discord's per-webhook window (5 posts per 2 s) spaces a
+overall window, L × (⌊T⌋ + 1) messages with L = 30 × scale per second (what a sender bursting a whole
+window at each second could do; the bot spaces messages evenly, and "pace" shows its rate ÷ L);
+Slack has no overall limit, so for it the bound comes from the per-channel window: a delivery sends
+its `parts` messages one window apart, 64 of them at once, so the channels take at least
+⌈channels ÷ 64⌉ × (parts − 1) windows; Discord's per-webhook window (5 posts per 2 s) spaces a
 delivery only when it has more parts than that, so its rows need `--parts` above 5 to mean anything;
 the robots likewise by their narrowest window (bench/robots.py).
 The store's overhead shows as the CPU-per-message ratio of a bot run to the bare run.
@@ -312,10 +314,11 @@ def allowed_messages(platform: str, elapsed: float, scale: float, channels: int,
     pace = SlackRateLimit().scaled(scale).windows[0]
     if parts < 2:
         return math.inf      # one message per channel: nothing spaces them out
-    # A delivery's parts go out one channel window apart, so each delivery in progress carries at most
-    # `parts` messages per (parts - 1) windows.
-    per_delivery = parts * pace.count / ((parts - 1) * pace.per_seconds)
-    return min(channels, CONCURRENCY) * per_delivery * elapsed
+    # A delivery's parts go out one channel window apart, so a delivery takes at least (parts - 1)
+    # windows, and with CONCURRENCY of them at once the channels need ⌈channels / CONCURRENCY⌉ such
+    # turns: the last turn takes as long with 40 deliveries as with 64.
+    shortest = math.ceil(channels / CONCURRENCY) * (parts - 1) * pace.per_seconds / pace.count
+    return channels * parts * elapsed / shortest
 
 
 def print_row(platform: str, label: str, results: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -403,10 +406,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nEach row: the run of {args.rounds} whose CPU per message is the median, its range beside it. "
           "pace: Telegram's messages a second ÷ its overall ceiling (what an evenly spaced sender keeps "
           "to, as bench/replicas.py measures).")
-    print("allowed: Telegram 30×scale msg/s overall (sliding 1 s window); Slack: each of the deliveries in "
-          "progress sends its parts one channel window (1 s / scale) apart; Discord: each sends at most 5 parts "
-          "per webhook window (2 s / scale); robots: one robot's narrowest window apart (inf: every part fits "
-          "its robot's first burst).")
+    print("allowed: Telegram 30×scale msg/s overall (sliding 1 s window); Slack: each delivery sends its parts "
+          "one channel window (1 s / scale) apart, 64 at once, ⌈channels ÷ 64⌉ in turn; Discord: each sends at "
+          "most 5 parts per webhook window (2 s / scale); robots: one robot's narrowest window apart (inf: every "
+          "part fits its robot's first burst).")
     return 0
 
 

@@ -49,4 +49,6 @@ def allowed_discord(elapsed: float, scale: float, channels: int, parts: int, con
     waits = math.ceil(parts / window.count) - 1
     if waits < 1:
         return math.inf      # a delivery fits one window: nothing spaces its posts out
-    return min(channels, concurrency) * parts / (waits * window.per_seconds) * elapsed
+    # `concurrency` deliveries at once: the channels take ⌈channels / concurrency⌉ of them in turn.
+    shortest = math.ceil(channels / concurrency) * waits * window.per_seconds
+    return channels * parts * elapsed / shortest

@@ -103,5 +103,6 @@ def allowed(platform: str, elapsed: float, scale: float, channels: int, parts: i
         return math.inf      # all parts fit one burst: nothing spaces them out
     # `burst` posts may leave together, the next `burst` one limiter window later.
     spacing = window.per_seconds * burst / window.count
-    per_delivery = parts / ((math.ceil(parts / burst) - 1) * spacing)
-    return float(min(channels, concurrency) * per_delivery * elapsed)
+    # `concurrency` deliveries at once: the channels take ⌈channels / concurrency⌉ of them in turn.
+    shortest = math.ceil(channels / concurrency) * (math.ceil(parts / burst) - 1) * spacing
+    return float(channels * parts * elapsed / shortest)
