@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.delivery_settings import DeliverySettings
-from bot.leases import Keeper, Lease, delivery_lease_name, new_owner_id
+from bot.leases import Keeper, Lease, chat_lease_name, delivery_lease_name, new_owner_id
 from bot.outcomes import (
     OUTCOME_OF_KIND,
     DeliveryAborted,
@@ -278,7 +278,7 @@ class Deliverer:
     def _chat_lease(self, platform: str, chat: str) -> Lease:
         # Across processes (replicas, or `digestbot send` beside `run`), one post at a time per chat;
         # within this process the chat lock already orders them.
-        return Lease(self.store, f"chat:{platform}:{chat}", self.owner, self.settings.lease_ttl)
+        return Lease(self.store, chat_lease_name(platform, chat), self.owner, self.settings.lease_ttl)
 
     @contextlib.asynccontextmanager
     async def _holding(self, lease: Lease) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import socket
@@ -18,6 +19,12 @@ log = logging.getLogger("bot.delivery")
 def new_owner_id() -> str:
     """Names this process in leases: readable for operators, unique across restarts."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def chat_lease_name(platform: str, chat: str) -> str:
+    """The lease of one chat: one post at a time in it across processes. The chat is named by a digest:
+    a webhook platform's chat is its URL, a credential, and lease names reach the store's keys and logs."""
+    return f"chat:{platform}:{hashlib.blake2b(chat.encode(), digest_size=10).hexdigest()}"
 
 
 def delivery_lease_name(key: DeliveryKey) -> str:

@@ -12,6 +12,7 @@ import pytest
 from bot import metrics
 from bot.config import DeliverySettings
 from bot.delivery import OUTCOME_OF_KIND, Deliverer, Kind, Outcome, SendEvent, Target
+from bot.leases import chat_lease_name
 from bot.platforms.base import (
     ChatGone,
     Gate,
@@ -101,12 +102,12 @@ async def test_two_processes_never_interleave_their_posts_in_one_chat(tmp_path: 
 
 async def test_a_scheduled_delivery_waits_while_another_process_posts_in_the_chat(tmp_path: Path) -> None:
     store = open_store("memory://", tmp_path)
-    assert await store.claim("chat:console:", "replica-b", 30)
+    assert await store.claim(chat_lease_name("console", ""), "replica-b", 30)
     out = io.StringIO()
     deliverer = Deliverer(store, {"console": ConsoleChannel(out)}, DeliverySettings(), owner="replica-a")
     result = await deliverer.deliver(KEY, TARGET, PARTS)
     assert result.outcome is Outcome.BUSY and printed(out) == []
-    await store.release("chat:console:", "replica-b")
+    await store.release(chat_lease_name("console", ""), "replica-b")
     assert (await deliverer.deliver(KEY, TARGET, PARTS)).outcome is Outcome.DELIVERED
     assert printed(out) == ["part 0", "part 1", "part 2"]
     await store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.leases import Keeper, Lease
+from bot.leases import Keeper, Lease, chat_lease_name
 from bot.store.memory import MemoryStore
 
 # Only a guard against the hang this file is about; nothing here asserts how long anything takes.
@@ -55,3 +55,12 @@ async def test_a_kept_lease_is_renewed_until_it_is_stopped() -> None:
     assert not lease.lost and keeper.held() == [lease.name]
     await asyncio.wait_for(keeper.stop(), HANG_GUARD)
     assert await store.claim("lease:2026-12-06/news", "here", 0.03), "still ours after being kept"
+
+
+def test_a_chat_lease_names_the_chat_by_a_digest_never_by_its_webhook_url() -> None:
+    url = "https://discord.com/api/webhooks/1234567890/SECRET-webhook-token_abcdef"
+    name = chat_lease_name("discord", url)
+    assert name.startswith("chat:discord:")
+    assert "SECRET" not in name and "webhooks" not in name
+    assert name == chat_lease_name("discord", url)
+    assert name != chat_lease_name("discord", url + "x") != chat_lease_name("slack", url)
