@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.delivery_settings import DeliverySettings
+from bot.keyed_locks import KeyedLocks
 from bot.leases import Keeper, Lease, chat_lease_name, delivery_lease_name, new_owner_id
 from bot.outcomes import (
     OUTCOME_OF_KIND,
@@ -28,7 +29,6 @@ from bot.platforms.base import (
     Channel,
     Threads,
 )
-from bot.ratelimit import KeyedLocks
 from bot.render import Payload
 from bot.store.base import (
     UNCONFIRMED_MESSAGE_ID,

@@ -48,6 +48,13 @@ RATE_LIMITED = Counter(
     "digestbot_rate_limited_total", "HTTP 429 / retry-after answers received from a platform.",
     ["platform"], registry=REGISTRY,
 )
+SLOTS_GIVEN_UP = Counter(
+    "digestbot_rate_limit_slots_given_up_total",
+    "Slots granted ahead in a shared throughput window that this process woke too late to use (a stalled "
+    "loop) and gave up, asking again, so late messages do not reach the platform bunched; by the limits "
+    "kept (TelegramRateLimits, ...).",
+    ["limits"], registry=REGISTRY,
+)
 DELIVERY_LAG = Histogram(
     "digestbot_delivery_lag_seconds",
     "Seconds between a delivery's scheduled time and its first part being sent.",

@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Protocol, Self
 
+from bot.granted import GrantedChain, LocalGrant
+
 
 class SlidingWindowLimiter:
     """At most `limit` acquisitions per `period` seconds for each key, granted in arrival order.
@@ -171,10 +173,11 @@ class Limiters(Protocol):
 
 
 class LocalLimiters:
-    """Windows counted in this process alone (the SQLite and memory stores: one process sends)."""
+    """Windows counted in this process alone (the SQLite and memory stores: one process sends), by the
+    rules the shared ones keep (bot/granted.py)."""
 
-    def chain(self, name: str, windows: Sequence[Window]) -> LimiterChain:
-        return LimiterChain([(window.limiter(), window.scope) for window in windows])
+    def chain(self, name: str, windows: Sequence[Window]) -> Limiter:
+        return GrantedChain(windows, LocalGrant(windows), name)
 
 
 LOCAL = LocalLimiters()
@@ -189,29 +192,6 @@ def limiters_in_use(limiters: Limiters) -> Iterator[None]:
         yield
     finally:
         _IN_USE.reset(token)
-
-
-class KeyedLocks:
-    """One asyncio lock per key, created on demand and dropped when nobody holds or awaits it, so a
-    long-running process does not keep a lock for every chat it ever wrote to."""
-
-    def __init__(self) -> None:
-        self._locks: dict[Hashable, tuple[asyncio.Lock, list[int]]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._locks[key]
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,10 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from bot.granted import LATE_SHARE, GrantedChain, OwnGrants
+import pytest
+
+from bot import metrics
+from bot.granted import LATE_SHARE, GrantedChain, LocalGrant, OwnGrants
 from bot.ratelimit import (
     LimiterChain,
     SlidingWindowLimiter,
@@ -87,7 +90,7 @@ async def test_waiters_are_served_in_arrival_order() -> None:
 
 
 async def test_keyed_locks_serialise_one_key_and_forget_it_when_free() -> None:
-    from bot.ratelimit import KeyedLocks
+    from bot.keyed_locks import KeyedLocks
 
     locks = KeyedLocks()
     inside: list[str] = []
@@ -186,10 +189,14 @@ LATE = 10.0 * LATE_SHARE
 
 async def test_a_slot_woken_for_too_late_is_given_up_and_the_message_asks_again() -> None:
     grant = ScriptedGrant([(LATE * 1.5, -1), (0.0, -1)], stall_after=LATE * 3.5)
-    chain = GrantedChain(chat_and_overall(10.0), grant)
+    chain = GrantedChain(chat_and_overall(10.0), grant, "StalledLimits")
+    exported = metrics.REGISTRY.get_sample_value("digestbot_rate_limit_slots_given_up_total",
+                                                 {"limits": "StalledLimits"}) or 0.0
     await chain.acquire("a")
     assert grant.calls == ["a", "a"]
     assert chain.slots_given_up == 1
+    assert metrics.REGISTRY.get_sample_value("digestbot_rate_limit_slots_given_up_total",
+                                             {"limits": "StalledLimits"}) == exported + 1
 
 
 async def test_a_slot_used_in_time_or_in_a_short_line_is_kept() -> None:
@@ -248,3 +255,77 @@ def test_own_grants_forget_keys_whose_grants_left_the_window() -> None:
         own.granted(f"chat-{index}", float(index))
     assert own.room_at("chat-1999") == 2000.0 and own.room_at("chat-0") == 0.0
     assert len(own) < 1100, "keys a second old and more were dropped as new ones came"
+
+
+# -- this process's own grants, by the shared script's rules ------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def telegram_like() -> tuple[Window, Window, Window]:
+    return (Window(1, 1.0, per_chat), Window(20, 60.0, lambda chat: chat if chat.startswith("-") else None),
+            Window(30, 1.0, whole_bot, throughput=True))
+
+
+async def test_a_local_grant_refuses_a_full_pacing_window_with_the_wait_and_which_window() -> None:
+    clock = Clock()
+    grant = LocalGrant(telegram_like(), clock)
+    assert await grant("a", [(0, "a"), (2, "all")]) == (0.0, -1)
+    clock.now += 0.25
+    wait, blocked = await grant("a", [(0, "a"), (2, "all")])
+    assert blocked == 0 and wait == pytest.approx(0.75)
+    # A group's minute: 20 posts, then the 21st waits for the first to leave it.
+    for n in range(20):
+        clock.now += 1.0
+        assert (await grant("-g", [(0, "-g"), (1, "-g"), (2, "all")]))[1] == -1, n
+    clock.now += 1.0
+    wait, blocked = await grant("-g", [(0, "-g"), (1, "-g"), (2, "all")])
+    assert blocked == 1 and wait == pytest.approx(60.0 - 20.0)
+
+
+async def test_a_local_throughput_window_hands_out_evenly_spaced_slots_ahead_and_never_refuses() -> None:
+    clock = Clock()
+    grant = LocalGrant(telegram_like(), clock)
+    answers = [await grant(f"c{n}", [(0, f"c{n}"), (2, "all")]) for n in range(90)]
+    assert [blocked for _, blocked in answers] == [-1] * 90
+    assert [wait for wait, _ in answers] == pytest.approx([n / 30 for n in range(90)])
+    # A chat refused for its own window takes no slot in the overall line.
+    _, blocked = await grant("c0", [(0, "c0"), (2, "all")])
+    assert blocked == 0
+    assert (await grant("fresh", [(0, "fresh"), (2, "all")]))[0] == pytest.approx(90 / 30)
+
+
+async def test_local_grants_through_the_chain_never_overfill_a_window() -> None:
+    windows = (Window(1, 0.1, per_chat), Window(8, 0.1, whole_bot, throughput=True))
+    chain = GrantedChain(windows, LocalGrant(windows), "Test")
+    sent: dict[str, list[float]] = {}
+
+    async def send(chat: str) -> None:
+        await chain.acquire(chat)
+        sent.setdefault(chat, []).append(time.monotonic())
+
+    await asyncio.gather(*(send(f"c{n % 6}") for n in range(36)))
+    stamps = [at for chat in sent.values() for at in chat]
+    assert len(stamps) == 36
+    assert max_in_any_window(stamps, 0.1) <= 8
+    for chat, times in sent.items():
+        assert max_in_any_window(times, 0.1) <= 1, chat
+
+
+def test_local_grants_forget_keys_whose_stamps_left_their_window() -> None:
+    clock = Clock()
+    grant = LocalGrant((Window(1, 1.0, per_chat),), clock)
+
+    async def many(start: int, count: int) -> None:
+        for n in range(start, start + count):
+            await grant(f"c{n}", [(0, f"c{n}")])
+
+    asyncio.run(many(0, 1500))
+    clock.now += 2.0
+    asyncio.run(many(1500, 1500))
+    # The first 1,500 left their window before the pruning that the 2,048th key set off.
+    assert len(grant) < 2000

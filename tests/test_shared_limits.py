@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.ratelimit import LOCAL, LimiterChain, RateLimits, Window, limiters_in_use, per_chat, whole_bot
+from bot.granted import GrantedChain, LocalGrant
+from bot.ratelimit import LOCAL, RateLimits, Window, limiters_in_use, per_chat, whole_bot
 from bot.store.limiters import shared_limiters
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
@@ -77,7 +78,9 @@ async def test_chain_takes_the_limiters_in_use(redis_url: str, shared_prefix: st
         await asyncio.wait_for(second.acquire("other chat"), 5)
     finally:
         await store.close()
-    assert isinstance(limits.chain(), LimiterChain)
+    # Outside the block, and on any other store: this process's own windows, granted by the same rules.
+    own = limits.chain()
+    assert isinstance(own, GrantedChain) and isinstance(own._grant, LocalGrant)
     assert shared_limiters(MemoryStore()) is LOCAL
 
 

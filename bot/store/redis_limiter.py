@@ -77,7 +77,7 @@ class RedisLimiters:
         self._offline = False
 
     def chain(self, name: str, windows: Sequence[Window]) -> Limiter:
-        return SharedChain(self, f"{self._prefix}rate:{name}:", windows)
+        return SharedChain(self, name, f"{self._prefix}rate:{name}:", windows)
 
     def member(self) -> str:
         return f"{self._process}:{next(self._members)}"
@@ -114,12 +114,12 @@ def kept_in_redis(window: Window) -> tuple[int, int, int]:
 class SharedChain:
     """A platform's chained windows kept in Redis; while Redis cannot be reached, kept in this process."""
 
-    def __init__(self, limiters: RedisLimiters, key_prefix: str, windows: Sequence[Window]) -> None:
+    def __init__(self, limiters: RedisLimiters, name: str, key_prefix: str, windows: Sequence[Window]) -> None:
         self._limiters = limiters
         self._key_prefix = key_prefix
         self._kept = [kept_in_redis(window) for window in windows]
         self._local = LimiterChain([(window.limiter(), window.scope) for window in windows])
-        self._chain = GrantedChain(windows, self._grant)
+        self._chain = GrantedChain(windows, self._grant, name)
 
     async def acquire(self, chat: str) -> None:
         await self._chain.acquire(chat)

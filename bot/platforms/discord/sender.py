@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.keyed_locks import KeyedLocks
 from bot.platforms.base import Gate, NotSent, SendError, Unauthorized
 from bot.platforms.discord.buckets import Buckets
 from bot.platforms.discord.errors import DiscordRateLimited, answer_error, transport_error
@@ -21,7 +22,6 @@ from bot.platforms.discord.limits import (
 )
 from bot.platforms.discord.webhooks import Webhook, parse_webhook
 from bot.platforms.http_client import REQUEST_FAILURES, HttpSession, json_answer
-from bot.ratelimit import KeyedLocks
 from bot.render import Payload
 
 log = logging.getLogger(__name__)

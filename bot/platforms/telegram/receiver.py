@@ -18,13 +18,13 @@ from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, fil
 from bot import httpguard
 from bot.commands import COMMANDS, CommandContext, Commands, ContextBuilder, Reply, menu
 from bot.i18n import LANGUAGES
+from bot.keyed_locks import KeyedLocks
 from bot.platforms.base import ReplyFailed, ReplySink, SendError
 from bot.platforms.telegram import html
 from bot.platforms.telegram.buttons import with_keyboard
 from bot.platforms.telegram.limits import PLATFORM, UPDATE_DEDUPE_TTL
 from bot.platforms.telegram.sender import TelegramApplication, TelegramSender, chat_id
 from bot.platforms.telegram.settings import TelegramSettings
-from bot.ratelimit import KeyedLocks
 from bot.render import Payload, render_reply
 from bot.render.options import PostOptions
 from bot.render.options import apply_options as with_options
