@@ -83,9 +83,10 @@ class Corrector:
         self.language = language
 
     async def correct(self, key: DeliveryKey, target: Target, digest: Digest, payloads: Sequence[Payload],
-                      renderer: Renderer) -> str:
-        """What was done: "same", "adopted", "edited", "noticed", "busy" or "failed"."""
-        new = Fingerprint.of(digest, payloads)
+                      renderer: Renderer, fingerprint: Fingerprint | None = None) -> str:
+        """What was done: "same", "adopted", "edited", "noticed", "busy" or "failed". `fingerprint`:
+        Fingerprint.of(digest, payloads), when the caller has it already."""
+        new = fingerprint or Fingerprint.of(digest, payloads)
         recorded = await self.store.fingerprint(key)
         if recorded and self._settled(Fingerprint.loads(recorded), new):
             return "same"
@@ -173,10 +174,19 @@ class Sweep:
         self.source = source
         self.renderers = renderers
         self.payloads_of = payloads_of
+        # Within one run, by the payloads' identity (channels that post alike share one list): the
+        # digest as they show it and its fingerprint, made once rather than once per channel.
+        self._shown: dict[int, tuple[Sequence[Payload], Digest, Fingerprint]] = {}
 
     async def run(self, locate: Locate, timezones: Iterable[ZoneInfo], now: dt.datetime) -> None:
         """Each finished delivery of the dates the window reaches, in any of `timezones`, to a channel
         still served: only those can need a correction, however many channels there are."""
+        try:
+            await self._run(locate, timezones, now)
+        finally:
+            self._shown.clear()
+
+    async def _run(self, locate: Locate, timezones: Iterable[ZoneInfo], now: dt.datetime) -> None:
         window = self.corrector.settings.corrections_window
         back = range(int(window // 86400) + 2)
         days = {now.astimezone(timezone).date() - dt.timedelta(days=n) for timezone in timezones for n in back}
@@ -205,7 +215,12 @@ class Sweep:
             return
         payloads = self.payloads_of(target, digest)
         if payloads:
-            shown = only_categories(digest, target.categories)
-            done = await self.corrector.correct(key, target, shown, payloads, self.renderers[target.platform])
+            known = self._shown.get(id(payloads))
+            if known is None or known[0] is not payloads:
+                shown = only_categories(digest, target.categories)
+                known = self._shown[id(payloads)] = (payloads, shown, Fingerprint.of(shown, payloads))
+            _, shown, fingerprint = known
+            done = await self.corrector.correct(key, target, shown, payloads, self.renderers[target.platform],
+                                                fingerprint)
             if done not in ("same", "adopted"):
                 log.info("correction of %s: %s", key, done, extra={"channel": target.name, "outcome": done})

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import due_index
+from bot import corrections, due_index
 from bot.command_model import CommandContext, always_admin
 from bot.config import ChannelSettings, DeliverySettings, DigestSettings, Settings
 from bot.delivery import Deliverer, Target
@@ -317,6 +317,30 @@ async def test_the_corrections_sweep_looks_only_at_finished_deliveries(tmp_path:
     await h.scheduler.index.refresh(store, START)
     await h.scheduler._sweep.run(h.scheduler._locate, h.scheduler.index.timezones(), START)
     assert looked_at == [DeliveryKey(START.date(), "console:c00007")]
+
+
+async def test_the_corrections_sweep_fingerprints_a_digest_once_for_all_channels_that_post_it_alike(
+        tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_digest(tmp_path / "digests", START.date())
+    for subscription in chats(30, "10:00"):
+        await store.subscribe(subscription)
+    h = Harness(tmp_path, store)
+    await h.at(START)
+    await h.at(START + dt.timedelta(minutes=1))
+    assert h.out.getvalue().count("Test digest") == 30
+    made = Counter[str]()
+    real_of = corrections.Fingerprint.of.__func__      # type: ignore[attr-defined]
+
+    def of(cls: type[corrections.Fingerprint], digest: Any, payloads: Any) -> corrections.Fingerprint:
+        made["fingerprints"] += 1
+        fingerprint: corrections.Fingerprint = real_of(cls, digest, payloads)
+        return fingerprint
+
+    monkeypatch.setattr(corrections.Fingerprint, "of", classmethod(of))
+    await h.scheduler._sweep.run(h.scheduler._locate, h.scheduler.index.timezones(), START + dt.timedelta(minutes=2))
+    assert made["fingerprints"] == 1
+    # Nothing changed, so nothing was posted again.
+    assert h.out.getvalue().count("Test digest") == 30
 
 
 async def test_a_reload_is_built_off_the_event_loop_which_keeps_turning_meanwhile(tmp_path: Path) -> None:
