@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.store.redis_lane import ScriptLane
 from tests.conftest import RedisServer
@@ -116,3 +117,21 @@ async def test_after_close_calls_go_through_the_client(client: Redis) -> None:
     await echo(keys=["k"], args=["open", 0])
     await lane.close()
     assert await echo(keys=["k"], args=["closed", 0]) == ["k", "closed", 1]
+
+
+async def test_a_reply_later_than_the_clients_socket_timeout_is_a_timeout_and_the_lane_goes_on(
+        private_redis: RedisServer) -> None:
+    client = Redis.from_url(private_redis.url, decode_responses=True, socket_timeout=0.2)
+    lane = ScriptLane(client, size=1)
+    slow, echo = lane.script(SLOW), lane.script(ECHO)
+    try:
+        await slow(keys=[], args=[1])
+        await echo(keys=["k"], args=["warm", 0])
+        # Past the deadline on the lane, then on the client's own path (which has the same timeout).
+        with pytest.raises(RedisTimeoutError):
+            await slow(keys=[], args=[200_000_000])
+        await asyncio.sleep(1.5)        # the server finishes the script it was running
+        assert await echo(keys=["k"], args=["after", 0]) == ["k", "after", 1]
+    finally:
+        await lane.close()
+        await client.aclose()

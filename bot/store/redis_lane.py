@@ -12,6 +12,8 @@ from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+# A round trip's deadline when the client sets no socket timeout of its own.
+LANE_TIMEOUT = 10.0
 # Connections the lane keeps at most. At the rates the bot sends, a few calls at once are the rule (a
 # round trip is ~0.2 ms), and 64 deliveries starting together queue only briefly.
 LANE_CONNECTIONS = 16
@@ -36,6 +38,7 @@ class ScriptLane:
         # Calls beyond `size` at once wait for a connection: a round trip frees one in well under a
         # millisecond, sooner than the client's own path would answer.
         self._slots = asyncio.Semaphore(size)
+        self._timeout = client.connection_pool.connection_kwargs.get("socket_timeout") or LANE_TIMEOUT
         self._idle: list[AbstractConnection] = []
         self._closed = False
 
@@ -54,14 +57,13 @@ class ScriptLane:
             # An argument hiredis cannot write: the client's path says which, as a DataError.
             return await script(keys=keys, args=args)
         async with self._slots:
-            # The pool's settings (address, credentials, timeouts, health checks, decoding) without
-            # its accounting: these connections are the lane's alone.
-            connection: AbstractConnection = (
-                self._idle.pop() if self._idle
-                else self._client.connection_pool.make_connection())  # type: ignore[no-untyped-call]
+            connection = self._idle.pop() if self._idle else self._connection()
             try:
-                await connection.send_packed_command(command)
-                answer = await connection.read_response()
+                # One deadline for the round trip: a connection with a socket timeout of its own
+                # would start a task to time the write (asyncio.wait_for) and a timer for the read.
+                async with asyncio.timeout(self._timeout):
+                    await connection.send_packed_command(command)
+                    answer = await connection.read_response()
             except NoScriptError:
                 self._idle.append(connection)
             except ResponseError:
@@ -78,6 +80,14 @@ class ScriptLane:
                 self._idle.append(connection)
                 return answer
         return await script(keys=keys, args=args)
+
+    def _connection(self) -> AbstractConnection:
+        # The pool's settings (address, credentials, health checks, decoding) without its accounting:
+        # these connections are the lane's alone. Their round trip is timed by evalsha.
+        pool = self._client.connection_pool
+        settings = {**pool.connection_kwargs, "socket_timeout": None}
+        connection: AbstractConnection = pool.connection_class(**settings)
+        return connection
 
     async def close(self) -> None:
         self._closed = True
