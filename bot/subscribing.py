@@ -84,17 +84,16 @@ class SubscriptionCommands:
 
     async def _save(self, ctx: CommandContext, language: str, time_of_day: str,
                     categories: tuple[str, ...]) -> Reply:
-        existing = {(s.platform, s.chat) for s in await self.store.subscriptions()}
         # Asking again is the way back for a chat once marked gone (the bot was re-invited).
         await self.store.reactivate(ctx.platform, ctx.chat)
-        await self.store.subscribe(Subscription(platform=ctx.platform, chat=ctx.chat, schedule=time_of_day,
-                                                timezone=ctx.timezone.key, subscribed_by=ctx.user,
-                                                categories=categories, topic=ctx.topic))
+        new = await self.store.subscribe(Subscription(platform=ctx.platform, chat=ctx.chat, schedule=time_of_day,
+                                                      timezone=ctx.timezone.key, subscribed_by=ctx.user,
+                                                      categories=categories, topic=ctx.topic))
         self._changed()
         log.info("%s:%s subscribed at %s %s by %s%s%s", ctx.platform, ctx.chat, time_of_day, ctx.timezone.key,
                  ctx.user, f" to {', '.join(categories)}" if categories else "",
                  f" in topic {ctx.topic}" if ctx.topic else "")
-        key = "subscription_changed" if (ctx.platform, ctx.chat) in existing else "subscribed"
+        key = "subscribed" if new else "subscription_changed"
         notice = text(language, key, time=time_of_day, timezone=ctx.timezone.key)
         if categories:
             notice += text(language, "subscribed_categories", categories=join_list(language, list(categories)))

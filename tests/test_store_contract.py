@@ -307,10 +307,10 @@ async def test_a_fingerprint_changes_only_from_what_the_caller_saw(store: Store)
 # -- subscriptions -----------------------------------------------------------------------------
 async def test_subscribe_replaces_and_unsubscribe_reports_whether_there_was_one(store: Store) -> None:
     assert await store.subscriptions() == []
-    await store.subscribe(Subscription("telegram", "-100", "09:30", "Asia/Shanghai", "alice"))
-    await store.subscribe(Subscription("slack", "C02"))
-    await store.subscribe(Subscription("slack", "C01", "0 10 * * 1-5", "America/New_York", "bob"))
-    await store.subscribe(Subscription("telegram", "-100", "18:00", None, "carol"))
+    assert await store.subscribe(Subscription("telegram", "-100", "09:30", "Asia/Shanghai", "alice"))
+    assert await store.subscribe(Subscription("slack", "C02"))
+    assert await store.subscribe(Subscription("slack", "C01", "0 10 * * 1-5", "America/New_York", "bob"))
+    assert not await store.subscribe(Subscription("telegram", "-100", "18:00", None, "carol")), "replaced"
 
     assert await store.subscriptions() == [
         Subscription("slack", "C01", "0 10 * * 1-5", "America/New_York", "bob"),

@@ -315,8 +315,8 @@ class Store(ABC):
 
     # -- subscriptions ------------------------------------------------------------------------
     @abstractmethod
-    async def subscribe(self, subscription: Subscription) -> None:
-        """Add or replace the subscription of (platform, chat)."""
+    async def subscribe(self, subscription: Subscription) -> bool:
+        """Add or replace the subscription of (platform, chat); True if the chat had none."""
 
     @abstractmethod
     async def unsubscribe(self, platform: str, chat: str) -> bool:

@@ -173,9 +173,12 @@ class MemoryStore(Store):
         return chat_moves(lambda current: self._moved.get((platform, current)), chat)[-1]
 
     # -- subscriptions ------------------------------------------------------------------------
-    async def subscribe(self, subscription: Subscription) -> None:
-        self._subscriptions[(subscription.platform, subscription.chat)] = subscription
+    async def subscribe(self, subscription: Subscription) -> bool:
+        key = (subscription.platform, subscription.chat)
+        new = key not in self._subscriptions
+        self._subscriptions[key] = subscription
         self._subscriptions_version += 1
+        return new
 
     async def unsubscribe(self, platform: str, chat: str) -> bool:
         removed = self._subscriptions.pop((platform, chat), None) is not None

@@ -335,20 +335,21 @@ class RedisStore(Store):
     # -- subscriptions ------------------------------------------------------------------------
     # The version is a fresh random token rather than a counter: a Redis that lost its data and counted
     # up again could otherwise repeat a version a replica has seen, with other subscriptions behind it.
-    async def subscribe(self, subscription: Subscription) -> None:
+    async def subscribe(self, subscription: Subscription) -> bool:
         # The (platform, chat) pair is the hash field; the value holds the rest.
         value = json.dumps({"schedule": subscription.schedule, "timezone": subscription.timezone,
                             "subscribed_by": subscription.subscribed_by, "categories": subscription.categories,
                             "topic": subscription.topic})
         field = self._chat_field(subscription.platform, subscription.chat)
 
-        async def subscribe() -> None:
+        async def subscribe() -> bool:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.hset(self._subscriptions_key, field, value)
                 pipe.set(self._subscriptions_version_key, _version_token())
-                await pipe.execute()
+                added, _ = await pipe.execute()
+            return bool(added)      # HSET counts the fields it added, not those it replaced
 
-        await self._call(subscribe())
+        return await self._call(subscribe())
 
     async def unsubscribe(self, platform: str, chat: str) -> bool:
         removed = await self._call(self._unsubscribe(

@@ -369,8 +369,8 @@ class SqliteStore(Store):
         return await self._read(lambda conn: chat_moves(delivery.next_chat(conn, platform), chat)[-1])
 
     # -- subscriptions ------------------------------------------------------------------------
-    async def subscribe(self, subscription: Subscription) -> None:
-        await self._write(lambda conn: subscriptions.subscribe(conn, subscription))
+    async def subscribe(self, subscription: Subscription) -> bool:
+        return await self._write(lambda conn: subscriptions.subscribe(conn, subscription))
 
     async def unsubscribe(self, platform: str, chat: str) -> bool:
         return await self._write(lambda conn: subscriptions.unsubscribe(conn, platform, chat))

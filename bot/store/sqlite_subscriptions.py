@@ -10,7 +10,10 @@ from typing import Any
 from bot.store.base import Subscription
 
 
-def subscribe(conn: sqlite3.Connection, subscription: Subscription) -> None:
+def subscribe(conn: sqlite3.Connection, subscription: Subscription) -> bool:
+    """Add or replace (inside the caller's write transaction); True if the chat had none."""
+    had = conn.execute("SELECT 1 FROM subscriptions WHERE platform = ? AND chat = ?",
+                       (subscription.platform, subscription.chat)).fetchone() is not None
     conn.execute(
         """INSERT INTO subscriptions (platform, chat, schedule, timezone, subscribed_by, subscribed_at,
            categories, topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -19,6 +22,7 @@ def subscribe(conn: sqlite3.Connection, subscription: Subscription) -> None:
            subscribed_at = excluded.subscribed_at, categories = excluded.categories, topic = excluded.topic""",
         (subscription.platform, subscription.chat, subscription.schedule, subscription.timezone,
          subscription.subscribed_by, time.time(), json.dumps(subscription.categories), subscription.topic))
+    return not had
 
 
 def unsubscribe(conn: sqlite3.Connection, platform: str, chat: str) -> bool:
