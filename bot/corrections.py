@@ -48,6 +48,7 @@ class Fingerprint:
     parts: tuple[str, ...]
     items: Mapping[int, str]
     noticed: str = ""       # the version a notice was posted for, when the parts could not be edited
+    corrections: int = 0    # corrections made so far (edits in place, notices): what `digestbot status` shows
 
     @classmethod
     def of(cls, digest: Digest, payloads: Sequence[Payload]) -> Fingerprint:
@@ -60,17 +61,26 @@ class Fingerprint:
 
     def dumps(self) -> str:
         return json.dumps({"parts": self.parts, "items": {str(n): h for n, h in self.items.items()},
-                           "noticed": self.noticed}, sort_keys=True)
+                           "noticed": self.noticed, "corrections": self.corrections}, sort_keys=True)
 
     @classmethod
     def loads(cls, raw: str) -> Fingerprint:
         data = json.loads(raw)
-        return cls(tuple(data["parts"]), {int(n): h for n, h in data["items"].items()}, data.get("noticed", ""))
+        return cls(tuple(data["parts"]), {int(n): h for n, h in data["items"].items()}, data.get("noticed", ""),
+                   int(data.get("corrections", 0)))
 
     def changed_items(self, new: Fingerprint) -> list[int]:
         """Item numbers added, removed or changed from this to `new`."""
         numbers = set(self.items) | set(new.items)
         return sorted(n for n in numbers if self.items.get(n) != new.items.get(n))
+
+
+def corrections_made(recorded: str) -> int:
+    """How many corrections a delivery's recorded fingerprint counts; 0 for none or one unreadable."""
+    try:
+        return Fingerprint.loads(recorded).corrections if recorded else 0
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return 0
 
 
 class Corrector:
@@ -131,7 +141,8 @@ class Corrector:
                       items=join_list(self.language, [str(n) for n in changed]) or "-")
         await self.deliverer.send_parts(target.platform, chat,
                                         apply_options(renderer, renderer.render_notice(notice), target.options))
-        await self.store.swap_fingerprint(key, recorded, dataclasses.replace(old, noticed=new.version).dumps())
+        await self.store.swap_fingerprint(
+            key, recorded, dataclasses.replace(old, noticed=new.version, corrections=old.corrections + 1).dumps())
         log.info("%s: the digest changed (items %s); posted a notice", key, changed)
         return "noticed"
 
@@ -149,7 +160,8 @@ class Corrector:
                 raise abort(Kind.BUSY, "another process recorded a correction first")
             recorded = step
             log.info("%s: edited part %d/%d in place", key, part + 1, len(parts))
-        await self.store.swap_fingerprint(key, recorded, new.dumps())
+        await self.store.swap_fingerprint(key, recorded,
+                                          dataclasses.replace(new, corrections=old.corrections + 1).dumps())
 
     async def _edit_part(self, channel: Edits, chat: str, message_id: str, payload: Payload, gate: Gate) -> None:
         """An edit repeated is harmless (the same content), so it is simply tried again after trouble."""

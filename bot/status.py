@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.corrections import corrections_made
 from bot.leases import delivery_lease_name
 from bot.platforms import registry
 from bot.schedule import Schedule
@@ -54,7 +55,7 @@ class ChannelStatus:
     lease: LeaseHolder | None = None
     failure: Failure | None = None
     inactive: InactiveChat | None = None
-    # Edits of delivered messages after the digest changed; none are made yet, so always 0 for now.
+    # Corrections made to the delivered digest after it changed (edits in place, notices).
     corrections: int = 0
 
     @property
@@ -143,9 +144,10 @@ async def _channel_status(store: Store, channel: Channel, date: dt.date, now: dt
         state = State.FAILED
     else:
         state = State.WAITING
+    corrections = corrections_made(await store.fingerprint(key)) if entry.finished else 0
     return ChannelStatus(channel, shown_chat(channel.chat), _next_due(channel, now), state, entry.parts_total,
                          len(entry.sent), _local(channel.timezone, history.finished_at), lease, history.failure,
-                         inactive)
+                         inactive, corrections)
 
 
 def _local(timezone: str, moment: float | None) -> dt.datetime | None:

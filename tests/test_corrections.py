@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ChannelSettings, DeliverySettings, SlackSettings
-from bot.corrections import Corrector, Fingerprint
+from bot.corrections import Corrector, Fingerprint, corrections_made
 from bot.delivery import Deliverer, Target
 from bot.digest.parse import parse_digest
 from bot.platforms.base import Channel
@@ -142,7 +142,17 @@ async def deliver_then_correct(store: Store, channel: Channel, target: Target,
     new_payloads = renderer.render_digest(fixed)
     assert await corrector.correct(key, target, fixed, new_payloads, renderer) == "edited"
     assert await corrector.correct(key, target, fixed, new_payloads, renderer) == "same"
+    # What `digestbot status` shows in its corrections column.
+    assert corrections_made(await store.fingerprint(key)) == 1
     return payloads, new_payloads
+
+
+def test_a_fingerprint_counts_its_corrections_and_an_old_or_unreadable_one_counts_none() -> None:
+    fingerprint = Fingerprint(("a", "b"), {1: "x"}, corrections=2)
+    assert Fingerprint.loads(fingerprint.dumps()) == fingerprint
+    assert corrections_made(fingerprint.dumps()) == 2
+    assert corrections_made('{"parts": ["a"], "items": {"1": "x"}, "noticed": ""}') == 0     # written before
+    assert corrections_made("") == corrections_made("{not json") == corrections_made("[]") == 0
 
 
 def changed_parts(before: list[Payload], after: list[Payload]) -> list[int]:
