@@ -12,6 +12,7 @@ import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.platforms.base import Gate, NotSent, RateLimited, RenderingDefect, SendError, TransientError
+from bot.platforms.json_body import json_text
 from bot.platforms.slack.errors import API_FAILURES, translate_error
 from bot.platforms.slack.limits import FALLBACK_TEXT_LIMIT, PACE, SlackRateLimit
 from bot.platforms.slack.settings import SlackSettings
@@ -57,7 +58,7 @@ class SlackSender:
         if self._web is None:
             # A connect timeout of its own tells "never sent" (retry freely) from "no answer" (MaybeSent).
             timeout = aiohttp.ClientTimeout(total=self._request_timeout, connect=self._connect_timeout)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            self._session = aiohttp.ClientSession(timeout=timeout, json_serialize=json_text)
             # No retry handlers: the deliverer alone decides about retries, so a timed-out post that
             # did arrive is never silently sent a second time underneath it.
             self._web = AsyncWebClient(token=self.settings.token, base_url=self.settings.base_url,
