@@ -154,6 +154,30 @@ async def test_a_request_that_never_got_its_turn_is_known_not_sent(server: tuple
     assert [json.loads(body)["text"] for body in arrived.bodies] == ["first"]
 
 
+async def test_a_turn_taken_before_the_gate_is_the_one_the_call_uses(server: tuple[str, Arrived]) -> None:
+    base, arrived = server
+    arrived.delay = 0.05
+    bot = bot_for(base, concurrent=1)
+    request = bot.request
+    assert isinstance(request, JsonRequest)
+    await request.initialize()
+    order: list[str] = []
+
+    async def send(name: str) -> None:
+        async with request.slot():
+            order.append(f"{name} gate")        # what a sender asks last, once its turn has come
+            # With one turn, a call that waited for a turn of its own here would wait for ever.
+            await asyncio.wait_for(bot.do_api_request(METHOD, api_kwargs={"chat_id": 42, "text": name}), 5)
+            order.append(f"{name} sent")
+
+    try:
+        await asyncio.gather(send("first"), send("second"))
+    finally:
+        await request.shutdown()
+    assert order == ["first gate", "first sent", "second gate", "second sent"]
+    assert arrived.most_at_once == 1
+
+
 async def test_a_closed_request_opens_again(server: tuple[str, Arrived]) -> None:
     base, _ = server
     bot = bot_for(base)

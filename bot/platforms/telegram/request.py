@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 import httpx
 from telegram.error import NetworkError, TimedOut
@@ -21,6 +24,8 @@ MEDIA_WRITE_TIMEOUT = 20.0
 # PTB's words for a request that never left: callers tell it apart from a timeout on the way.
 POOL_TIMEOUT = ("Pool timeout: All connections in the connection pool are occupied. Request was *not* sent to "
                 "Telegram. Consider adjusting the connection pool size or the pool timeout.")
+# The request whose turn the running task holds (JsonRequest.slot), so its call does not wait again.
+_HELD: ContextVar[JsonRequest | None] = ContextVar("telegram_request_turn", default=None)
 JSON_HEADERS = {"User-Agent": BaseRequest.USER_AGENT, "Content-Type": "application/json"}
 FORM_HEADERS = {"User-Agent": BaseRequest.USER_AGENT}
 
@@ -80,17 +85,39 @@ class JsonRequest(BaseRequest):
             write=_chosen(write_timeout, MEDIA_WRITE_TIMEOUT if uploads else self._timeout.write),
             pool=_chosen(pool_timeout, self._timeout.pool),
         )
+        if _HELD.get() is self:       # the caller took its turn already (slot())
+            response = await self._send(method, url, request_data, uploads, timeout)
+        else:
+            async with self._turn(timeout.pool):
+                response = await self._send(method, url, request_data, uploads, timeout)
+        return response.status_code, response.content
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Take this request's turn among the CONCURRENT_REQUESTS before the last checks of a send
+        (its gate): a turn waited for after them would let the send go out later than they hold."""
+        if _HELD.get() is self:
+            yield
+            return
+        async with self._turn(self._timeout.pool):
+            token = _HELD.set(self)
+            try:
+                yield
+            finally:
+                _HELD.reset(token)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, pool_timeout: float | None) -> AsyncIterator[None]:
         try:
-            async with asyncio.timeout(timeout.pool):
+            async with asyncio.timeout(pool_timeout):
                 await self._slots.acquire()
         except TimeoutError:
             # As httpx's own pool says it: the request never left (errors.py reads the cause).
             raise TimedOut(POOL_TIMEOUT) from httpx.PoolTimeout("no free request slot")
         try:
-            response = await self._send(method, url, request_data, uploads, timeout)
+            yield
         finally:
             self._slots.release()
-        return response.status_code, response.content
 
     async def _send(self, method: str, url: str, request_data: RequestData | None, uploads: bool,
                     timeouts: httpx.Timeout) -> httpx.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import warnings
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.platforms.base import Gate, NotSent, RenderingDefect
 from bot.platforms.telegram import errors
 from bot.platforms.telegram.limits import PLATFORM, TelegramRateLimits
 from bot.platforms.telegram.redaction import scrub
+from bot.platforms.telegram.request import JsonRequest
 from bot.render import Payload
 
 TelegramApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -70,11 +72,12 @@ class TelegramSender:
         parameters = {"chat_id": chat_id(chat), **self._broadcast, **_api_parameters(payload)}
         await self._ensure_open()
         await self._limiter.acquire(chat)
-        if gate is not None and not await gate():
-            raise NotSent("withdrawn before sending")
         try:
-            answer = await self.application.bot.do_api_request(
-                SEND_MESSAGE, api_kwargs=parameters, read_timeout=self._send_timeout)
+            async with self._turn():
+                if gate is not None and not await gate():
+                    raise NotSent("withdrawn before sending")
+                answer = await self.application.bot.do_api_request(
+                    SEND_MESSAGE, api_kwargs=parameters, read_timeout=self._send_timeout)
         except TelegramError as error:
             raise errors.send_error(error, self.scrub) from None
         return str(answer["message_id"])
@@ -86,15 +89,21 @@ class TelegramSender:
             parameters.pop(where, None)
         await self._ensure_open()
         await self._limiter.acquire(chat)
-        if gate is not None and not await gate():
-            raise NotSent("withdrawn before editing")
         try:
-            await self.application.bot.do_api_request(
-                EDIT_MESSAGE_TEXT, api_kwargs=parameters, read_timeout=self._send_timeout)
+            async with self._turn():
+                if gate is not None and not await gate():
+                    raise NotSent("withdrawn before editing")
+                await self.application.bot.do_api_request(
+                    EDIT_MESSAGE_TEXT, api_kwargs=parameters, read_timeout=self._send_timeout)
         except TelegramError as error:
             if NOT_MODIFIED in str(error).lower():
                 return      # it already says this: an edit repeated after a restart
             raise errors.send_error(error, self.scrub) from None
+
+    def _turn(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The request's turn among those under way, taken before the gate is asked (request.py)."""
+        request = self.application.bot.request
+        return request.slot() if isinstance(request, JsonRequest) else contextlib.nullcontext()
 
     async def _ensure_open(self) -> None:
         # A one-off `send` uses the channel without start(): the HTTP client still needs opening.
