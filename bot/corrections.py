@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -93,9 +93,12 @@ class Corrector:
         self.language = language
 
     async def correct(self, key: DeliveryKey, target: Target, digest: Digest, payloads: Sequence[Payload],
-                      renderer: Renderer, fingerprint: Fingerprint | None = None) -> str:
-        """What was done: "same", "adopted", "edited", "noticed", "busy" or "failed". `fingerprint`:
-        Fingerprint.of(digest, payloads), when the caller has it already."""
+                      renderer: Renderer, fingerprint: Fingerprint | None = None,
+                      still_current: Callable[[], Awaitable[bool]] | None = None) -> str:
+        """What was done: "same", "adopted", "edited", "noticed", "busy", "stale" or "failed".
+        `fingerprint`: Fingerprint.of(digest, payloads), when the caller has it already.
+        `still_current`: whether `digest` is still the source's, asked once the lease is ours and
+        before anything is changed ("stale" when not)."""
         new = fingerprint or Fingerprint.of(digest, payloads)
         recorded = await self.store.fingerprint(key)
         if recorded and self._settled(Fingerprint.loads(recorded), new):
@@ -114,6 +117,10 @@ class Corrector:
             old = Fingerprint.loads(recorded)
             if self._settled(old, new):
                 return "same"
+            # A replica whose digest is a moment behind another's would otherwise edit the chat back
+            # to what the other had just corrected, and the other forward again at its next sweep.
+            if still_current is not None and not await still_current():
+                return "stale"
             return await self._apply(key, target, old, recorded, new, payloads, renderer, lease)
         except (SendError, DeliveryAborted) as error:
             log.warning("correcting %s failed: %s", key, getattr(error, "reason", error))
@@ -232,7 +239,11 @@ class Sweep:
                 shown = only_categories(digest, target.categories)
                 known = self._shown[id(payloads)] = (payloads, shown, Fingerprint.of(shown, payloads))
             _, shown, fingerprint = known
+
+            async def still_current() -> bool:
+                return await self.source.current(key.digest_date) == digest
+
             done = await self.corrector.correct(key, target, shown, payloads, self.renderers[target.platform],
-                                                fingerprint)
-            if done not in ("same", "adopted"):
+                                                fingerprint, still_current)
+            if done not in ("same", "adopted", "stale"):
                 log.info("correction of %s: %s", key, done, extra={"channel": target.name, "outcome": done})

@@ -185,3 +185,37 @@ async def test_discord_parts_are_corrected_with_a_webhook_patch(tmp_path: Path) 
             await channel.stop()
     assert fake.edits == [(webhook, fake.message_ids[webhook][n]) for n in changed_parts(before, after)]
     assert fake.posts[webhook] == after
+
+
+async def test_a_replica_whose_digest_is_behind_the_source_leaves_the_chat_alone(tmp_path: Path) -> None:
+    store = open_store("memory://", tmp_path)
+    target = Target("news", "slack", "C0NEWS002")
+    original = parse_digest(long_digest(), "long.md")
+    fixed = parse_digest(corrected(long_digest()), "long.md")
+    async with FakeSlack(rate_limit=100) as fake:
+        channel = SlackChannel(SlackSettings(token=fake.token, base_url=fake.base_url), commands=None, store=store,
+                               rate_limit=SlackRateLimit().scaled(50.0))
+        await channel.start()
+        try:
+            deliverer = Deliverer(store, {"slack": channel}, DeliverySettings())
+            corrector = Corrector(deliverer, store, DeliverySettings(), "en")
+            key = DeliveryKey(DAY, target.name)
+            payloads = render_slack.render_digest(original)
+            await deliverer.deliver(key, target, payloads, Fingerprint.of(original, payloads).dumps())
+            new_payloads = render_slack.render_digest(fixed)
+
+            async def behind() -> bool:
+                return False        # another replica already knows a newer digest than this one
+
+            async def current() -> bool:
+                return True
+
+            assert await corrector.correct(key, target, fixed, new_payloads, render_slack,
+                                           still_current=behind) == "stale"
+            assert fake.updates == [] and corrections_made(await store.fingerprint(key)) == 0
+            assert await corrector.correct(key, target, fixed, new_payloads, render_slack,
+                                           still_current=current) == "edited"
+            assert len(fake.updates) == len(changed_parts(payloads, new_payloads)) > 0
+        finally:
+            await channel.stop()
+    await store.close()

@@ -623,3 +623,31 @@ def test_url_scheme_case_and_folders(tmp_path: Path, monkeypatch: pytest.MonkeyP
     settings = Settings(digests=DigestSettings(source="~/digests"), base_dir=tmp_path / "conf")
     source = open_source(settings, categorizer())
     assert isinstance(source, FolderSource) and source.folder == tmp_path / "home" / "digests"
+
+
+async def test_current_looks_at_the_folder_now_where_for_date_may_answer_from_a_recent_scan(tmp_path: Path) -> None:
+    path = tmp_path / "today.md"
+    write(path, digest_text(DAY.isoformat(), "First", sample_items("a")))
+    source = FolderSource(tmp_path, categorizer(), SHANGHAI, clock=FakeClock())
+    first = await source.for_date(DAY)
+    assert first is not None and first.title == "First"
+    write(path, digest_text(DAY.isoformat(), "Fixed", sample_items("a")), mtime_ns=path.stat().st_mtime_ns + 10**9)
+    assert await source.for_date(DAY) is first                  # within the refresh interval
+    now = await source.current(DAY)
+    assert now is not None and now.title == "Fixed"
+    assert await source.current(DAY) is now                     # unchanged since: the same digest
+
+
+async def test_current_asks_the_server_again_within_the_cache_time(digest_server: DigestServer) -> None:
+    digest_server.documents["2025-10-07"] = (digest_text("2025-10-07", "T", sample_items("t")), '"v1"')
+    source = UrlSource(digest_server.template(), categorizer(), SHANGHAI, fresh_for=60.0, clock=FakeClock())
+    try:
+        cached = await source.for_date(DAY)
+        assert await source.current(DAY) is cached              # a 304: the digest it had
+        digest_server.documents["2025-10-07"] = (digest_text("2025-10-07", "T2", sample_items("t")), '"v2"')
+        assert await source.for_date(DAY) is cached             # still fresh in the cache
+        now = await source.current(DAY)
+        assert now is not None and now.title == "T2"
+    finally:
+        await source.close()
+    assert digest_server.answered == [200, 304, 200]

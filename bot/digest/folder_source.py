@@ -83,6 +83,11 @@ class FolderSource:
         path = self._index.by_date.get(day)
         return None if path is None else self._index.files[path].digest
 
+    async def current(self, day: dt.date) -> Digest | None:
+        await self.refresh(force=True)
+        path = self._index.by_date.get(day)
+        return None if path is None else self._index.files[path].digest
+
     async def latest(self, on_or_before: dt.date) -> Digest | None:
         await self.refresh(force=False)
         earlier = [day for day in self._index.dates if day <= on_or_before]

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import math
 import string
 import time
 import urllib.parse
@@ -103,6 +104,12 @@ class UrlSource:
 
     def url_for(self, day: dt.date) -> str:
         return self.template.format(date=day)
+
+    async def current(self, day: dt.date) -> Digest | None:
+        cached = self._cache.get(day)
+        if cached is not None:
+            cached.checked_at = -math.inf      # asked again (conditionally: unchanged, it costs a 304)
+        return await self.for_date(day)
 
     async def for_date(self, day: dt.date) -> Digest | None:
         cached = self._cache.get(day)
