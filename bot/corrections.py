@@ -83,6 +83,11 @@ def corrections_made(recorded: str) -> int:
         return 0
 
 
+def corrections_owner(owner: str) -> str:
+    """Who holds a delivery's lease while its chat is corrected: the process, as its corrector."""
+    return f"{owner}/corrections"
+
+
 class Corrector:
     """Brings a finished delivery in line with the digest as it is now, once, whoever does it."""
 
@@ -103,7 +108,12 @@ class Corrector:
         recorded = await self.store.fingerprint(key)
         if recorded and self._settled(Fingerprint.loads(recorded), new):
             return "same"
-        lease = Lease(self.store, delivery_lease_name(key), self.deliverer.owner, self.settings.lease_ttl)
+        # An owner of its own: a claim by the same owner succeeds (a process takes back its own lease),
+        # so under the deliverer's owner a delivery attempt of this process could take this lease,
+        # give it back when it found the delivery finished, and let another replica correct the
+        # same chat at the same time.
+        lease = Lease(self.store, delivery_lease_name(key), corrections_owner(self.deliverer.owner),
+                      self.settings.lease_ttl)
         if not await lease.claim():
             return "busy"
         try:
@@ -127,7 +137,7 @@ class Corrector:
             return "failed"
         finally:
             if not lease.lost:
-                await self.store.release(lease.name, self.deliverer.owner)
+                await self.store.release(lease.name, lease.owner)
 
     @staticmethod
     def _settled(old: Fingerprint, new: Fingerprint) -> bool:

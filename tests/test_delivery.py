@@ -11,8 +11,10 @@ import pytest
 
 from bot import metrics
 from bot.config import DeliverySettings
+from bot.corrections import Corrector, Fingerprint, corrections_owner
 from bot.delivery import OUTCOME_OF_KIND, Deliverer, Kind, Outcome, SendEvent, Target
-from bot.leases import chat_lease_name
+from bot.digest.parse import parse_digest
+from bot.leases import chat_lease_name, delivery_lease_name
 from bot.platforms.base import (
     ChatGone,
     Gate,
@@ -24,8 +26,10 @@ from bot.platforms.base import (
 )
 from bot.platforms.console import ConsoleChannel
 from bot.render import Payload
+from bot.render import text as text_renderer
 from bot.store import open_store
-from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey
+from bot.store.base import UNCONFIRMED_MESSAGE_ID, DeliveryKey, LeaseHolder
+from tests.digests import digest_text
 
 KEY = DeliveryKey(dt.date(2025, 10, 1), "terminal")
 TARGET = Target("terminal", "console", "")
@@ -256,4 +260,32 @@ async def test_each_refusal_ends_the_delivery_with_its_own_kind(tmp_path: Path, 
     result = await deliverer.deliver(KEY, TARGET, PARTS)
     assert (result.kind, result.outcome) == (kind, OUTCOME_OF_KIND[kind])
     assert error.reason in result.reason
+    await store.close()
+
+
+async def test_a_delivery_attempt_of_the_same_process_cannot_take_the_lease_its_corrector_holds(
+        tmp_path: Path) -> None:
+    store = open_store("memory://", tmp_path)
+    out = io.StringIO()
+    deliverer = Deliverer(store, {"console": ConsoleChannel(out)}, DeliverySettings(), owner="replica-a")
+    digest = parse_digest(digest_text(KEY.digest_date), "today.md")
+    delivered = Fingerprint(("a", "b", "c"), {1: "x"})
+    assert (await deliverer.deliver(KEY, TARGET, PARTS, delivered.dumps())).outcome is Outcome.DELIVERED
+    seen: list[object] = []
+
+    async def meanwhile() -> bool:
+        # Under the corrector's lease: this process's scheduler tries the same delivery again.
+        seen.append((await deliverer.deliver(KEY, TARGET, PARTS)).outcome)
+        seen.append(await store.lease_holder(delivery_lease_name(KEY)))
+        return False
+
+    corrector = Corrector(deliverer, store, DeliverySettings(), "en")
+    changed = Fingerprint(("a", "B", "c"), {1: "x"})
+    assert await corrector.correct(KEY, TARGET, digest, PARTS, text_renderer, changed, meanwhile) == "stale"
+    # Had the attempt taken the lease as its own, it would have given it back on closing, and another
+    # replica could have corrected the chat alongside this one.
+    outcome, holder = seen
+    assert outcome is Outcome.BUSY
+    assert isinstance(holder, LeaseHolder) and holder.owner == corrections_owner("replica-a")
+    assert await store.lease_holder(delivery_lease_name(KEY)) is None
     await store.close()
