@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from bot.delivery import Deliverer, DeliveryAborted, Target
 from bot.delivery_settings import DeliverySettings
-from bot.digest.categories import only_categories
 from bot.digest.model import Digest, Item
 from bot.digest.sources import DigestSource
 from bot.errors import DigestError
@@ -73,6 +72,23 @@ class Fingerprint:
         """Item numbers added, removed or changed from this to `new`."""
         numbers = set(self.items) | set(new.items)
         return sorted(n for n in numbers if self.items.get(n) != new.items.get(n))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a delivery of one digest posts to the channels alike (platform, categories, options),
+    made once for all of them: the digest as they show it, its parts, and its fingerprint."""
+
+    digest: Digest                      # the whole digest it was made from
+    shown: Digest                       # only the channels' categories
+    payloads: list[Payload]
+    fingerprint: Fingerprint | None     # None when the categories have nothing that day
+    recorded: str                       # the fingerprint as the ledger keeps it; "" with it None
+
+    @classmethod
+    def of(cls, digest: Digest, shown: Digest, payloads: list[Payload]) -> Prepared:
+        fingerprint = Fingerprint.of(shown, payloads) if payloads else None
+        return cls(digest, shown, payloads, fingerprint, fingerprint.dumps() if fingerprint else "")
 
 
 def corrections_made(recorded: str) -> int:
@@ -198,24 +214,16 @@ class Sweep:
     """Looks over the deliveries finished within the corrections window and corrects those whose digest changed."""
 
     def __init__(self, corrector: Corrector, source: DigestSource, renderers: Mapping[str, Renderer],
-                 payloads_of: Callable[[Target, Digest], list[Payload]]) -> None:
+                 prepared_of: Callable[[Target, Digest], Prepared]) -> None:
         self.corrector = corrector
         self.source = source
         self.renderers = renderers
-        self.payloads_of = payloads_of
-        # Within one run, by the payloads' identity (channels that post alike share one list): the
-        # digest as they show it and its fingerprint, made once rather than once per channel.
-        self._shown: dict[int, tuple[Sequence[Payload], Digest, Fingerprint]] = {}
+        # The scheduler's, shared with its deliveries: channels alike get one fingerprint, made once.
+        self.prepared_of = prepared_of
 
     async def run(self, locate: Locate, timezones: Iterable[ZoneInfo], now: dt.datetime) -> None:
         """Each finished delivery of the dates the window reaches, in any of `timezones`, to a channel
         still served: only those can need a correction, however many channels there are."""
-        try:
-            await self._run(locate, timezones, now)
-        finally:
-            self._shown.clear()
-
-    async def _run(self, locate: Locate, timezones: Iterable[ZoneInfo], now: dt.datetime) -> None:
         window = self.corrector.settings.corrections_window
         back = range(int(window // 86400) + 2)
         days = {now.astimezone(timezone).date() - dt.timedelta(days=n) for timezone in timezones for n in back}
@@ -242,18 +250,12 @@ class Sweep:
         digest = await self.source.for_date(key.digest_date)
         if digest is None or digest.date != key.digest_date:
             return
-        payloads = self.payloads_of(target, digest)
-        if payloads:
-            known = self._shown.get(id(payloads))
-            if known is None or known[0] is not payloads:
-                shown = only_categories(digest, target.categories)
-                known = self._shown[id(payloads)] = (payloads, shown, Fingerprint.of(shown, payloads))
-            _, shown, fingerprint = known
-
+        prepared = self.prepared_of(target, digest)
+        if prepared.payloads:
             async def still_current() -> bool:
                 return await self.source.current(key.digest_date) == digest
 
-            done = await self.corrector.correct(key, target, shown, payloads, self.renderers[target.platform],
-                                                fingerprint, still_current)
+            done = await self.corrector.correct(key, target, prepared.shown, prepared.payloads,
+                                                self.renderers[target.platform], prepared.fingerprint, still_current)
             if done not in ("same", "adopted", "stale"):
                 log.info("correction of %s: %s", key, done, extra={"channel": target.name, "outcome": done})

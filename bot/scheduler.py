@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from bot.corrections import Corrector, Fingerprint, Sweep
+from bot.corrections import Corrector, Prepared, Sweep
 from bot.delivery import Deliverer, DeliveryResult, Kind, Target
 from bot.digest.categories import only_categories
 from bot.digest.model import Digest
@@ -63,13 +63,6 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    digest: Digest
-    payloads: list[Payload]
-    fingerprint: str
-
-
 @dataclass(slots=True)
 class _Pending:
     """A delivery that is due but not done: its digest may be late, or another replica holds it."""
@@ -109,14 +102,14 @@ class Scheduler:
         self._render_cache: dict[tuple[dt.date, str, tuple[str, ...]], tuple[Digest, list[Payload]]] = {}
         # What a delivery posts, with its options applied and its fingerprint, shared by every channel
         # alike: at a fan-out of thousands the per-delivery copies and hashes were the cost.
-        self._prepared: dict[tuple[dt.date, str, tuple[str, ...], PostOptions], _Prepared] = {}
+        self._prepared: dict[tuple[dt.date, str, tuple[str, ...], PostOptions], Prepared] = {}
         self.index = DueIndex(settings.channels, self._default_tz, settings.delivery.subscription_schedule,
                               deliverer.channels)
         self._wake = asyncio.Event()
         self._sleeping_until: dt.datetime | None = None     # when the loop looks again by itself
         self._stopping = False
         self.corrector = Corrector(deliverer, store, settings.delivery, settings.language)
-        self._sweep = Sweep(self.corrector, source, renderers, self.payloads_of)
+        self._sweep = Sweep(self.corrector, source, renderers, self.prepared_of)
         self._next_sweep: dt.datetime | None = None
 
     # -- which channels -----------------------------------------------------------------------
@@ -321,23 +314,21 @@ class Scheduler:
             del self._prepared[prepared_key]
         return payloads
 
-    def payloads_of(self, target: Target, digest: Digest) -> list[Payload]:
-        """What a delivery of `digest` to `target` posts: its categories, rendered, with its options."""
-        return self._prepare(target, digest).payloads
-
-    def _prepare(self, target: Target, digest: Digest) -> _Prepared:
+    def prepared_of(self, target: Target, digest: Digest) -> Prepared:
+        """What a delivery of `digest` to `target` posts (its categories, rendered, with its options)
+        and its fingerprint, made once for every channel alike."""
         key = (digest.date, target.platform, target.categories, target.options)
         prepared = self._prepared.get(key)
         if prepared is not None and prepared.digest is digest:
             return prepared
         rendered = self.payloads_for(target.platform, digest, target.categories)
         payloads = apply_options(self.renderers[target.platform], rendered, target.options)
-        fingerprint = Fingerprint.of(only_categories(digest, target.categories), payloads).dumps() if payloads else ""
-        self._prepared[key] = prepared = _Prepared(digest, payloads, fingerprint)
+        prepared = Prepared.of(digest, only_categories(digest, target.categories), payloads)
+        self._prepared[key] = prepared
         return prepared
 
     async def deliver(self, target: Target, digest: Digest) -> DeliveryResult:
-        prepared = self._prepare(target, digest)
+        prepared = self.prepared_of(target, digest)
         payloads = prepared.payloads
         if not payloads:
             reason = f"no item in {', '.join(target.categories)}"
@@ -346,7 +337,7 @@ class Scheduler:
             return DeliveryResult(target, Kind.EMPTY, 0, 0, target.chat, reason)
         # The fingerprint is kept by the delivery's last store step, for corrections to compare with.
         result = await self.deliverer.deliver(DeliveryKey(digest.date, target.name), target, payloads,
-                                              prepared.fingerprint)
+                                              prepared.recorded)
         log.info(
             "delivery %s", result.outcome.value,
             extra={"channel": target.name, "platform": target.platform, "chat": result.chat,

@@ -321,13 +321,6 @@ async def test_the_corrections_sweep_looks_only_at_finished_deliveries(tmp_path:
 
 async def test_the_corrections_sweep_fingerprints_a_digest_once_for_all_channels_that_post_it_alike(
         tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_digest(tmp_path / "digests", START.date())
-    for subscription in chats(30, "10:00"):
-        await store.subscribe(subscription)
-    h = Harness(tmp_path, store)
-    await h.at(START)
-    await h.at(START + dt.timedelta(minutes=1))
-    assert h.out.getvalue().count("Test digest") == 30
     made = Counter[str]()
     real_of = corrections.Fingerprint.of.__func__      # type: ignore[attr-defined]
 
@@ -337,6 +330,14 @@ async def test_the_corrections_sweep_fingerprints_a_digest_once_for_all_channels
         return fingerprint
 
     monkeypatch.setattr(corrections.Fingerprint, "of", classmethod(of))
+    write_digest(tmp_path / "digests", START.date())
+    for subscription in chats(30, "10:00"):
+        await store.subscribe(subscription)
+    h = Harness(tmp_path, store)
+    await h.at(START)
+    await h.at(START + dt.timedelta(minutes=1))
+    assert h.out.getvalue().count("Test digest") == 30
+    # The 30 deliveries and the sweep after them share the one fingerprint the scheduler prepared.
     await h.scheduler._sweep.run(h.scheduler._locate, h.scheduler.index.timezones(), START + dt.timedelta(minutes=2))
     assert made["fingerprints"] == 1
     # Nothing changed, so nothing was posted again.
