@@ -150,6 +150,20 @@ class OwnGrants:
         return len(self._stamps)
 
 
+def kept_for_grants(window: WindowView) -> tuple[int, float, bool]:
+    """The (count, period in seconds, ahead) a grant keeps for `window`, in this process or in Redis.
+
+    A throughput window is kept as one slot every 1/count of its period, handed out ahead: its slots
+    are stamped where they free, so keeping them apart loses nothing, and evenly spaced messages
+    reach the platform evenly instead of in bursts whose spread on the way varies from one to the
+    next. A pacing window is kept as it is.
+    """
+    if window.throughput:
+        return 1, window.per_seconds / window.count, True
+    count, period = window.kept()
+    return count, period, False
+
+
 class LocalGrant:
     """The grant of bot/store/redis_limiter.py's script, made in this process (SQLite and memory stores,
     where one process sends): the same rules, so both keep the platform's windows alike.
@@ -162,8 +176,7 @@ class LocalGrant:
     """
 
     def __init__(self, windows: Sequence[WindowView], clock: Callable[[], float] | None = None) -> None:
-        self._kept = [(1, window.per_seconds / window.count, True) if window.throughput
-                      else (*window.kept(), False) for window in windows]
+        self._kept = [kept_for_grants(window) for window in windows]
         self._stamps: list[dict[str, deque[float]]] = [{} for _ in windows]
         self._clock = clock
         self._prune_at = 1024

@@ -19,6 +19,7 @@ from bot.store.limiters import shared_limiters
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
 from bot.store.redis_limiter import RedisLimiters, kept_in_redis
+from tests.conftest import RedisServer
 from tests.procs import drop_keys
 from tests.shared_limit_worker import THROUGHPUT_WINDOWS, WINDOWS
 from tests.test_ratelimit import max_in_any_window
@@ -146,3 +147,29 @@ async def test_two_processes_sharing_a_throughput_window_never_overfill_it(redis
     for chat in {chat for chat, _ in grants}:
         stamps = [at for name, at in grants if name == chat]
         assert max_in_any_window(stamps, chat_window.per_seconds) <= chat_window.count, chat
+
+
+@pytest.mark.redis
+async def test_while_redis_cannot_be_reached_the_same_windows_are_kept_in_this_process(
+        private_redis: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    store = RedisStore(private_redis.url, prefix="offline:", retries=1, backoff_base=0.01, backoff_cap=0.02)
+    windows = (Window(1, 0.3, per_chat), Window(10, 1.0, whole_bot, throughput=True))
+    chain = RedisLimiters(store.lane, store.prefix).chain("OfflineLimits", windows)
+    try:
+        await chain.acquire("warm")                 # through Redis
+        private_redis.stop()
+        sent: dict[str, list[float]] = {}
+
+        async def send(chat: str) -> None:
+            await chain.acquire(chat)
+            sent.setdefault(chat, []).append(time.monotonic())
+
+        await asyncio.wait_for(asyncio.gather(*(send(chat) for chat in ["a", "b", "a", "c", "a"])), 30)
+    finally:
+        await store.close()
+    stamps = [at for times in sent.values() for at in times]
+    assert len(stamps) == 5
+    assert max_in_any_window(stamps, 1.0) <= 10
+    # The chat's own window holds: three posts in "a" are at least a window apart each.
+    assert max_in_any_window(sent["a"], 0.3) <= 1
+    assert "keeping the rate limits in this process" in caplog.text

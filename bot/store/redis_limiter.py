@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from redis.exceptions import RedisError
 
-from bot.granted import GrantedChain
-from bot.ratelimit import Limiter, LimiterChain, Window
+from bot.granted import GrantedChain, LocalGrant, kept_for_grants
+from bot.ratelimit import Limiter, Window
 from bot.store.redis_lane import ScriptLane
 
 log = logging.getLogger(__name__)
@@ -98,17 +98,10 @@ class RedisLimiters:
 
 
 def kept_in_redis(window: Window) -> tuple[int, int, int]:
-    """The (count, period in µs, ahead) the grant script keeps for `window`.
-
-    A throughput window is kept as one slot every 1/count of its period, handed out ahead: its slots
-    are stamped where they free, so keeping them apart loses nothing, and evenly spaced messages
-    reach the platform evenly instead of in bursts whose spread on the way varies from one to the
-    next. Periods round up: a window may not hold more.
-    """
-    if not window.throughput:
-        count, period = window.kept()
-        return count, math.ceil(period * 1e6), 0
-    return 1, math.ceil(window.per_seconds * 1e6 / window.count), 1
+    """The (count, period in µs, ahead) the grant script keeps for `window` (granted.kept_for_grants).
+    Periods round up: a window may not hold more."""
+    count, period, ahead = kept_for_grants(window)
+    return count, math.ceil(period * 1e6), int(ahead)
 
 
 class SharedChain:
@@ -118,7 +111,8 @@ class SharedChain:
         self._limiters = limiters
         self._key_prefix = key_prefix
         self._kept = [kept_in_redis(window) for window in windows]
-        self._local = LimiterChain([(window.limiter(), window.scope) for window in windows])
+        # While Redis cannot be reached: the same grants, made in this process.
+        self._local = LocalGrant(windows)
         self._chain = GrantedChain(windows, self._grant, name)
 
     async def acquire(self, chat: str) -> None:
@@ -137,5 +131,4 @@ class SharedChain:
             # The store's own retries have ridden out what they could; sending must not stop with
             # Redis, and this process's windows are still the platform's.
             self._limiters.went_offline()
-            await self._local.acquire(chat)
-            return 0.0, -1
+            return await self._local(chat, applicable)
