@@ -55,36 +55,6 @@ class SlidingWindowLimiter:
             yield grants.append
 
 
-class LimiterChain:
-    """Acquire several limits in order: the narrowest first, so a message waiting on its chat's
-    limit does not hold a slot of the global one."""
-
-    def __init__(
-        self, limits: Sequence[tuple[SlidingWindowLimiter, Callable[[str], Hashable | None]]]
-    ) -> None:
-        # Each entry: the limiter and how a chat maps to its key (None: the limit does not apply).
-        self._limits = list(limits)
-
-    async def acquire(self, chat: str) -> None:
-        # Every applicable window is entered narrowest first and held; a held window only gains room
-        # while we wait for the wider ones, so once the widest has room all do, and the grant is
-        # stamped in all of them at one instant. Stamping each as soon as it had room would record
-        # a message in its chat's window seconds before it is sent, and the platform, which counts
-        # arrivals, would see the window overfilled.
-        async with contextlib.AsyncExitStack() as stack:
-            records: list[Callable[[float], None]] = []
-            clock: Callable[[], float] | None = None
-            for limiter, key_of in self._limits:
-                key = key_of(chat)
-                if key is not None:
-                    records.append(await stack.enter_async_context(limiter.room(key)))
-                    clock = limiter.clock
-            if clock is not None:
-                now = clock()
-                for record in records:
-                    record(now)
-
-
 Scope = Callable[[str], Hashable | None]
 
 
@@ -132,9 +102,6 @@ class Window:
             return self.count, self.per_seconds
         burst = self.burst()
         return burst, self.per_seconds * burst / self.count
-
-    def limiter(self) -> SlidingWindowLimiter:
-        return SlidingWindowLimiter(*self.kept())
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ import pytest
 from bot import metrics
 from bot.granted import LATE_SHARE, GrantedChain, LocalGrant, OwnGrants
 from bot.ratelimit import (
-    LimiterChain,
     SlidingWindowLimiter,
     Window,
     per_chat,
@@ -46,14 +45,9 @@ async def test_single_limiter_never_overfills_a_window() -> None:
 
 
 async def test_chained_limits_hold_for_every_key_at_the_moment_of_sending() -> None:
-    per_chat = SlidingWindowLimiter(1, 0.1)
-    per_group = SlidingWindowLimiter(2, 0.3)
-    overall = SlidingWindowLimiter(4, 0.1)
-    chain = LimiterChain([
-        (per_chat, lambda chat: chat),
-        (per_group, lambda chat: chat if chat.startswith("-") else None),
-        (overall, lambda chat: "all"),
-    ])
+    windows = (Window(1, 0.1, per_chat), Window(2, 0.3, lambda chat: chat if chat.startswith("-") else None),
+               Window(4, 0.1, whole_bot))
+    chain = GrantedChain(windows, LocalGrant(windows))
     sent: dict[str, list[float]] = {}
 
     async def send(chat: str) -> None:
